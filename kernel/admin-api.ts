@@ -1,0 +1,44 @@
+// The admin API's HTTP side: mutations behind the admin guard, and per-module logs.
+import express, { type Express, type Request, type Response } from 'express';
+import { HubError } from '../shared/errors.js';
+import { adminGuard } from './admin-auth.js';
+import type { Kernel } from './kernel.js';
+import { streamLogs } from './log-stream.js';
+import { disableModule, enableModule, findModule, restartModule } from './module-actions.js';
+import { moduleRecord } from './module-record.js';
+import type { ModuleSupervisor } from './supervisor.js';
+
+function answer(res: Response, sup: ModuleSupervisor, extra: Record<string, unknown> = {}): void {
+  const record = moduleRecord(sup);
+  if (sup.state === 'failed') {
+    const e = new HubError('start_failed', `module ${sup.name} failed: ${sup.lastError ?? 'unknown error'}`, { record });
+    res.status(e.status).json(e.toJSON());
+    return;
+  }
+  res.json({ ...record, ...extra });
+}
+
+export function mountAdmin(app: Express, kernel: Kernel): void {
+  const guard = adminGuard(kernel.config);
+  const router = express.Router();
+
+  router.post('/api/v1/modules/:name/enable', guard, async (req: Request, res: Response) => {
+    const { sup, alsoEnabled } = await enableModule(kernel, req.params.name);
+    answer(res, sup, alsoEnabled.length ? { enabled_dependencies: alsoEnabled } : {});
+  });
+
+  router.post('/api/v1/modules/:name/disable', guard, async (req: Request, res: Response) => {
+    answer(res, await disableModule(kernel, req.params.name));
+  });
+
+  router.post('/api/v1/modules/:name/restart', guard, async (req: Request, res: Response) => {
+    answer(res, await restartModule(kernel, req.params.name));
+  });
+
+  router.get('/api/v1/modules/:name/logs', (req: Request, res: Response) => {
+    const sup = findModule(kernel, req.params.name);
+    streamLogs(kernel.logs, sup.name, req, res);
+  });
+
+  app.use(router);
+}

@@ -1,0 +1,22 @@
+// A child's environment is built from an allow-list, never copied from the kernel's:
+// the kernel's secrets (DATABASE_URL, HUB_ADMIN_TOKEN) and other modules' keys must not
+// leak, and NODE_OPTIONS could re-enable anything we turned off. Module config travels
+// over IPC in the init message, so it reaches only its own module.
+const ALLOWED = ['PATH', 'HOME', 'TZ', 'LANG', 'LC_ALL', 'TMPDIR', 'NODE_ENV', 'UV_THREADPOOL_SIZE'];
+
+export function childEnvironment(parent: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const key of ALLOWED) {
+    const v = parent[key];
+    if (v !== undefined) env[key] = v;
+  }
+  env.NODE_ENV ??= 'production';
+  return env;
+}
+
+/** Node flags for one child: the heap cap from max_memory_mb, nothing from the outside. */
+export function childExecArgv(maxMemoryMb: number | undefined): string[] {
+  const args = ['--enable-source-maps'];
+  if (maxMemoryMb) args.push(`--max-old-space-size=${maxMemoryMb}`);
+  return args;
+}

@@ -1,0 +1,167 @@
+// One forked child: its IPC, its readiness, its heartbeat, its memory watch and its end.
+// The supervisor decides what to do when a child ends; this file only reports how it ended.
+import { fork, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { ChildStats, ChildToKernel, KernelToChild, ModuleSpec } from '../shared/ipc.js';
+import { isChildMessage } from '../shared/ipc.js';
+import { CHILD_ENTRY } from '../shared/paths.js';
+import { childEnvironment, childExecArgv } from './child-env.js';
+
+export type ExitReason = 'exit' | 'signal' | 'hang' | 'memory' | 'start_timeout' | 'load_failed' | 'stopped';
+
+export interface ChildExit {
+  reason: ExitReason;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  message: string;
+  uptimeMs: number;
+}
+
+export interface ChildTiming {
+  startTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+}
+
+export type OutputSink = (stream: 'stdout' | 'stderr', line: string, pid: number) => void;
+
+export class ChildHandle {
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  readonly spawnedAt = Date.now();
+  port: number | null = null;
+  readyAt: number | null = null;
+  stats: ChildStats | null = null;
+  /** Resolves with the port once the child reports ready; rejects with its ChildExit if it ends first. */
+  readonly ready: Promise<number>;
+  /** Resolves once the process is gone, however it ended. */
+  readonly exited: Promise<ChildExit>;
+
+  private killReason: { reason: ExitReason; message: string } | null = null;
+  private loadError: string | null = null;
+  /** The last thing on stderr that looked like an error: the "why" behind a bare exit code. */
+  private lastErrorLine: string | null = null;
+  private lastPong = Date.now();
+  private seq = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
+
+  constructor(spec: ModuleSpec, private readonly timing: ChildTiming, onOutput: OutputSink) {
+    const maxMemoryMb = spec.manifest.max_memory_mb;
+    this.proc = fork(CHILD_ENTRY, [], {
+      env: childEnvironment(),
+      execArgv: childExecArgv(maxMemoryMb),
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    this.pid = this.proc.pid ?? -1;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const rl = createInterface({ input: this.proc[stream]!, crlfDelay: Infinity });
+      rl.on('line', (line) => {
+        if (stream === 'stderr' && /^(\w+\.)*\w*Error\b/.test(line)) this.lastErrorLine = line.slice(0, 300);
+        onOutput(stream, line, this.pid);
+      });
+    }
+
+    this.exited = new Promise((resolve) => {
+      this.proc.once('exit', (code, signal) => {
+        this.clearTimers();
+        // 'close' comes once stdout/stderr are drained, so the last lines (the stack trace)
+        // are read before the exit is described; a grandchild holding the pipes cannot stall us.
+        const done = () => resolve(this.describeExit(code, signal));
+        const cap = setTimeout(done, 100);
+        this.proc.once('close', () => {
+          clearTimeout(cap);
+          done();
+        });
+      });
+    });
+
+    this.ready = new Promise<number>((resolve, reject) => {
+      this.proc.on('message', (raw: unknown) => {
+        if (!isChildMessage(raw)) return;
+        const msg = raw as ChildToKernel;
+        if (msg.type === 'ready' && this.port === null) {
+          this.port = msg.port;
+          this.readyAt = Date.now();
+          clearTimeout(this.startTimer);
+          this.startHeartbeat();
+          resolve(msg.port);
+        } else if (msg.type === 'pong') {
+          this.lastPong = Date.now();
+          this.stats = msg.stats;
+          if (maxMemoryMb && msg.stats.rss > maxMemoryMb * 1024 * 1024) {
+            this.kill('memory', `RSS ${Math.round(msg.stats.rss / 1048576)} MB is above max_memory_mb ${maxMemoryMb}; recycled`);
+          }
+        } else if (msg.type === 'load_failed') {
+          this.loadError = msg.message;
+        }
+      });
+      void this.exited.then((exit) => reject(exit));
+      this.startTimer = setTimeout(
+        () => this.kill('start_timeout', `not ready within ${timing.startTimeoutMs} ms; killed`),
+        timing.startTimeoutMs,
+      );
+    });
+    this.ready.catch(() => undefined); // callers that never await readiness must not see an unhandled rejection
+    this.proc.on('error', () => undefined); // EPIPE on a dying child's IPC; the exit handler reports it
+    this.send({ type: 'init', spec });
+  }
+
+  get alive(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  send(msg: KernelToChild): void {
+    if (this.proc.connected) this.proc.send(msg, (err) => void err);
+  }
+
+  kill(reason: ExitReason, message: string): void {
+    if (!this.alive) return;
+    this.killReason ??= { reason, message };
+    this.proc.kill('SIGKILL');
+  }
+
+  /** Asks the child to drain; SIGKILL when it has not exited after drainMs (plus a little slack). */
+  async stop(drainMs: number): Promise<ChildExit> {
+    if (this.alive) {
+      this.killReason ??= { reason: 'stopped', message: 'stopped' };
+      this.clearTimers();
+      this.send({ type: 'shutdown', drainMs });
+      const timer = setTimeout(() => this.proc.kill('SIGKILL'), drainMs + 500);
+      const exit = await this.exited;
+      clearTimeout(timer);
+      return exit;
+    }
+    return this.exited;
+  }
+
+  private startHeartbeat(): void {
+    this.lastPong = Date.now();
+    this.heartbeat = setInterval(() => {
+      const silence = Date.now() - this.lastPong;
+      if (silence > this.timing.heartbeatTimeoutMs) {
+        this.kill('hang', `no heartbeat for ${silence} ms (event loop blocked?); killed`);
+        return;
+      }
+      this.send({ type: 'ping', seq: ++this.seq });
+    }, this.timing.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  private clearTimers(): void {
+    clearInterval(this.heartbeat);
+    clearTimeout(this.startTimer);
+  }
+
+  private describeExit(code: number | null, signal: NodeJS.Signals | null): ChildExit {
+    const uptimeMs = Date.now() - (this.readyAt ?? this.spawnedAt);
+    if (this.killReason) return { ...this.killReason, code, signal, uptimeMs };
+    if (this.loadError !== null) {
+      return { reason: 'load_failed', code, signal, uptimeMs, message: `could not load: ${this.loadError}` };
+    }
+    const why = this.lastErrorLine ? `: ${this.lastErrorLine}` : '';
+    if (signal) return { reason: 'signal', code, signal, uptimeMs, message: `killed by ${signal}${why}` };
+    return { reason: 'exit', code, signal, uptimeMs, message: `exited with code ${code}${why}` };
+  }
+}

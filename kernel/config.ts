@@ -1,0 +1,63 @@
+// The kernel's settings, read once from the environment. Timings are settable so tests
+// can make supervision fast; the defaults are what an operator gets.
+import { resolve } from 'node:path';
+import { parseBool } from '../shared/runtime/config.js';
+
+export interface KernelConfig {
+  port: number;
+  host: string;
+  modulesDir: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  adminToken: string | undefined;
+  modulesEnabled: boolean;
+  autoReload: boolean;
+  logLevel: string;
+  /** Run modules without a database (no embedded server, no migrations): HUB_DATABASE=off. */
+  databaseEnabled: boolean;
+  timing: {
+    startTimeoutMs: number;
+    heartbeatIntervalMs: number;
+    heartbeatTimeoutMs: number;
+    drainMs: number;
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+    stableRunMs: number;
+    crashWindowMs: number;
+    crashLimit: number;
+  };
+}
+
+function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const v = env[key];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${key} must be a whole number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): KernelConfig {
+  return {
+    port: int(env, 'HUB_PORT', 8000),
+    host: env.HUB_HOST || '127.0.0.1',
+    modulesDir: resolve(cwd, env.HUB_MODULES_DIR || './modules'),
+    dataDir: resolve(cwd, env.HUB_DATA_DIR || './.hub'),
+    databaseUrl: env.DATABASE_URL || undefined,
+    adminToken: env.HUB_ADMIN_TOKEN || undefined,
+    modulesEnabled: parseBool(env.MODULES_ENABLED, true),
+    autoReload: parseBool(env.MODULES_AUTO_RELOAD, false),
+    logLevel: env.LOG_LEVEL || 'info',
+    databaseEnabled: parseBool(env.HUB_DATABASE, true),
+    timing: {
+      startTimeoutMs: int(env, 'HUB_START_TIMEOUT_MS', 15_000),
+      heartbeatIntervalMs: int(env, 'HUB_HEARTBEAT_INTERVAL_MS', 500),
+      heartbeatTimeoutMs: int(env, 'HUB_HEARTBEAT_TIMEOUT_MS', 2_000),
+      drainMs: int(env, 'HUB_DRAIN_MS', 5_000),
+      backoffBaseMs: int(env, 'HUB_BACKOFF_BASE_MS', 100),
+      backoffMaxMs: int(env, 'HUB_BACKOFF_MAX_MS', 10_000),
+      stableRunMs: int(env, 'HUB_STABLE_RUN_MS', 10_000),
+      crashWindowMs: int(env, 'HUB_CRASH_WINDOW_MS', 60_000),
+      crashLimit: int(env, 'HUB_CRASH_LIMIT', 5),
+    },
+  };
+}

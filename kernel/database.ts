@@ -1,0 +1,118 @@
+// The kernel's connection to PostgreSQL: DATABASE_URL when given, else the embedded server.
+// Everything else (migrator, module roles) takes a Database and never cares which it is.
+import pg from 'pg';
+import { HubError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+
+export interface DatabaseConnection {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+}
+
+export interface Database {
+  /** The kernel's admin pool (migrations, roles, kernel state). Never handed to modules. */
+  pool: pg.Pool;
+  connection: DatabaseConnection;
+  embedded: boolean;
+  log: Logger;
+  /** Ends the pool, then stops the embedded server if there is one. */
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  databaseUrl?: string | undefined;
+  /** HUB_DATA_DIR */
+  dataDir: string;
+  log: Logger;
+  /** Connect timeout for DATABASE_URL; a dead host must fail fast, not hang the kernel. */
+  connectTimeoutMs?: number;
+}
+
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
+  const { log } = opts;
+  if (opts.databaseUrl) {
+    const connection = parseDatabaseUrl(opts.databaseUrl);
+    const pool = createPool(opts.databaseUrl, opts.connectTimeoutMs ?? 5_000, log);
+    await probe(pool, connection, opts.connectTimeoutMs ?? 5_000);
+    log.info({ host: connection.host, port: connection.port, database: connection.database }, 'database: using DATABASE_URL');
+    return { pool, connection, embedded: false, log, close: () => pool.end() };
+  }
+  const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, log });
+  const pool = createPool(server.connectionString, 10_000, log);
+  const connection = { host: server.host, port: server.port, database: server.database, user: server.user, password: server.password };
+  try {
+    await probe(pool, connection, 10_000);
+  } catch (e) {
+    await pool.end().catch(() => {});
+    await server.stop();
+    throw e;
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    pool, connection, embedded: true, log,
+    close() {
+      closing ??= pool.end().catch(() => {}).then(() => server.stop());
+      return closing;
+    },
+  };
+}
+
+function createPool(connectionString: string, connectTimeoutMs: number, log: Logger): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max: 5, connectionTimeoutMillis: connectTimeoutMs, idleTimeoutMillis: 30_000 });
+  // An idle client losing its server (restart, network) emits here; unhandled it would kill the kernel.
+  pool.on('error', (err) => log.warn({ err: err.message }, 'database: idle connection lost'));
+  return pool;
+}
+
+async function probe(pool: pg.Pool, c: DatabaseConnection, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // pg's connect timeout does not cover a server that accepts TCP but never answers; bound the whole probe.
+    await Promise.race([
+      pool.query('SELECT 1'),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); }),
+    ]);
+  } catch (e) {
+    await pool.end().catch(() => {});
+    throw new HubError('database_unavailable',
+      `cannot reach PostgreSQL at ${c.host}:${c.port} (database "${c.database}", user "${c.user}"): ${describe(e)}; ` +
+      'start that server or fix DATABASE_URL, or unset DATABASE_URL to use the embedded database');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describe(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  if (err.code === 'ECONNREFUSED') return 'connection refused';
+  if (err.code === 'ENOTFOUND') return 'unknown host';
+  if (err.code === '28P01') return 'password authentication failed';
+  if (err.code === '3D000') return err.message ?? 'database does not exist';
+  return err.message || err.code || String(e);
+}
+
+/** Host, port, database and user for logs and for handing modules a connection of their own. */
+export function parseDatabaseUrl(url: string): DatabaseConnection {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new HubError('database_unavailable', 'DATABASE_URL is not a valid URL (expected postgres://user:password@host:port/database)');
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new HubError('database_unavailable', `DATABASE_URL must start with postgres:// (got ${u.protocol}//)`);
+  }
+  const host = u.searchParams.get('host') ?? (decodeURIComponent(u.hostname) || 'localhost');
+  const password = u.password ? decodeURIComponent(u.password) : undefined;
+  return {
+    host: host.replace(/^\[(.*)\]$/, '$1'),
+    port: u.port ? Number(u.port) : 5432,
+    database: decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username) || 'postgres',
+    user: decodeURIComponent(u.username) || process.env.PGUSER || 'postgres',
+    ...(password !== undefined ? { password } : {}),
+  };
+}

@@ -1,0 +1,39 @@
+// The kernel's HTTP front door. Requests for a module are matched and proxied here,
+// before express: proxied traffic never runs the kernel's body parsers or middleware,
+// and its body reaches the child byte for byte. Everything else goes to the kernel's
+// own express app.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { HubError } from '../shared/errors.js';
+import { sendError } from './http-errors.js';
+import type { RouteTable } from './route-table.js';
+import type { ModuleSupervisor } from './supervisor.js';
+
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createGateway(routes: RouteTable<ModuleSupervisor>, kernelApp: RequestListener): Server {
+  const server = createServer((req, res) => {
+    const sup = routes.match(req.url ?? '/');
+    if (sup === undefined) return kernelApp(req, res);
+    let id = req.headers['x-request-id'];
+    if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
+      id = randomUUID();
+      req.headers['x-request-id'] = id;
+    }
+    res.setHeader('x-request-id', id);
+    const target = sup.target;
+    if (target === null) {
+      sendError(
+        res,
+        new HubError('module_not_running', `module ${sup.name} is ${sup.state}; try again shortly`),
+        { 'retry-after': String(sup.retryAfterSeconds) },
+      );
+      return;
+    }
+    target.handle(req, res);
+  });
+  // Clients such as load balancers keep connections open; ours must outlive their idle timers.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+}

@@ -1,0 +1,45 @@
+// The kernel's own read-only routes: health and the module records.
+import express, { type Express, type Request, type Response } from 'express';
+import { HubError } from '../shared/errors.js';
+import { errorMiddleware } from './http-errors.js';
+import { moduleRecord } from './module-record.js';
+import type { ModuleSupervisor } from './supervisor.js';
+
+export interface KernelView {
+  supervisors(): ModuleSupervisor[];
+  supervisor(name: string): ModuleSupervisor | undefined;
+}
+
+export function createKernelApp(kernel: KernelView, mount: (app: Express) => void = () => undefined): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('json spaces', 0);
+
+  app.get('/health', (_req: Request, res: Response) => {
+    const modules: Record<string, string> = {};
+    let degraded = false;
+    for (const s of kernel.supervisors()) {
+      modules[s.name] = s.state;
+      if (s.entry.manifest?.enabled && s.state !== 'running') degraded = true;
+    }
+    res.json({ status: degraded ? 'degraded' : 'ok', modules });
+  });
+
+  app.get('/api/v1/modules', (_req: Request, res: Response) => {
+    res.json(kernel.supervisors().map(moduleRecord));
+  });
+
+  app.get('/api/v1/modules/:name', (req: Request, res: Response) => {
+    const sup = kernel.supervisor(String(req.params.name));
+    if (!sup) throw new HubError('module_not_found', `no module named ${JSON.stringify(String(req.params.name)).slice(0, 60)}; see GET /api/v1/modules`);
+    res.json(moduleRecord(sup));
+  });
+
+  mount(app);
+
+  app.use((req: Request) => {
+    throw new HubError('not_found', `no route ${req.method} ${req.path.slice(0, 200)}`);
+  });
+  app.use(errorMiddleware);
+  return app;
+}

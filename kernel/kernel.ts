@@ -1,0 +1,141 @@
+// The kernel: wires registry, database, supervisors, logs and gateway together, starts
+// enabled modules in dependency order and stops everything on the way out.
+import type { Server } from 'node:http';
+import { mkdir } from 'node:fs/promises';
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import { HUB_VERSION } from '../shared/paths.js';
+import { parseDependency } from '../shared/manifest.js';
+import type { KernelConfig } from './config.js';
+import { openDatabase, type Database } from './database.js';
+import { createGateway } from './gateway.js';
+import { createKernelApp } from './kernel-routes.js';
+import { LogHub } from './logs.js';
+import { migrateKernel } from './migrator.js';
+import { createModulePrep, type ModulePrep } from './module-prep.js';
+import { createProxyTarget } from './proxy.js';
+import { scanModules, type ModuleEntry } from './registry.js';
+import { RouteTable } from './route-table.js';
+import { ModuleSupervisor } from './supervisor.js';
+
+export class Kernel {
+  readonly routes = new RouteTable<ModuleSupervisor>();
+  readonly sups = new Map<string, ModuleSupervisor>();
+  readonly logs: LogHub;
+  db: Database | null = null;
+  server: Server | null = null;
+  private prep!: ModulePrep;
+  private order: string[] = [];
+  private readonly listeners = new Set<(sup: ModuleSupervisor) => void>();
+
+  constructor(readonly config: KernelConfig, readonly log: Logger, private readonly mountRoutes: (app: Express, kernel: Kernel) => void = () => undefined) {
+    this.logs = new LogHub(config.dataDir, log, true);
+  }
+
+  supervisors(): ModuleSupervisor[] {
+    return this.order.map((n) => this.sups.get(n)!).filter(Boolean);
+  }
+
+  supervisor(name: string): ModuleSupervisor | undefined {
+    return this.sups.get(name);
+  }
+
+  /** Called on every state change of any module (for live views). */
+  onChange(fn: (sup: ModuleSupervisor) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this;
+    await mkdir(config.dataDir, { recursive: true });
+    log.info(`🚀 BMC Hub ${HUB_VERSION} starting (modules: ${config.modulesDir}, data: ${config.dataDir})`);
+    if (config.databaseEnabled) {
+      this.db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+      await migrateKernel(this.db);
+    }
+    this.prep = createModulePrep(config, this.db, log);
+
+    const entries = config.modulesEnabled ? await scanModules(config.modulesDir, HUB_VERSION) : [];
+    if (!config.modulesEnabled) log.info('MODULES_ENABLED=false: starting with no modules');
+    for (const e of entries) this.register(e);
+
+    const app = createKernelApp(this, (a) => this.mountRoutes(a, this));
+    this.server = createGateway(this.routes, app);
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(config.port, config.host, () => resolve());
+    });
+    log.info(`🌐 Gateway listening on http://${config.host}:${this.port}`);
+
+    await this.startEnabled();
+    const running = this.supervisors().filter((s) => s.state === 'running').map((s) => s.name);
+    log.info(`✅ Loaded ${running.length} modules: [${running.join(', ')}]`);
+  }
+
+  get port(): number {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : this.config.port;
+  }
+
+  private register(entry: ModuleEntry): void {
+    const { log } = this;
+    const sup = new ModuleSupervisor(entry, {
+      config: this.config,
+      log,
+      prepare: (e) => this.prep.prepare(e),
+      buildSpec: async (e) => {
+        const spec = await this.prep.buildSpec(e);
+        sup.dbIsolation = this.prep.isolation(e.name);
+        return spec;
+      },
+      createProxy: createProxyTarget,
+      output: (name) => this.logs.sink(name),
+      onChange: (s) => {
+        for (const fn of this.listeners) fn(s);
+      },
+    });
+    this.sups.set(entry.name, sup);
+    this.order.push(entry.name);
+    if (entry.manifest) {
+      log.info(`📦 Found module ${entry.name} v${entry.manifest.version} (enabled=${entry.manifest.enabled})`);
+      for (const w of entry.warnings) log.warn(`⚠️  ${w}`);
+    }
+    if (entry.error) {
+      log.error({ module: entry.name, code: entry.error.code }, `❌ Could not load module ${entry.name}: ${entry.error.message}`);
+      return;
+    }
+    this.routes.set(entry.manifest!.api_prefix, sup);
+    this.routes.set(`/${entry.name}`, sup);
+  }
+
+  /** Starts every enabled module once the modules it depends on have settled. */
+  private async startEnabled(): Promise<void> {
+    const started = new Map<string, Promise<void>>();
+    const startOne = (sup: ModuleSupervisor): Promise<void> => {
+      let p = started.get(sup.name);
+      if (!p) {
+        const deps = (sup.entry.manifest?.dependencies ?? [])
+          .map((d) => this.sups.get(parseDependency(d).name))
+          .filter((d): d is ModuleSupervisor => d !== undefined && d.entry.manifest?.enabled === true);
+        p = Promise.all(deps.map(startOne)).then(() => sup.start());
+        started.set(sup.name, p);
+      }
+      return p;
+    };
+    await Promise.all(this.supervisors().filter((s) => s.entry.manifest?.enabled && !s.entry.error).map(startOne));
+  }
+
+  async stop(): Promise<void> {
+    const { log } = this;
+    log.info('🛑 Stopping: draining modules');
+    const closing = this.server ? new Promise<void>((resolve) => this.server!.close(() => resolve())) : Promise.resolve();
+    this.server?.closeIdleConnections();
+    await Promise.all(this.supervisors().map((s) => s.stop()));
+    this.server?.closeAllConnections();
+    await closing;
+    await this.db?.close();
+    await this.logs.close();
+    log.info('👋 Stopped');
+  }
+}

@@ -1,0 +1,39 @@
+// `npm start`: run the kernel until SIGTERM/SIGINT.
+import { createLogger } from '../shared/logger.js';
+import { toHubError } from '../shared/errors.js';
+import { loadConfig } from './config.js';
+import { Kernel } from './kernel.js';
+import { mountAdmin } from './admin-api.js';
+
+const config = loadConfig();
+const log = createLogger({ name: 'kernel', level: config.logLevel, pretty: process.stdout.isTTY === true });
+const kernel = new Kernel(config, log, mountAdmin);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) {
+    log.warn(`${signal} again: exiting now`);
+    process.exit(1);
+  }
+  stopping = true;
+  log.info(`${signal} received`);
+  try {
+    await kernel.stop();
+  } catch (e) {
+    log.error({ err: e }, `error while stopping: ${(e as Error).message}`);
+  }
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+// A kernel bug must not take every module down with it: log, keep serving.
+process.on('unhandledRejection', (reason) => log.error({ err: reason }, `unhandled rejection: ${String((reason as Error)?.message ?? reason)}`));
+
+try {
+  await kernel.start();
+} catch (e) {
+  const err = toHubError(e);
+  log.fatal({ code: err.code }, `❌ Hub could not start: ${err.message}`);
+  await kernel.stop().catch(() => undefined);
+  process.exit(1);
+}

@@ -1,0 +1,58 @@
+// What happens to a module before a child may run it: compile its sources, migrate its
+// tables, and, per child, hand it fresh database credentials and its own config keys.
+import type { Logger } from 'pino';
+import type { ModuleSpec } from '../shared/ipc.js';
+import { HUB_VERSION } from '../shared/paths.js';
+import { moduleConfigFromEnv } from '../shared/runtime/config.js';
+import type { KernelConfig } from './config.js';
+import type { Database } from './database.js';
+import { migrateModule } from './migrator.js';
+import { compileModule } from './module-compiler.js';
+import { issueRuntimeCredentials } from './module-roles.js';
+import type { ModuleEntry } from './registry.js';
+
+export interface ModulePrep {
+  prepare(entry: ModuleEntry): Promise<void>;
+  buildSpec(entry: ModuleEntry): Promise<ModuleSpec>;
+  isolation(name: string): 'role' | 'shared' | 'none';
+}
+
+export function createModulePrep(config: KernelConfig, db: Database | null, log: Logger): ModulePrep {
+  const builds = new Map<string, string>();
+  const isolation = new Map<string, 'role' | 'shared'>();
+
+  return {
+    async prepare(entry) {
+      const m = entry.manifest!;
+      builds.set(entry.name, await compileModule(entry.name, entry.dir, config.dataDir));
+      if (db) {
+        await migrateModule(db, { name: entry.name, tablePrefix: m.table_prefix, dir: entry.dir }, { log });
+      }
+    },
+    async buildSpec(entry) {
+      const m = entry.manifest!;
+      let buildDir = builds.get(entry.name);
+      if (!buildDir) {
+        buildDir = await compileModule(entry.name, entry.dir, config.dataDir);
+        builds.set(entry.name, buildDir);
+      }
+      let connection: ModuleSpec['db'] = null;
+      if (db) {
+        const creds = await issueRuntimeCredentials(db, { name: entry.name, tablePrefix: m.table_prefix, dir: entry.dir });
+        isolation.set(entry.name, creds.isolation);
+        connection = creds.connection;
+      }
+      return {
+        name: entry.name,
+        manifest: m,
+        moduleDir: entry.dir,
+        buildDir,
+        config: moduleConfigFromEnv(process.env, entry.name),
+        db: connection,
+        hubVersion: HUB_VERSION,
+        logLevel: config.logLevel,
+      };
+    },
+    isolation: (name) => isolation.get(name) ?? 'none',
+  };
+}

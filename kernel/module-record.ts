@@ -1,0 +1,45 @@
+// The module record the admin API, hubctl and the dashboard show: one shape for all.
+import type { ModuleState } from './module-state.js';
+import type { ModuleSupervisor } from './supervisor.js';
+
+export interface ModuleRecord {
+  name: string;
+  version: string | null;
+  description: string;
+  enabled: boolean;
+  state: ModuleState;
+  pid: number | null;
+  port: number | null;
+  restarts: number;
+  uptime_ms: number;
+  memory_rss_bytes: number | null;
+  api_prefix: string | null;
+  tags: string[];
+  dependencies: string[];
+  last_error: string | null;
+  remote: boolean;
+  db_isolation: 'role' | 'shared' | 'none';
+}
+
+export function moduleRecord(sup: ModuleSupervisor): ModuleRecord {
+  const m = sup.entry.manifest;
+  const child = sup.state === 'running' ? sup.child : null;
+  return {
+    name: sup.name,
+    version: m?.version ?? null,
+    description: m?.description ?? '',
+    enabled: m?.enabled ?? false,
+    state: sup.state,
+    pid: child?.pid ?? null,
+    port: child?.port ?? null,
+    restarts: sup.restarts,
+    uptime_ms: sup.uptimeMs,
+    memory_rss_bytes: child?.stats?.rss ?? null,
+    api_prefix: m?.api_prefix ?? null,
+    tags: m?.tags ?? [],
+    dependencies: m?.dependencies ?? [],
+    last_error: sup.lastError,
+    remote: false,
+    db_isolation: sup.dbIsolation,
+  };
+}

@@ -1,0 +1,194 @@
+// One pair of PostgreSQL roles per module, so a module's code can touch only its own tables:
+//   <prefix><module>_own  NOLOGIN; owns the module's objects; migrations run as it (SET LOCAL ROLE)
+//   <prefix><module>_rt   LOGIN; DML on what _own owns, nothing else; what the module's child connects as
+// Role names are cluster-wide while several hub databases may share one server, so the prefix
+// is derived from the database name: h<8 hex of sha256(dbname)>_. Two kernels on one database
+// therefore share the roles, which is what they need to see the same tables.
+// Where the server refuses CREATE ROLE, modules share the kernel's connection instead.
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import type { Database, DatabaseConnection } from './database.js';
+
+export interface ModuleRoleNames { owner: string; runtime: string }
+
+/** Only the name matters here; the rest lets callers pass a migration target as is. */
+export interface ModuleRef { name: string; tablePrefix?: string; dir?: string }
+
+export interface RuntimeCredentials {
+  isolation: 'role' | 'shared';
+  connection: Required<DatabaseConnection>;
+}
+
+/** Advisory lock class shared by the migrator (key 1) and role setup (key 2). */
+export const HUB_LOCK_CLASS = 0x48554200;
+const ROLES_LOCK_KEY = 2;
+const RUNTIME_CONNECTION_LIMIT = 10;
+const RUNTIME_STATEMENT_TIMEOUT = '30s';
+
+interface RoleState {
+  supported?: Promise<boolean>;
+  warned: boolean;
+  ensured: Map<string, Promise<ModuleRoleNames | null>>;
+}
+const states = new WeakMap<Database, RoleState>();
+
+function stateOf(db: Database): RoleState {
+  let s = states.get(db);
+  if (!s) states.set(db, (s = { warned: false, ensured: new Map() }));
+  return s;
+}
+
+export function rolePrefixFor(database: string): string {
+  return `h${createHash('sha256').update(database, 'utf8').digest('hex').slice(0, 8)}_`;
+}
+
+export function roleNamesFor(database: string, moduleName: string): ModuleRoleNames {
+  const base = rolePrefixFor(database) + moduleName;
+  return { owner: `${base}_own`, runtime: `${base}_rt` };
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** True when the kernel's user may create roles (superuser or CREATEROLE). */
+export function rolesSupported(db: Database): Promise<boolean> {
+  const s = stateOf(db);
+  s.supported ??= db.pool
+    .query<{ ok: boolean }>('SELECT (rolsuper OR rolcreaterole) AS ok FROM pg_roles WHERE rolname = current_user')
+    .then((r) => r.rows[0]?.ok === true);
+  return s.supported;
+}
+
+/**
+ * Creates (idempotently) the module's roles, schema rights and default privileges.
+ * Returns null when the server does not allow it: the caller then uses the shared connection.
+ */
+export function ensureModuleRoles(db: Database, mod: ModuleRef): Promise<ModuleRoleNames | null> {
+  const s = stateOf(db);
+  let p = s.ensured.get(mod.name);
+  if (!p) {
+    p = setupRoles(db, mod.name).catch((e: unknown) => {
+      s.ensured.delete(mod.name);
+      throw e;
+    });
+    s.ensured.set(mod.name, p);
+  }
+  return p;
+}
+
+async function setupRoles(db: Database, moduleName: string): Promise<ModuleRoleNames | null> {
+  if (!(await rolesSupported(db))) {
+    warnShared(db, 'the database user may not create roles');
+    return null;
+  }
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    // Kernels sharing a database (and parallel module starts) would otherwise race on CREATE ROLE.
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [HUB_LOCK_CLASS, ROLES_LOCK_KEY]);
+    const meta = await client.query<{ db: string; su: boolean }>(
+      'SELECT current_database() AS db, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su');
+    const names = roleNamesFor(meta.rows[0]!.db, moduleName);
+    await createRoles(client, names, meta.rows[0]!.su);
+    await grantExisting(client, names);
+    await client.query('COMMIT');
+    return names;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    if ((e as { code?: string }).code === '42501') {
+      warnShared(db, (e as Error).message);
+      return null;
+    }
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+async function createRoles(client: PoolClient, names: ModuleRoleNames, superuser: boolean): Promise<void> {
+  const own = quoteIdent(names.owner);
+  const rt = quoteIdent(names.runtime);
+  const existing = new Set((await client.query<{ rolname: string }>(
+    'SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [[names.owner, names.runtime]])).rows.map((r) => r.rolname));
+  if (!existing.has(names.owner)) await client.query(`CREATE ROLE ${own} NOLOGIN`);
+  if (!existing.has(names.runtime)) await client.query(`CREATE ROLE ${rt} LOGIN NOINHERIT`);
+  // SET ROLE and ALTER DEFAULT PRIVILEGES FOR ROLE need membership unless we are superuser.
+  if (!superuser) await client.query(`GRANT ${own} TO CURRENT_USER`);
+  await client.query(`ALTER ROLE ${rt} CONNECTION LIMIT ${RUNTIME_CONNECTION_LIMIT}`);
+  await client.query(`ALTER ROLE ${rt} SET statement_timeout = '${RUNTIME_STATEMENT_TIMEOUT}'`);
+
+  const db = quoteIdent((await client.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d);
+  const canConnect = await client.query<{ ok: boolean }>(
+    "SELECT has_database_privilege($1, current_database(), 'CONNECT') AS ok", [names.runtime]);
+  if (!canConnect.rows[0]!.ok) await client.query(`GRANT CONNECT ON DATABASE ${db} TO ${rt}`);
+  await client.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${own}`);
+  await client.query(`GRANT USAGE ON SCHEMA public TO ${rt}`);
+  // Before PostgreSQL 15 every role could create in public; the runtime role must not.
+  const rtCreates = await client.query<{ ok: boolean }>("SELECT has_schema_privilege($1, 'public', 'CREATE') AS ok", [names.runtime]);
+  if (rtCreates.rows[0]!.ok) await client.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+
+  const adp = `ALTER DEFAULT PRIVILEGES FOR ROLE ${own}`;
+  await client.query(`${adp} IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${rt}`);
+  await client.query(`${adp} IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${rt}`);
+  await client.query(`${adp} IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO ${rt}`);
+  // Functions are executable by PUBLIC by default, i.e. by every other module's role.
+  await client.query(`${adp} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`);
+}
+
+/** Default privileges cover objects created from now on; this covers ones that already exist. */
+async function grantExisting(client: PoolClient, names: ModuleRoleNames): Promise<void> {
+  const rt = quoteIdent(names.runtime);
+  const rels = await client.query<{ q: string; relkind: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS q, c.relkind::text AS relkind
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = $1) AND c.relkind IN ('r','p','v','m','f','S')`,
+    [names.owner]);
+  for (const r of rels.rows) {
+    if (r.relkind === 'S') await client.query(`GRANT USAGE, SELECT ON SEQUENCE ${r.q} TO ${rt}`);
+    else if (r.relkind === 'm') await client.query(`GRANT SELECT ON ${r.q} TO ${rt}`);
+    else await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${r.q} TO ${rt}`);
+  }
+  const procs = await client.query<{ sig: string; prokind: string }>(
+    `SELECT p.oid::regprocedure::text AS sig, p.prokind::text AS prokind FROM pg_proc p
+      WHERE p.proowner = (SELECT oid FROM pg_roles WHERE rolname = $1) AND p.prokind IN ('f','p')`,
+    [names.owner]);
+  for (const p of procs.rows) {
+    await client.query(`GRANT EXECUTE ON ${p.prokind === 'p' ? 'PROCEDURE' : 'FUNCTION'} ${p.sig} TO ${rt}`);
+  }
+}
+
+function warnShared(db: Database, reason: string): void {
+  const s = stateOf(db);
+  if (s.warned) return;
+  s.warned = true;
+  db.log.warn(`database: cannot create per-module roles (${reason}); modules share the kernel's database connection and are not isolated from each other`);
+}
+
+/**
+ * The connection a module's child should use. In role mode the runtime role gets a fresh
+ * random password on every call (every child start), so a password leaked by an old child
+ * process stops working.
+ */
+export async function issueRuntimeCredentials(db: Database, mod: ModuleRef): Promise<RuntimeCredentials> {
+  const names = await ensureModuleRoles(db, mod);
+  const c = db.connection;
+  if (!names) {
+    return { isolation: 'shared', connection: { host: c.host, port: c.port, database: c.database, user: c.user, password: c.password ?? '' } };
+  }
+  const password = randomBytes(24).toString('base64url');
+  // A SCRAM verifier rather than the password itself, so the secret never appears in server logs.
+  await db.pool.query(`ALTER ROLE ${quoteIdent(names.runtime)} PASSWORD '${scramVerifier(password)}'`);
+  return { isolation: 'role', connection: { host: c.host, port: c.port, database: c.database, user: names.runtime, password } };
+}
+
+/** RFC 5802/7677 stored form as PostgreSQL writes it; base64url passwords need no SASLprep. */
+export function scramVerifier(password: string, iterations = 4096): string {
+  const salt = randomBytes(16);
+  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+

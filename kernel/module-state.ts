@@ -1,0 +1,33 @@
+// A module's life as one state machine: every allowed transition is in this table and
+// nowhere else. The supervisor fires events; an event a state does not accept is a bug
+// and throws, rather than leaving the module in a state nobody planned for.
+export const MODULE_STATES = ['disabled', 'starting', 'running', 'stopping', 'restarting', 'failed'] as const;
+export type ModuleState = (typeof MODULE_STATES)[number];
+
+export type ModuleEvent =
+  | 'start' // enable, or restart from failed/disabled
+  | 'ready' // the child reported its port
+  | 'crash' // the child died, hung, overran memory or never got ready; will retry
+  | 'give_up' // crash loop, bad manifest, failed migration
+  | 'retry' // backoff elapsed
+  | 'stop' // disable or kernel shutdown
+  | 'stopped'; // the child is gone
+
+const TRANSITIONS: Record<ModuleState, Partial<Record<ModuleEvent, ModuleState>>> = {
+  disabled: { start: 'starting', give_up: 'failed', stop: 'disabled' },
+  starting: { ready: 'running', crash: 'restarting', give_up: 'failed', stop: 'stopping' },
+  running: { crash: 'restarting', give_up: 'failed', stop: 'stopping', ready: 'running' },
+  restarting: { retry: 'starting', give_up: 'failed', stop: 'disabled' },
+  stopping: { stopped: 'disabled', crash: 'disabled', give_up: 'disabled', stop: 'stopping' },
+  failed: { start: 'starting', stop: 'disabled', give_up: 'failed' },
+};
+
+export function nextState(from: ModuleState, event: ModuleEvent): ModuleState {
+  const to = TRANSITIONS[from][event];
+  if (to === undefined) throw new Error(`module state machine: event "${event}" is not allowed in state "${from}"`);
+  return to;
+}
+
+export function canFire(from: ModuleState, event: ModuleEvent): boolean {
+  return TRANSITIONS[from][event] !== undefined;
+}

@@ -1,0 +1,124 @@
+// Rules that judge modules against each other: unique and non-nested table prefixes,
+// non-overlapping api prefixes, no collision with kernel routes, dependencies that exist,
+// match their version range and form no cycle. The loser of a clash is kept out, never
+// both: enabled modules win over disabled ones, then alphabetical order.
+import semver from 'semver';
+import { HubError } from '../shared/errors.js';
+import { parseDependency } from '../shared/manifest.js';
+import type { ModuleEntry } from './registry.js';
+
+/** Paths the kernel serves itself under /api; no module prefix may overlap them. */
+export const KERNEL_API_ROUTES = ['/api/v1/modules', '/api/docs'];
+
+/** True when one path is a whole-segment prefix of the other (/api/a vs /api/a/b, not /api/ab). */
+export function pathsOverlap(a: string, b: string): boolean {
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  return long === short || long.startsWith(short + '/');
+}
+
+function fail(entry: ModuleEntry, error: HubError): void {
+  entry.error ??= error;
+}
+
+const valid = (entries: ModuleEntry[]) => entries.filter((e) => e.manifest && !e.error);
+
+function checkPrefixes(entries: ModuleEntry[]): void {
+  // enabled first, then by name: the module already in use keeps its prefix
+  const ordered = valid(entries).sort(
+    (a, b) => Number(b.manifest!.enabled) - Number(a.manifest!.enabled) || a.name.localeCompare(b.name),
+  );
+  const kept: ModuleEntry[] = [];
+  for (const e of ordered) {
+    const m = e.manifest!;
+    const where = `modules/${e.name}/module.json`;
+    const kernelClash = KERNEL_API_ROUTES.find((r) => pathsOverlap(r, m.api_prefix));
+    if (kernelClash) {
+      fail(e, new HubError('manifest_invalid', `${where}: field "api_prefix" ${m.api_prefix} overlaps the kernel route ${kernelClash}; choose another api_prefix`, { field: 'api_prefix' }));
+      continue;
+    }
+    const tableClash = kept.find((k) => k.manifest!.table_prefix.startsWith(m.table_prefix) || m.table_prefix.startsWith(k.manifest!.table_prefix));
+    if (tableClash) {
+      fail(e, new HubError('manifest_invalid', `${where}: field "table_prefix" "${m.table_prefix}" clashes with "${tableClash.manifest!.table_prefix}" of module ${tableClash.name} (equal, or one starts with the other); choose a distinct prefix`, { field: 'table_prefix' }));
+      continue;
+    }
+    const apiClash = kept.find((k) => pathsOverlap(k.manifest!.api_prefix, m.api_prefix));
+    if (apiClash) {
+      fail(e, new HubError('manifest_invalid', `${where}: field "api_prefix" ${m.api_prefix} overlaps ${apiClash.manifest!.api_prefix} of module ${apiClash.name}; choose a distinct api_prefix`, { field: 'api_prefix' }));
+      continue;
+    }
+    kept.push(e);
+  }
+}
+
+function checkHubVersion(entries: ModuleEntry[], hubVersion: string): void {
+  for (const e of valid(entries)) {
+    const range = e.manifest!.hub_version;
+    if (range && !semver.satisfies(hubVersion, range, { includePrerelease: true })) {
+      fail(e, new HubError('hub_version_mismatch', `modules/${e.name}/module.json: needs hub ${range}, this hub is ${hubVersion}; update the hub or the module`));
+    }
+  }
+}
+
+/**
+ * Keeps out modules whose dependencies are missing, of the wrong version, failed themselves,
+ * or part of a cycle; the message carries the whole chain. Returns the entries in start order.
+ */
+function checkDependencies(entries: ModuleEntry[]): ModuleEntry[] {
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const order: ModuleEntry[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+
+  const visit = (e: ModuleEntry, chain: string[]): void => {
+    if (state.get(e.name) === 'done') return;
+    if (state.get(e.name) === 'visiting') {
+      const cycle = [...chain.slice(chain.indexOf(e.name)), e.name].join(' → ');
+      for (const n of chain.slice(chain.indexOf(e.name))) {
+        fail(byName.get(n)!, new HubError('dependency_cycle', `dependency cycle ${cycle}; remove one of these dependencies`));
+      }
+      return;
+    }
+    state.set(e.name, 'visiting');
+    for (const raw of e.manifest?.dependencies ?? []) {
+      const dep = parseDependency(raw);
+      const target = byName.get(dep.name);
+      const path = [...chain, e.name, dep.name].join(' → ');
+      if (!target) {
+        fail(e, new HubError('dependency_missing', `modules/${e.name}/module.json: depends on "${dep.name}", which is not installed (${path}); add the module or remove the dependency`));
+        continue;
+      }
+      visit(target, [...chain, e.name]);
+      if (target.error && !e.error) {
+        fail(e, new HubError('dependency_missing', `depends on ${dep.name}, which cannot start (${path}): ${target.error.message}`));
+      } else if (dep.range && target.manifest && !semver.satisfies(target.manifest.version, dep.range, { includePrerelease: true })) {
+        fail(e, new HubError('dependency_version', `modules/${e.name}/module.json: needs ${dep.name}@${dep.range} but ${dep.name} is ${target.manifest.version} (${path}); update one of them`));
+      }
+    }
+    state.set(e.name, 'done');
+    order.push(e);
+  };
+  for (const e of entries) visit(e, []);
+  return order;
+}
+
+export function applyCrossModuleRules(entries: ModuleEntry[], hubVersion: string): ModuleEntry[] {
+  checkPrefixes(entries);
+  checkHubVersion(entries, hubVersion);
+  return checkDependencies(entries);
+}
+
+/** Names of every module that `name` needs, nearest last (the order to start them in). */
+export function dependencyClosure(entries: ModuleEntry[], name: string): string[] {
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const out: string[] = [];
+  const walk = (n: string) => {
+    for (const raw of byName.get(n)?.manifest?.dependencies ?? []) {
+      const dep = parseDependency(raw).name;
+      if (!out.includes(dep) && dep !== name) {
+        walk(dep);
+        if (!out.includes(dep)) out.push(dep);
+      }
+    }
+  };
+  walk(name);
+  return out;
+}

@@ -1,0 +1,72 @@
+// Discovery and validation of modules/<name>/module.json. Each folder becomes an entry;
+// a bad one carries its error instead of a manifest, so it stays visible (state failed,
+// last_error) while every other module goes on. Cross-module rules live in registry-rules.ts.
+import { lstat, readdir, readFile, realpath } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import type { Manifest } from '../shared/manifest.js';
+import { parseManifest } from '../shared/manifest.js';
+import { HubError, toHubError } from '../shared/errors.js';
+import { isValidModuleName } from '../shared/names.js';
+import { applyCrossModuleRules } from './registry-rules.js';
+
+export interface ModuleEntry {
+  /** The folder name; equals manifest.name when the manifest is valid. */
+  name: string;
+  dir: string;
+  manifest: Manifest | null;
+  warnings: string[];
+  error: HubError | null;
+}
+
+/** Folders the kernel never loads: the template and anything hidden. */
+export function isIgnoredFolder(name: string): boolean {
+  return name.startsWith('_') || name.startsWith('.');
+}
+
+async function readEntry(modulesDir: string, realModulesDir: string, folder: string): Promise<ModuleEntry> {
+  const dir = join(modulesDir, folder);
+  const entry: ModuleEntry = { name: folder, dir, manifest: null, warnings: [], error: null };
+  const where = `modules/${folder}/module.json`;
+  try {
+    if (!isValidModuleName(folder)) {
+      throw new HubError('invalid_name', `folder "${folder}" is not a valid module name (^[a-z][a-z0-9_]{1,39}$, not reserved); rename the folder`);
+    }
+    const stat = await lstat(dir);
+    if (stat.isSymbolicLink()) {
+      const target = await realpath(dir);
+      if (!target.startsWith(realModulesDir + sep)) {
+        throw new HubError('forbidden', `modules/${folder} is a symlink to ${target}, outside the modules folder; move the module into the modules folder`);
+      }
+    }
+    let text: string;
+    try {
+      text = await readFile(join(dir, 'module.json'), 'utf8');
+    } catch {
+      throw new HubError('manifest_missing', `${where}: file not found; every module folder needs a module.json (copy modules/_template)`);
+    }
+    const parsed = parseManifest(text, where, folder);
+    entry.manifest = parsed.manifest;
+    entry.warnings = parsed.warnings;
+  } catch (e) {
+    entry.error = toHubError(e, 'manifest_invalid');
+  }
+  return entry;
+}
+
+/** Reads every module folder under modulesDir and applies the cross-module rules. */
+export async function scanModules(modulesDir: string, hubVersion: string): Promise<ModuleEntry[]> {
+  let names: string[];
+  let realModulesDir: string;
+  try {
+    realModulesDir = await realpath(modulesDir);
+    const dirents = await readdir(modulesDir, { withFileTypes: true });
+    names = dirents
+      .filter((d) => (d.isDirectory() || d.isSymbolicLink()) && !isIgnoredFolder(d.name))
+      .map((d) => d.name)
+      .sort();
+  } catch {
+    return [];
+  }
+  const entries = await Promise.all(names.map((n) => readEntry(modulesDir, realModulesDir, n)));
+  return applyCrossModuleRules(entries, hubVersion);
+}

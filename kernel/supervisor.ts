@@ -1,0 +1,268 @@
+// One supervisor per module: it owns the module's state machine and its children.
+// It starts, stops and replaces children, restarts crashed ones with backoff, and
+// decides which child (if any) the gateway routes to. Operations on one module run
+// one at a time, so two enables make one child.
+import type { Logger } from 'pino';
+import type { ModuleSpec } from '../shared/ipc.js';
+import { HubError, toHubError } from '../shared/errors.js';
+import { CrashBackoff } from './backoff.js';
+import { ChildHandle, type ChildExit, type OutputSink } from './child-process.js';
+import type { KernelConfig } from './config.js';
+import { nextState, type ModuleEvent, type ModuleState } from './module-state.js';
+import type { ModuleEntry } from './registry.js';
+import type { ProxyTarget } from './proxy.js';
+
+export interface SupervisorDeps {
+  config: KernelConfig;
+  log: Logger;
+  /** Compile and migrate before a module's first child (and before a restart): failures here are final. */
+  prepare(entry: ModuleEntry): Promise<void>;
+  /** The init message for one child; called per child so credentials are fresh each time. */
+  buildSpec(entry: ModuleEntry): Promise<ModuleSpec>;
+  createProxy(name: string, port: number): ProxyTarget;
+  output(name: string): OutputSink;
+  onChange(sup: ModuleSupervisor): void;
+}
+
+interface LiveChild {
+  handle: ChildHandle;
+  proxy: ProxyTarget | null;
+}
+
+export class ModuleSupervisor {
+  state: ModuleState = 'disabled';
+  lastError: string | null = null;
+  restarts = 0;
+  crashes: Record<string, number> = {};
+  dbIsolation: 'role' | 'shared' | 'none' = 'none';
+  private active: LiveChild | null = null;
+  private starting: LiveChild | null = null;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryAt = 0;
+  private readonly backoff: CrashBackoff;
+  private queue: Promise<unknown> = Promise.resolve();
+  private waiters: (() => void)[] = [];
+
+  constructor(public entry: ModuleEntry, private readonly deps: SupervisorDeps) {
+    const t = deps.config.timing;
+    this.backoff = new CrashBackoff({
+      baseMs: t.backoffBaseMs,
+      maxMs: t.backoffMaxMs,
+      stableRunMs: t.stableRunMs,
+      windowMs: t.crashWindowMs,
+      limit: t.crashLimit,
+    });
+    if (entry.error) {
+      this.state = 'failed';
+      this.lastError = entry.error.message;
+    }
+  }
+
+  get name(): string {
+    return this.entry.name;
+  }
+
+  /** The child requests go to, or null (the gateway then answers 503). */
+  get target(): ProxyTarget | null {
+    return this.state === 'running' ? (this.active?.proxy ?? null) : null;
+  }
+
+  get child(): ChildHandle | null {
+    return this.active?.handle ?? null;
+  }
+
+  /** Seconds a client should wait before retrying a request to a module that is not running. */
+  get retryAfterSeconds(): number {
+    if (this.state === 'restarting') return Math.max(1, Math.ceil((this.retryAt - Date.now()) / 1000));
+    return this.state === 'starting' ? 1 : 5;
+  }
+
+  private fire(event: ModuleEvent): void {
+    const to = nextState(this.state, event);
+    if (to === this.state) return;
+    this.state = to;
+    this.deps.onChange(this);
+    if (to === 'running' || to === 'failed' || to === 'disabled') {
+      for (const w of this.waiters.splice(0)) w();
+    }
+  }
+
+  /** Resolves once the module is running, failed or disabled. */
+  private settled(): Promise<void> {
+    if (this.state === 'running' || this.state === 'failed' || this.state === 'disabled') return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(op, op);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Enable: prepare, start a child, wait until it runs or the module has failed. */
+  start(): Promise<void> {
+    return this.serial(async () => {
+      if (this.entry.error) {
+        this.lastError = this.entry.error.message;
+        if (this.state !== 'failed') this.fire('give_up');
+        return;
+      }
+      if (this.state === 'running' || this.state === 'starting' || this.state === 'restarting') return this.settled();
+      this.backoff.reset();
+      this.fire('start');
+      try {
+        await this.deps.prepare(this.entry);
+      } catch (e) {
+        this.giveUp(toHubError(e).message);
+        return;
+      }
+      void this.spawn();
+      await this.settled();
+    });
+  }
+
+  /** Disable or shut down: stop routing, drain the child, SIGKILL after the drain time. */
+  stop(): Promise<void> {
+    return this.serial(async () => {
+      clearTimeout(this.retryTimer);
+      if (this.state === 'disabled') return;
+      this.fire('stop');
+      const children = [this.active, this.starting].filter((c): c is LiveChild => c !== null);
+      this.active = null;
+      this.starting = null;
+      await Promise.all(children.map((c) => this.retire(c)));
+      if (this.state === 'stopping') this.fire('stopped');
+    });
+  }
+
+  /**
+   * Zero-downtime restart: a new child must be ready before routing switches and the old
+   * one drains. If the new child never gets ready, the old one keeps serving.
+   */
+  restart(): Promise<void> {
+    return this.serial(async () => {
+      if (this.entry.error) throw new HubError('manifest_invalid', this.entry.error.message);
+      if (this.state === 'starting') return this.settled();
+      if (this.state !== 'running' || !this.active) {
+        // nothing is serving: a restart is a fresh start
+        clearTimeout(this.retryTimer);
+        if (this.state === 'restarting') this.fire('give_up');
+        this.backoff.reset();
+        this.fire('start');
+        try {
+          await this.deps.prepare(this.entry);
+        } catch (e) {
+          this.giveUp(toHubError(e).message);
+          return;
+        }
+        void this.spawn();
+        await this.settled();
+        return;
+      }
+      await this.deps.prepare(this.entry);
+      const next = await this.launch();
+      try {
+        await next.handle.ready;
+      } catch (e) {
+        const exit = e as ChildExit;
+        this.starting = null;
+        throw new HubError('start_failed', `restart of ${this.name} failed, the old process keeps serving: ${exit.message}`);
+      }
+      next.proxy = this.deps.createProxy(this.name, next.handle.port!);
+      const old = this.active;
+      this.active = next;
+      this.starting = null;
+      this.restarts++;
+      // state may have moved while we awaited (TS cannot see that): read it afresh
+      const now = this.state as ModuleState;
+      if (now === 'restarting') {
+        // the old child crashed while the new one was starting: the new one takes over
+        clearTimeout(this.retryTimer);
+        this.fire('retry');
+      }
+      if ((this.state as ModuleState) === 'starting') this.fire('ready');
+      this.deps.onChange(this);
+      await this.retire(old);
+    });
+  }
+
+  private async launch(): Promise<LiveChild> {
+    const spec = await this.deps.buildSpec(this.entry);
+    const handle = new ChildHandle(spec, this.deps.config.timing, this.deps.output(this.name));
+    const live: LiveChild = { handle, proxy: null };
+    this.starting = live;
+    void handle.exited.then((exit) => this.onExit(live, exit));
+    return live;
+  }
+
+  /** Starts a child for the `starting` state; its readiness or death drives the machine. */
+  private async spawn(): Promise<void> {
+    let live: LiveChild;
+    try {
+      live = await this.launch();
+    } catch (e) {
+      this.giveUp(toHubError(e).message);
+      return;
+    }
+    try {
+      const port = await live.handle.ready;
+      if (this.starting !== live || this.state !== 'starting') {
+        // someone else (a restart, a stop) took over while this child started: it is not needed
+        await this.retire(live);
+        return;
+      }
+      live.proxy = this.deps.createProxy(this.name, port);
+      this.active = live;
+      this.starting = null;
+      this.lastError = null;
+      this.fire('ready');
+    } catch {
+      // the exit handler has already counted this as a crash
+    }
+  }
+
+  private onExit(live: LiveChild, exit: ChildExit): void {
+    live.proxy?.close();
+    const wasActive = this.active === live;
+    const wasStarting = this.starting === live && this.state === 'starting';
+    if (exit.reason === 'stopped' || (!wasActive && !wasStarting)) return;
+    if (wasActive) this.active = null;
+    if (wasStarting) this.starting = null;
+    this.crashes[exit.reason] = (this.crashes[exit.reason] ?? 0) + 1;
+    this.lastError = `${exit.reason}: ${exit.message}`;
+    const delay = this.backoff.onCrash(exit.uptimeMs);
+    if (delay === null) {
+      const n = this.backoff.crashesInWindow();
+      this.giveUp(`crash loop: ${n} crashes within ${Math.round(this.deps.config.timing.crashWindowMs / 1000)} s; last: ${this.lastError}. Fix the module, then enable or restart it`);
+      return;
+    }
+    this.deps.log.warn({ module: this.name, reason: exit.reason, delay_ms: delay }, `💥 Module ${this.name} ${exit.message}; restarting in ${delay} ms`);
+    this.fire('crash');
+    this.restarts++;
+    this.retryAt = Date.now() + delay;
+    this.retryTimer = setTimeout(() => {
+      if (this.state !== 'restarting') return;
+      this.fire('retry');
+      void this.spawn();
+    }, delay);
+  }
+
+  private giveUp(message: string): void {
+    clearTimeout(this.retryTimer);
+    this.lastError = message;
+    this.deps.log.error({ module: this.name }, `❌ Could not load module ${this.name}: ${message}`);
+    this.fire('give_up');
+  }
+
+  private async retire(live: LiveChild | null): Promise<void> {
+    if (!live) return;
+    await live.handle.stop(this.deps.config.timing.drainMs);
+    live.proxy?.close();
+  }
+
+  /** The child's uptime since it became ready, for the module record. */
+  get uptimeMs(): number {
+    const readyAt = this.active?.handle.readyAt;
+    return this.state === 'running' && readyAt ? Date.now() - readyAt : 0;
+  }
+}

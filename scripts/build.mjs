@@ -1,0 +1,33 @@
+// Transpiles the hub's own TypeScript (kernel/, shared/, cli/) to dist/ with esbuild.
+// One file in, one file out: no bundling, so stack traces and imports stay as written.
+// Takes well under a second, which is why `npm start` and `npm test` can run it every time.
+import { build } from 'esbuild';
+import { readdirSync, rmSync, chmodSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const sources = ['kernel', 'shared', 'cli'];
+
+function walk(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return walk(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [p] : [];
+  });
+}
+
+rmSync(join(root, 'dist'), { recursive: true, force: true });
+const entryPoints = sources.flatMap((s) => walk(join(root, s)));
+await build({
+  entryPoints,
+  outdir: join(root, 'dist'),
+  outbase: root,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
+const cli = join(root, 'dist/cli/hubctl.js');
+if (existsSync(cli)) chmodSync(cli, 0o755);

@@ -1,0 +1,54 @@
+// The whole kernel↔child protocol: one typed union each way, imported by both sides.
+import type { Manifest } from './manifest.js';
+
+export interface DbConnection {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+}
+
+/** Everything a child needs to become one module; sent once, right after fork. */
+export interface ModuleSpec {
+  name: string;
+  manifest: Manifest;
+  /** The module's source folder (templates are read from here). */
+  moduleDir: string;
+  /** Where the kernel put the module's transpiled JavaScript. */
+  buildDir: string;
+  /** Only this module's MODULES__<NAME>__<KEY> values, keyed by KEY. */
+  config: Record<string, string>;
+  db: DbConnection | null;
+  hubVersion: string;
+  logLevel: string;
+}
+
+export interface ChildStats {
+  rss: number;
+  heapUsed: number;
+  /** Event-loop lag seen by the child since the last heartbeat, in ms. */
+  loopLagMs: number;
+  /** Process CPU time (user+system) in microseconds since start. */
+  cpuMicros: number;
+}
+
+export type KernelToChild =
+  | { type: 'init'; spec: ModuleSpec }
+  | { type: 'ping'; seq: number }
+  | { type: 'shutdown'; drainMs: number };
+
+export type ChildToKernel =
+  | { type: 'ready'; port: number }
+  | { type: 'pong'; seq: number; stats: ChildStats }
+  /** The module could not be loaded (bad router, throw at import); the child exits right after. */
+  | { type: 'load_failed'; message: string; stack?: string }
+  | { type: 'drained' };
+
+export function isChildMessage(m: unknown): m is ChildToKernel {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
+}
+
+export function isKernelMessage(m: unknown): m is KernelToChild {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
+}

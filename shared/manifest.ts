@@ -1,0 +1,104 @@
+// module.json: its schema, its types, and the field-level messages a module author sees.
+// Cross-module rules (unique prefixes, dependencies) live in the kernel's registry;
+// this file only judges one manifest on its own.
+import { z } from 'zod';
+import semver from 'semver';
+import { HubError } from './errors.js';
+import { MODULE_NAME_RE, RESERVED_NAMES } from './names.js';
+
+const semverString = z.string().refine((v) => semver.valid(v) !== null, 'must be a semver version such as "1.0.0"');
+const semverRange = z.string().refine((v) => semver.validRange(v) !== null, 'must be a semver range such as "^1.2.0"');
+
+/** `"billing"` or `"billing@^1.2.0"`. */
+export const DEPENDENCY_RE = /^([a-z][a-z0-9_]{1,39})(?:@(.+))?$/;
+
+const KNOWN_FIELDS = [
+  'name', 'version', 'description', 'author', 'enabled', 'dependencies', 'table_prefix', 'api_prefix',
+  'tags', 'hub_version', 'max_memory_mb', 'workers', 'remote_url',
+] as const;
+
+export const manifestSchema = z.looseObject({
+  name: z
+    .string({ error: 'is required (a string)' })
+    .regex(MODULE_NAME_RE, 'must match ^[a-z][a-z0-9_]{1,39}$ (lowercase letter first, then lowercase letters, digits, _)')
+    .refine((n) => !RESERVED_NAMES.has(n), 'is reserved for a kernel route; pick another name'),
+  version: semverString,
+  description: z.string().default(''),
+  author: z.string().default(''),
+  enabled: z.boolean().default(false),
+  dependencies: z
+    .array(
+      z.string().refine((d) => {
+        const m = DEPENDENCY_RE.exec(d);
+        return m !== null && (m[2] === undefined || semver.validRange(m[2]) !== null);
+      }, 'each entry must be a module name, optionally with a semver range: "billing" or "billing@^1.2.0"'),
+    )
+    .default([]),
+  table_prefix: z
+    .string({ error: 'is required (a string such as "mymod_")' })
+    .regex(/^[a-z][a-z0-9]*_$/, 'must match ^[a-z][a-z0-9]*_$ (letters and digits, ending in one _), e.g. "mymod_"'),
+  api_prefix: z
+    .string({ error: 'is required (a path such as "/api/v1/mymod")' })
+    .regex(/^\/api\/[a-z0-9_\-/]*[a-z0-9_-]$/, 'must start with /api/, use lowercase letters, digits, -, _ and /, and not end in /')
+    .refine((p) => !p.includes('//'), 'must not contain //'),
+  tags: z.array(z.string()).default([]),
+  hub_version: semverRange.optional(),
+  max_memory_mb: z.number().int().min(16, 'must be at least 16').max(65536).optional(),
+  workers: z.number().int().min(1).max(64).optional(),
+  remote_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+});
+
+export type Manifest = z.output<typeof manifestSchema>;
+
+export interface ParsedManifest {
+  manifest: Manifest;
+  warnings: string[];
+}
+
+export interface Dependency {
+  name: string;
+  range: string | undefined;
+}
+
+export function parseDependency(entry: string): Dependency {
+  const m = DEPENDENCY_RE.exec(entry);
+  return { name: m?.[1] ?? entry, range: m?.[2] };
+}
+
+/**
+ * Validates the text of one module.json. `where` names the file in messages
+ * (e.g. "modules/notes/module.json"); `folder` is the folder name the `name` must equal.
+ */
+export function parseManifest(text: string, where: string, folder: string): ParsedManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (e) {
+    throw new HubError('manifest_invalid', `${where}: invalid JSON (${(e as Error).message}); fix the syntax`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new HubError('manifest_invalid', `${where}: must be a JSON object`);
+  }
+  const result = manifestSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = issue.path.length ? issue.path.join('.') : '(root)';
+    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
+    throw new HubError('manifest_invalid', `${where}: field "${field}" ${issue.message}${more}`, {
+      field,
+      issues: result.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
+    });
+  }
+  const manifest = result.data;
+  if (manifest.name !== folder) {
+    throw new HubError(
+      'manifest_invalid',
+      `${where}: field "name" is "${manifest.name}" but the folder is "${folder}"; they must be equal`,
+      { field: 'name' },
+    );
+  }
+  const warnings = Object.keys(raw)
+    .filter((k) => !(KNOWN_FIELDS as readonly string[]).includes(k))
+    .map((k) => `${where}: unknown field "${k}" kept but ignored`);
+  return { manifest, warnings };
+}

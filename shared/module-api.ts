@@ -1,0 +1,53 @@
+// The types a module author sees. Modules import these as types only:
+//   import type { ModuleContext, Router } from '../../../shared/module-api.js';
+import type { Router, Request, Response, NextFunction } from 'express';
+import type { Logger } from 'pino';
+import type { Manifest } from './manifest.js';
+import type { ModuleDb } from './db.js';
+
+export type { Router, Request, Response, NextFunction, Logger, Manifest, ModuleDb };
+
+export interface ModuleConfig {
+  /** MODULES__<NAME>__<KEY> for this module only; `fallback` when unset. */
+  get(key: string): string | undefined;
+  get(key: string, fallback: string): string;
+  /** "true"/"1"/"yes"/"on" → true, "false"/"0"/"no"/"off" → false, otherwise `fallback`. */
+  bool(key: string, fallback: boolean): boolean;
+  /** A number, or `fallback` when unset or not a number. */
+  number(key: string, fallback: number): number;
+}
+
+export interface Safety {
+  readOnly: boolean;
+  dryRun: boolean;
+  /**
+   * Call before any write. Answers the request itself and returns false when a switch
+   * blocks the write (READ_ONLY: 403 {"success":false,"message":"READ_ONLY mode"};
+   * DRY_RUN: 200 {"success":true,"dry_run":true}); returns true when the write may go ahead.
+   */
+  allowWrite(res: Response, action: string): boolean;
+}
+
+export interface Tasks {
+  /** Runs backend/tasks/<name>.ts|js in this module's worker pool. */
+  run<T = unknown>(name: string, payload: unknown, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<T>;
+}
+
+export interface ModuleContext {
+  name: string;
+  version: string;
+  manifest: Manifest;
+  config: ModuleConfig;
+  safety: Safety;
+  log: Logger;
+  db: ModuleDb;
+  tasks: Tasks;
+  /** Renders templates/<view>(.ejs|.html) with EJS. */
+  render(view: string, data?: Record<string, unknown>): Promise<string>;
+}
+
+/** The default export of backend/router.ts and frontend/views.ts. */
+export type ModuleRoutes = (router: Router, ctx: ModuleContext) => void | Promise<void>;
+
+/** The default export of backend/tasks/<name>.ts. */
+export type ModuleTask<In = unknown, Out = unknown> = (payload: In) => Out | Promise<Out>;

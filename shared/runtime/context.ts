@@ -1,0 +1,50 @@
+// Builds ctx, a module's whole view of the hub, from the spec the kernel sent.
+import { join } from 'node:path';
+import ejs from 'ejs';
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { ModuleContext, ModuleDb } from '../module-api.js';
+import type { ModuleSpec } from '../ipc.js';
+import { HubError } from '../errors.js';
+import { createModuleDb } from '../db.js';
+import { createModuleConfig } from './config.js';
+import { createSafety } from './safety.js';
+import { createTaskPool, type TaskPool } from './tasks.js';
+
+export interface RuntimeContext {
+  ctx: ModuleContext;
+  tasks: TaskPool;
+  db: ModuleDb | null;
+}
+
+function noDatabase(name: string): ModuleDb {
+  const fail = async (): Promise<never> => {
+    throw new HubError('database_unavailable', `module ${name} has no database connection`);
+  };
+  return { query: fail, one: fail, insert: fail, transaction: fail, close: async () => undefined } as unknown as ModuleDb;
+}
+
+export function createContext(spec: ModuleSpec, log: Logger): RuntimeContext {
+  const config = createModuleConfig(spec.config);
+  const db = spec.db ? createModuleDb(spec.db, { max: config.number('DB_POOL_SIZE', 5) }) : null;
+  const tasks = createTaskPool(spec.buildDir, spec.manifest.workers ?? 2);
+  const templates = join(spec.moduleDir, 'templates');
+  const ctx: ModuleContext = {
+    name: spec.name,
+    version: spec.manifest.version,
+    manifest: spec.manifest,
+    config,
+    safety: createSafety(spec.name, config, log),
+    log,
+    db: db ?? noDatabase(spec.name),
+    tasks,
+    render(view, data = {}) {
+      const file = [view, `${view}.ejs`, `${view}.html`].map((v) => join(templates, v)).find((f) => existsSync(f));
+      if (!file || !file.startsWith(templates + '/')) {
+        return Promise.reject(new HubError('not_found', `no template "${view}" in templates/`));
+      }
+      return ejs.renderFile(file, data, { async: false });
+    },
+  };
+  return { ctx, tasks, db };
+}

@@ -1,0 +1,77 @@
+// Builds one module's express app inside its child: the free health route, the
+// module's router at api_prefix, its views at /<name>, EJS, and JSON errors.
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import ejs from 'ejs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ModuleContext, ModuleRoutes } from '../module-api.js';
+import type { ModuleSpec } from '../ipc.js';
+import { HubError, toHubError } from '../errors.js';
+
+const startedAt = Date.now();
+
+async function loadRoutes(spec: ModuleSpec, relative: string): Promise<ModuleRoutes | null> {
+  const file = join(spec.buildDir, `${relative}.js`);
+  if (!existsSync(file)) return null;
+  const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  if (typeof mod.default !== 'function') {
+    throw new HubError(
+      'start_failed',
+      `${relative}.ts must have a default export: a function (router, ctx) => void; found ${typeof mod.default}`,
+    );
+  }
+  return mod.default as ModuleRoutes;
+}
+
+export async function buildModuleApp(spec: ModuleSpec, ctx: ModuleContext): Promise<Express> {
+  const { manifest } = spec;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.set('views', join(spec.moduleDir, 'templates'));
+  app.set('view engine', 'ejs');
+  app.engine('html', ejs.renderFile as never);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const id = req.headers['x-request-id'];
+    if (typeof id === 'string') res.setHeader('x-request-id', id);
+    next();
+  });
+
+  app.get(`${manifest.api_prefix}/health`, (_req, res) => {
+    res.json({ status: 'ok', module: spec.name, version: manifest.version, uptime_ms: Date.now() - startedAt, pid: process.pid });
+  });
+
+  const backend = await loadRoutes(spec, 'backend/router');
+  if (backend) {
+    const router = express.Router();
+    router.use(express.json({ limit: '1mb' }));
+    router.use(express.urlencoded({ extended: false, limit: '1mb' }));
+    await backend(router, ctx);
+    app.use(manifest.api_prefix, router);
+  }
+
+  const views = await loadRoutes(spec, 'frontend/views');
+  if (views) {
+    const router = express.Router();
+    router.use(express.urlencoded({ extended: false, limit: '1mb' }));
+    await views(router, ctx);
+    app.use(`/${spec.name}`, router);
+  }
+
+  app.use((req: Request, res: Response) => {
+    res.status(404).json(new HubError('not_found', `no route ${req.method} ${req.path} in module ${spec.name}`).toJSON());
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = toHubError(err);
+    // body-parser errors carry their own 4xx status
+    const status = typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : e.status;
+    if (status >= 500) ctx.log.error({ err, method: req.method, url: req.originalUrl }, `💥 ${req.method} ${req.originalUrl} failed: ${e.message}`);
+    if (res.headersSent) return void res.destroy();
+    const code = status === 413 ? 'payload_too_large' : status < 500 && e.code === 'internal_error' ? 'bad_request' : e.code;
+    res.status(status).json({ error: code, message: e.message });
+  });
+  return app;
+}

@@ -1,0 +1,119 @@
+// Starts a real kernel process (node dist/kernel/main.js) on a temporary data folder and a
+// free port, and gives tests a handle on it: its URL, its log lines, and a clean stop.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { HUB_ROOT } from '../../shared/paths.js';
+import { tempDir } from './modules.js';
+import { waitFor } from './wait.js';
+
+export interface KernelOptions {
+  modulesDir: string;
+  dataDir?: string;
+  /** A database for this kernel; without it the kernel runs with HUB_DATABASE=off. */
+  databaseUrl?: string;
+  env?: Record<string, string>;
+  /** Wait for the "Loaded N modules" line (default true). */
+  waitLoaded?: boolean;
+}
+
+export interface RunningKernel {
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  dataDir: string;
+  modulesDir: string;
+  lines: string[];
+  /** The log lines parsed as JSON (non-JSON lines are skipped). */
+  entries(): Record<string, unknown>[];
+  waitForLog(match: RegExp, timeoutMs?: number): Promise<string>;
+  get(path: string, init?: RequestInit): Promise<Response>;
+  json<T = any>(path: string, init?: RequestInit): Promise<T>;
+  record(name: string): Promise<any>;
+  waitForState(name: string, state: string, timeoutMs?: number): Promise<any>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const running = new Set<RunningKernel>();
+
+export async function startKernel(opts: KernelOptions): Promise<RunningKernel> {
+  const dataDir = opts.dataDir ?? tempDir('data');
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    HUB_PORT: '0',
+    HUB_MODULES_DIR: opts.modulesDir,
+    HUB_DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : { HUB_DATABASE: 'off' }),
+    ...opts.env,
+  };
+  const proc = spawn(process.execPath, [join(HUB_ROOT, 'dist/kernel/main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let buffered = '';
+  const onData = (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    lines.push(...parts.filter((l) => l.length > 0));
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+
+  const find = (re: RegExp) => lines.find((l) => re.test(l));
+  const waitForLog = (re: RegExp, timeoutMs = 30_000) =>
+    waitFor(() => {
+      if (proc.exitCode !== null) throw new Error(`kernel exited with ${proc.exitCode}:\n${lines.slice(-20).join('\n')}`);
+      return find(re);
+    }, { timeoutMs, what: `log line ${re}` });
+
+  let port = 0;
+  try {
+    const listening = await waitForLog(/Gateway listening on http:\/\/[^:]+:(\d+)/, 60_000);
+    port = Number(/Gateway listening on http:\/\/[^:]+:(\d+)/.exec(listening)![1]);
+    if (opts.waitLoaded !== false) await waitForLog(/✅ Loaded \d+ modules/, 90_000);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}\n--- kernel output ---\n${lines.join('\n')}`);
+  }
+  const url = `http://127.0.0.1:${port}`;
+  const k: RunningKernel = {
+    url,
+    port,
+    proc,
+    dataDir,
+    modulesDir: opts.modulesDir,
+    lines,
+    entries: () =>
+      lines.flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      }),
+    waitForLog,
+    get: (path, init) => fetch(url + path, init),
+    json: async <T,>(path: string, init?: RequestInit) => (await (await fetch(url + path, init)).json()) as T,
+    record: async (name) => (await fetch(`${url}/api/v1/modules/${name}`)).json(),
+    waitForState: (name, state, timeoutMs = 30_000) =>
+      waitFor(async () => {
+        const r = await k.record(name);
+        return r.state === state ? r : undefined;
+      }, { timeoutMs, what: `${name} to be ${state}` }),
+    async stop(signal = 'SIGTERM') {
+      running.delete(k);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  running.add(k);
+  return k;
+}
+
+export async function stopAllKernels(): Promise<void> {
+  await Promise.all([...running].map((k) => k.stop()));
+}

@@ -1,0 +1,29 @@
+// Tests wait on conditions, never on fixed sleeps: poll until true or the deadline passes.
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  { timeoutMs = 20_000, intervalMs = 50, what = 'condition' }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String((last as Error)?.message ?? JSON.stringify(last))})`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** True while the process exists (signal 0 probes without killing). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
