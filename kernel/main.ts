@@ -26,7 +26,8 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
-// A kernel bug must not take every module down with it: log, keep serving.
+// A kernel bug in one request must not take every module down with it: log, keep serving.
+process.on('uncaughtException', (err) => log.error({ err }, `uncaught exception in the kernel: ${err.message}`));
 process.on('unhandledRejection', (reason) => log.error({ err: reason }, `unhandled rejection: ${String((reason as Error)?.message ?? reason)}`));
 
 try {

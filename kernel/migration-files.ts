@@ -90,3 +90,50 @@ export function lineOfPosition(sqlText: string, position: number, startLine = 1)
   const before = Array.from(sqlText).slice(0, Math.max(0, position - 1)).join('');
   return startLine + (before.match(/\n/g)?.length ?? 0);
 }
+
+/**
+ * Finds a statement-level BEGIN/COMMIT/ROLLBACK/START TRANSACTION/ABORT. The migrator already
+ * wraps each file in a transaction; a COMMIT inside it would commit early, drop the module's
+ * role (SET LOCAL ends with the transaction) and leave the rest of the file unchecked.
+ */
+export function findTransactionControl(sql: string): { keyword: string; line: number } | null {
+  const code = blankLiteralsAndComments(sql);
+  const re = /(^|;)(\s*)(BEGIN|COMMIT|ROLLBACK(?!\s+TO\b)|START\s+TRANSACTION|ABORT)\b/gi;
+  const m = re.exec(code);
+  if (!m) return null;
+  const at = m.index + m[1]!.length + m[2]!.length;
+  return { keyword: m[3]!.toUpperCase().replace(/\s+/g, ' '), line: 1 + (code.slice(0, at).match(/\n/g)?.length ?? 0) };
+}
+
+/** Replaces comments, quoted strings and dollar-quoted bodies with spaces, keeping newlines. */
+function blankLiteralsAndComments(sql: string): string {
+  let out = '';
+  let i = 0;
+  const skipTo = (end: number): void => {
+    out += sql.slice(i, end).replace(/[^\n]/g, ' ');
+    i = end;
+  };
+  while (i < sql.length) {
+    const rest = sql.slice(i, i + 2);
+    const ch = sql[i]!;
+    if (rest === '--') {
+      const nl = sql.indexOf('\n', i);
+      skipTo(nl === -1 ? sql.length : nl);
+    } else if (rest === '/*') {
+      const end = sql.indexOf('*/', i + 2);
+      skipTo(end === -1 ? sql.length : end + 2);
+    } else if (ch === "'" || ch === '"') {
+      let j = i + 1;
+      while (j < sql.length && !(sql[j] === ch && sql[j + 1] !== ch)) j += sql[j] === ch ? 2 : 1;
+      skipTo(Math.min(sql.length, j + 1));
+    } else if (ch === '$' && /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.test(sql.slice(i))) {
+      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i))![0];
+      const end = sql.indexOf(tag, i + tag.length);
+      skipTo(end === -1 ? sql.length : end + tag.length);
+    } else {
+      out += ch;
+      i++;
+    }
+  }
+  return out;
+}

@@ -11,7 +11,7 @@ import { HubError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { HUB_ROOT } from '../shared/paths.js';
 import type { Database } from './database.js';
-import { lineOfPosition, readMigrationDir, type MigrationFile } from './migration-files.js';
+import { findTransactionControl, lineOfPosition, readMigrationDir, type MigrationFile } from './migration-files.js';
 import { ensureModuleRoles, HUB_LOCK_CLASS, quoteIdent, type ModuleRoleNames } from './module-roles.js';
 import { assertPrefixSeal, snapshotCatalog } from './prefix-seal.js';
 
@@ -44,7 +44,8 @@ export interface ModuleMigrationStatus {
   pending: { version: number; name: string; file: string }[];
 }
 
-const KERNEL_TARGET: MigrationTarget = { name: KERNEL_MODULE, tablePrefix: 'hub_', dir: HUB_ROOT };
+/** The kernel's own migrations as a target, e.g. for migrationStatus. */
+export const KERNEL_TARGET: MigrationTarget = { name: KERNEL_MODULE, tablePrefix: 'hub_', dir: HUB_ROOT };
 const kernelMigrated = new WeakMap<Database, Promise<MigrateResult>>();
 
 export function migrateKernel(db: Database, opts: MigrateOptions = {}): Promise<MigrateResult> {
@@ -210,6 +211,12 @@ async function runFile(client: PoolClient, mod: MigrationTarget, f: MigrationFil
   roles: ModuleRoleNames | null): Promise<number> {
   const sql = direction === 'up' ? f.up : f.down!;
   const where = label(mod, f);
+  const startLine = direction === 'up' ? 1 : f.downStartLine;
+  const tc = findTransactionControl(sql);
+  if (tc) {
+    throw new HubError('migration_failed',
+      `${where}: ${tc.keyword} at line ${startLine + tc.line - 1}; each migration file already runs in its own transaction, remove its transaction statements`);
+  }
   const sealed = mod.name !== KERNEL_MODULE;
   await client.query('BEGIN');
   try {
@@ -219,7 +226,7 @@ async function runFile(client: PoolClient, mod: MigrationTarget, f: MigrationFil
     try {
       await client.query(sql);
     } catch (e) {
-      throw sqlFailure(e, where, sql, direction === 'up' ? 1 : f.downStartLine);
+      throw sqlFailure(e, where, sql, startLine);
     }
     const durationMs = Math.round(performance.now() - t0);
     if (roles) {

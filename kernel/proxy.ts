@@ -20,7 +20,6 @@ export function createProxyTarget(name: string, port: number): ProxyTarget {
     target: `http://127.0.0.1:${port}`,
     agent,
     xfwd: true,
-    ejectPlugins: true, // its default plugins log to the console and answer errors in plain text
     proxyTimeout: 120_000,
     on: {
       error(err, _req, res) {

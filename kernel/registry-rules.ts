@@ -10,6 +10,9 @@ import type { ModuleEntry } from './registry.js';
 /** Paths the kernel serves itself under /api; no module prefix may overlap them. */
 export const KERNEL_API_ROUTES = ['/api/v1/modules', '/api/docs'];
 
+/** The kernel's own tables (ledger, state) start with this. */
+export const KERNEL_TABLE_PREFIX = 'hub_';
+
 /** True when one path is a whole-segment prefix of the other (/api/a vs /api/a/b, not /api/ab). */
 export function pathsOverlap(a: string, b: string): boolean {
   const [short, long] = a.length <= b.length ? [a, b] : [b, a];
@@ -34,6 +37,10 @@ function checkPrefixes(entries: ModuleEntry[]): void {
     const kernelClash = KERNEL_API_ROUTES.find((r) => pathsOverlap(r, m.api_prefix));
     if (kernelClash) {
       fail(e, new HubError('manifest_invalid', `${where}: field "api_prefix" ${m.api_prefix} overlaps the kernel route ${kernelClash}; choose another api_prefix`, { field: 'api_prefix' }));
+      continue;
+    }
+    if (m.table_prefix === KERNEL_TABLE_PREFIX) {
+      fail(e, new HubError('manifest_invalid', `${where}: field "table_prefix" "${m.table_prefix}" is the kernel's own; choose another prefix`, { field: 'table_prefix' }));
       continue;
     }
     const tableClash = kept.find((k) => k.manifest!.table_prefix.startsWith(m.table_prefix) || m.table_prefix.startsWith(k.manifest!.table_prefix));

@@ -112,6 +112,24 @@ describe('migration ledger', () => {
     expect(await ledger('syntax')).toEqual([]);
   });
 
+  it('refuses transaction statements in a file but not BEGIN/END inside function bodies or strings', async () => {
+    const bad = mod('txctl', 'tx_', { '001_init.sql': '-- wrapped by habit\nCREATE TABLE tx_a (id int);\nCOMMIT;\nCREATE TABLE tx_b (id int);\n' });
+    await expect(migrateModule(db, bad)).rejects.toMatchObject({ code: 'migration_failed', message: 'txctl/migrations/001_init.sql: COMMIT at line 3; each migration file already runs in its own transaction, remove its transaction statements' });
+    expect(await tableExists('tx_a')).toBe(false);
+    const good = mod('txok', 'txok_', {
+      '001_init.sql': [
+        "CREATE TABLE txok_log (msg text DEFAULT 'COMMIT; BEGIN;');",
+        'CREATE FUNCTION txok_f() RETURNS int LANGUAGE plpgsql AS $body$',
+        'BEGIN',
+        '  RETURN 1;',
+        'END;',
+        '$body$;',
+        '/* COMMIT; */ -- ROLLBACK;',
+      ].join('\n'),
+    });
+    expect((await migrateModule(db, good)).applied).toHaveLength(1);
+  });
+
   it('reports the line of an error inside a down section', async () => {
     const m = mod('downerr', 'de_', { '001_init.sql': 'CREATE TABLE de_a (id int);\n-- migrate:down\nDROP TABLE de_a;\nDROP TABLEX de_b;\n' });
     await migrateModule(db, m);

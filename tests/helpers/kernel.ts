@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { HUB_ROOT } from '../../shared/paths.js';
 import { tempDir } from './modules.js';
-import { waitFor } from './wait.js';
+import { fatal, waitFor } from './wait.js';
 
 export interface KernelOptions {
   modulesDir: string;
@@ -58,12 +58,19 @@ export async function startKernel(opts: KernelOptions): Promise<RunningKernel> {
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  let stopRequested = false;
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code, signal) => {
+      // a kernel that dies on its own is always a finding: show why
+      if (!stopRequested) console.error(`kernel exited unexpectedly (${code ?? signal}):\n${lines.slice(-40).join('\n')}`);
+      resolve(code);
+    }),
+  );
 
   const find = (re: RegExp) => lines.find((l) => re.test(l));
   const waitForLog = (re: RegExp, timeoutMs = 30_000) =>
     waitFor(() => {
-      if (proc.exitCode !== null) throw new Error(`kernel exited with ${proc.exitCode}:\n${lines.slice(-20).join('\n')}`);
+      if (proc.exitCode !== null) throw fatal(`kernel exited with ${proc.exitCode}:\n${lines.slice(-20).join('\n')}`);
       return find(re);
     }, { timeoutMs, what: `log line ${re}` });
 
@@ -103,6 +110,7 @@ export async function startKernel(opts: KernelOptions): Promise<RunningKernel> {
       }, { timeoutMs, what: `${name} to be ${state}` }),
     async stop(signal = 'SIGTERM') {
       running.delete(k);
+      stopRequested = true;
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
       const code = await exited;

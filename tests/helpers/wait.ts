@@ -1,4 +1,5 @@
 // Tests wait on conditions, never on fixed sleeps: poll until true or the deadline passes.
+// A check that throws is retried, unless it throws fatal(...).
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   { timeoutMs = 20_000, intervalMs = 50, what = 'condition' }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
@@ -11,11 +12,17 @@ export async function waitFor<T>(
       if (v) return v as NonNullable<T>;
       last = v;
     } catch (e) {
+      if ((e as { fatal?: boolean })?.fatal) throw e;
       last = e;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String((last as Error)?.message ?? JSON.stringify(last))})`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** An error that stops waitFor at once instead of being retried (the thing waited on is gone). */
+export function fatal(message: string): Error {
+  return Object.assign(new Error(message), { fatal: true });
 }
 
 /** True while the process exists (signal 0 probes without killing). */
