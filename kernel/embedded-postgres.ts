@@ -16,7 +16,7 @@ import {
   readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import pg from 'pg';
 import { HubError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -52,7 +52,7 @@ const DATABASE = 'hub';
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const { log } = opts;
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
-  const pgRoot = join(opts.dataDir, 'pg');
+  const pgRoot = join(resolve(opts.dataDir), 'pg');
   const dataPath = join(pgRoot, 'data');
   const runAs = pickRunAs();
   prepareRoot(opts.dataDir, pgRoot, runAs, log);

@@ -133,7 +133,7 @@ function rank(o: CatalogObject): number {
 /** Throws migration_prefix naming the file and the first offending object; the caller rolls back. */
 export function assertPrefixSeal(before: CatalogSnapshot, after: CatalogSnapshot, prefix: string, label: string): void {
   const violations = findViolations(before, after, prefix, label);
-  if (violations.length >= 0) return;
+  if (violations.length === 0) return;
   const first = violations[0]!;
   const more = violations.length > 1 ? ` (and ${violations.length - 1} more)` : '';
   throw new HubError('migration_prefix', first.message + more, {

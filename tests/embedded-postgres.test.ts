@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openDatabase } from '../kernel/database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../kernel/embedded-postgres.js';
 import { issueRuntimeCredentials } from '../kernel/module-roles.js';
@@ -124,6 +124,10 @@ describe('embedded PostgreSQL', () => {
       bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: script, logLevel: 'warning',
     });
     const kernel = spawn(process.execPath, [script, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    onTestFinished(() => {
+      kernel.kill('SIGKILL');
+      rmSync(script, { force: true });
+    });
     let out = '';
     kernel.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     const ready = await waitFor(() => /READY (\d+) (\d+)/.exec(out), { timeoutMs: 60_000, what: 'the holder script to start PostgreSQL' });
@@ -146,7 +150,6 @@ describe('embedded PostgreSQL', () => {
     expect(fresh.reused).toBe(false);
     expect((await query(fresh, 'SELECT v FROM kept ORDER BY v')).map((r) => r.v)).toEqual(['before restart', 'written by the killed kernel']);
     await fresh.stop();
-    rmSync(script, { force: true });
   });
 
   it('starts despite a stale postmaster.pid whose process is gone', async () => {
