@@ -1,11 +1,10 @@
 // One forked child: its IPC, its readiness, its heartbeat, its memory watch and its end.
 // The supervisor decides what to do when a child ends; this file only reports how it ended.
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { ChildStats, ChildToKernel, KernelToChild, ModuleSpec } from '../shared/ipc.js';
 import { isChildMessage } from '../shared/ipc.js';
-import { CHILD_ENTRY } from '../shared/paths.js';
-import { childEnvironment, childExecArgv } from './child-env.js';
+import { childExecArgv } from './child-env.js';
 
 export type ExitReason = 'exit' | 'signal' | 'hang' | 'memory' | 'start_timeout' | 'load_failed' | 'stopped';
 
@@ -46,14 +45,9 @@ export class ChildHandle {
   private heartbeat: NodeJS.Timeout | undefined;
   private startTimer: NodeJS.Timeout | undefined;
 
-  constructor(spec: ModuleSpec, private readonly timing: ChildTiming, onOutput: OutputSink) {
+  constructor(spec: ModuleSpec, private readonly timing: ChildTiming, onOutput: OutputSink, spawnChild: (execArgv: string[]) => ChildProcess) {
     const maxMemoryMb = spec.manifest.max_memory_mb;
-    this.proc = fork(CHILD_ENTRY, [], {
-      env: childEnvironment(),
-      execArgv: childExecArgv(maxMemoryMb),
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'json',
-    });
+    this.proc = spawnChild(childExecArgv(maxMemoryMb));
     this.pid = this.proc.pid ?? -1;
     for (const stream of ['stdout', 'stderr'] as const) {
       const rl = createInterface({ input: this.proc[stream]!, crlfDelay: Infinity });

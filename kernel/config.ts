@@ -15,6 +15,10 @@ export interface KernelConfig {
   logLevel: string;
   /** Run modules without a database (no embedded server, no migrations): HUB_DATABASE=off. */
   databaseEnabled: boolean;
+  /** Warm processes kept ready to replace a crashed child quickly (HUB_SPARE_CHILDREN). */
+  spareChildren: number;
+  /** How long a request waits for a restarting module before 503 (HUB_HOLD_MS). */
+  holdMs: number;
   timing: {
     startTimeoutMs: number;
     heartbeatIntervalMs: number;
@@ -48,6 +52,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     autoReload: parseBool(env.MODULES_AUTO_RELOAD, false),
     logLevel: env.LOG_LEVEL || 'info',
     databaseEnabled: parseBool(env.HUB_DATABASE, true),
+    spareChildren: int(env, 'HUB_SPARE_CHILDREN', 1),
+    holdMs: int(env, 'HUB_HOLD_MS', 2000),
     timing: {
       startTimeoutMs: int(env, 'HUB_START_TIMEOUT_MS', 15_000),
       heartbeatIntervalMs: int(env, 'HUB_HEARTBEAT_INTERVAL_MS', 500),

@@ -11,7 +11,13 @@ import type { ModuleSupervisor } from './supervisor.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function createGateway(routes: RouteTable<ModuleSupervisor>, kernelApp: RequestListener): Server {
+function notRunning(sup: ModuleSupervisor, res: ServerResponse): void {
+  sendError(res, new HubError('module_not_running', `module ${sup.name} is ${sup.state}; try again shortly`), {
+    'retry-after': String(sup.retryAfterSeconds),
+  });
+}
+
+export function createGateway(routes: RouteTable<ModuleSupervisor>, kernelApp: RequestListener, holdMs: number): Server {
   const server = createServer((req, res) => {
     const sup = routes.match(req.url ?? '/');
     if (sup === undefined) return kernelApp(req, res);
@@ -22,15 +28,14 @@ export function createGateway(routes: RouteTable<ModuleSupervisor>, kernelApp: R
     }
     res.setHeader('x-request-id', id);
     const target = sup.target;
-    if (target === null) {
-      sendError(
-        res,
-        new HubError('module_not_running', `module ${sup.name} is ${sup.state}; try again shortly`),
-        { 'retry-after': String(sup.retryAfterSeconds) },
-      );
-      return;
-    }
-    target.handle(req, res);
+    if (target !== null) return target.handle(req, res);
+    // Restarting after a crash usually takes tens of milliseconds: hold the request for the
+    // new child rather than fail it. The body waits in the socket; nothing is read yet.
+    void sup.targetWithin(holdMs).then((next) => {
+      if (res.destroyed) return;
+      if (next === null) notRunning(sup, res);
+      else next.handle(req, res);
+    });
   });
   // Clients such as load balancers keep connections open; ours must outlive their idle timers.
   server.keepAliveTimeout = 65_000;

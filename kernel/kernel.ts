@@ -16,12 +16,14 @@ import { createModulePrep, type ModulePrep } from './module-prep.js';
 import { createProxyTarget } from './proxy.js';
 import { scanModules, type ModuleEntry } from './registry.js';
 import { RouteTable } from './route-table.js';
+import { SparePool } from './spare-pool.js';
 import { ModuleSupervisor } from './supervisor.js';
 
 export class Kernel {
   readonly routes = new RouteTable<ModuleSupervisor>();
   readonly sups = new Map<string, ModuleSupervisor>();
   readonly logs: LogHub;
+  readonly spares: SparePool;
   db: Database | null = null;
   server: Server | null = null;
   private prep!: ModulePrep;
@@ -30,6 +32,7 @@ export class Kernel {
 
   constructor(readonly config: KernelConfig, readonly log: Logger, private readonly mountRoutes: (app: Express, kernel: Kernel) => void = () => undefined) {
     this.logs = new LogHub(config.dataDir, log, true);
+    this.spares = new SparePool(config.spareChildren);
   }
 
   supervisors(): ModuleSupervisor[] {
@@ -61,7 +64,7 @@ export class Kernel {
     for (const e of entries) this.register(e);
 
     const app = createKernelApp(this, (a) => this.mountRoutes(a, this));
-    this.server = createGateway(this.routes, app);
+    this.server = createGateway(this.routes, app, config.holdMs);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(config.port, config.host, () => resolve());
@@ -69,6 +72,7 @@ export class Kernel {
     log.info(`🌐 Gateway listening on http://${config.host}:${this.port}`);
 
     await this.startEnabled();
+    this.spares.fill();
     const running = this.supervisors().filter((s) => s.state === 'running').map((s) => s.name);
     log.info(`✅ Loaded ${running.length} modules: [${running.join(', ')}]`);
   }
@@ -90,6 +94,7 @@ export class Kernel {
         return spec;
       },
       createProxy: createProxyTarget,
+      spawnChild: (argv) => this.spares.take(argv),
       output: (name) => this.logs.sink(name),
       onChange: (s) => {
         for (const fn of this.listeners) fn(s);
@@ -131,6 +136,7 @@ export class Kernel {
     log.info('🛑 Stopping: draining modules');
     const closing = this.server ? new Promise<void>((resolve) => this.server!.close(() => resolve())) : Promise.resolve();
     this.server?.closeIdleConnections();
+    this.spares.close();
     await Promise.all(this.supervisors().map((s) => s.stop()));
     this.server?.closeAllConnections();
     await closing;

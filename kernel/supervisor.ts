@@ -2,6 +2,7 @@
 // It starts, stops and replaces children, restarts crashed ones with backoff, and
 // decides which child (if any) the gateway routes to. Operations on one module run
 // one at a time, so two enables make one child.
+import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { ModuleSpec } from '../shared/ipc.js';
 import { HubError, toHubError } from '../shared/errors.js';
@@ -20,6 +21,8 @@ export interface SupervisorDeps {
   /** The init message for one child; called per child so credentials are fresh each time. */
   buildSpec(entry: ModuleEntry): Promise<ModuleSpec>;
   createProxy(name: string, port: number): ProxyTarget;
+  /** A process to become the module: a warm spare when one fits, else a fresh fork. */
+  spawnChild(execArgv: string[]): ChildProcess;
   output(name: string): OutputSink;
   onChange(sup: ModuleSupervisor): void;
 }
@@ -85,6 +88,19 @@ export class ModuleSupervisor {
     if (to === 'running' || to === 'failed' || to === 'disabled') {
       for (const w of this.waiters.splice(0)) w();
     }
+  }
+
+  /**
+   * The target once the module is running again, if that happens within `ms`: a request
+   * that arrives during a crash restart waits for the new child instead of failing.
+   */
+  async targetWithin(ms: number): Promise<ProxyTarget | null> {
+    if (this.target || ms <= 0 || (this.state !== 'starting' && this.state !== 'restarting')) return this.target;
+    if (this.state === 'restarting' && this.retryAt - Date.now() > ms) return null;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.settled(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+    return this.target;
   }
 
   /** Resolves once the module is running, failed or disabled. */
@@ -188,7 +204,7 @@ export class ModuleSupervisor {
 
   private async launch(): Promise<LiveChild> {
     const spec = await this.deps.buildSpec(this.entry);
-    const handle = new ChildHandle(spec, this.deps.config.timing, this.deps.output(this.name));
+    const handle = new ChildHandle(spec, this.deps.config.timing, this.deps.output(this.name), this.deps.spawnChild);
     const live: LiveChild = { handle, proxy: null };
     this.starting = live;
     void handle.exited.then((exit) => this.onExit(live, exit));

@@ -1,4 +1,4 @@
-// Transpiles the hub's own TypeScript (kernel/, shared/, cli/) to dist/ with esbuild.
+// Transpiles the hub's own TypeScript (kernel/, shared/, cli/, bench/) to dist/ with esbuild.
 // One file in, one file out: no bundling, so stack traces and imports stay as written.
 // Takes well under a second, which is why `npm start` and `npm test` can run it every time.
 import { build } from 'esbuild';
@@ -7,7 +7,8 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const sources = ['kernel', 'shared', 'cli'];
+// tests/helpers is built too: the benchmarks start kernels the same way the tests do
+const sources = ['kernel', 'shared', 'cli', 'bench', 'tests/helpers'];
 
 function walk(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

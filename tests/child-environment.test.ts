@@ -61,11 +61,11 @@ describe('child environment and config', () => {
     expect(await k.json('/api/v1/first/env')).toMatchObject({ readOnly: true, dryRun: true });
     const blocked = await k.get('/api/v1/first/write', { method: 'POST' });
     expect(blocked.status).toBe(403);
-    expect(await blocked.json()).toMatchObject({ success: false, message: 'READ_ONLY mode' });
+    expect(await blocked.json() as any).toMatchObject({ success: false, message: 'READ_ONLY mode' });
     const dry = await k.get('/api/v1/second/write', { method: 'POST' });
     expect(dry.status).toBe(200);
-    expect(await dry.json()).toMatchObject({ success: true, dry_run: true });
+    expect(await dry.json() as any).toMatchObject({ success: true, dry_run: true });
     const real = await k.get('/api/v1/third/write', { method: 'POST' });
-    expect(await real.json()).toEqual({ wrote: true });
+    expect(await real.json() as any).toEqual({ wrote: true });
   });
 });

@@ -30,7 +30,7 @@ async function servingWithNewPid(name: string, oldPid: number): Promise<number> 
   return waitFor(async () => {
     const res = await k.get(`/api/v1/${name}/hello`);
     if (res.status !== 200) return undefined;
-    const { pid } = await res.json();
+    const { pid } = (await res.json()) as any;
     return pid !== oldPid ? pid : undefined;
   }, { what: `${name} serving from a new process` });
 }

@@ -59,7 +59,7 @@ describe('gateway', () => {
   it('serves the free health route of every module', async () => {
     const res = await k.get('/api/v1/beta/health');
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok', module: 'beta', version: '1.0.0' });
+    expect(await res.json() as any).toMatchObject({ status: 'ok', module: 'beta', version: '1.0.0' });
   });
 
   it('renders a module page from its EJS template, escaped', async () => {
@@ -73,7 +73,7 @@ describe('gateway', () => {
   it('passes request bodies through byte for byte', async () => {
     const bytes = Buffer.from([0, 1, 2, 250, 251, 252, 13, 10, 0x7b]);
     const res = await k.get('/api/v1/alpha/echo-raw', { method: 'POST', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
-    expect(await res.json()).toEqual({ type: 'application/octet-stream', length: bytes.length, hex: bytes.toString('hex') });
+    expect(await res.json() as any).toEqual({ type: 'application/octet-stream', length: bytes.length, hex: bytes.toString('hex') });
     const json = await k.json('/api/v1/alpha/echo-json', { method: 'POST', body: JSON.stringify({ a: [1, 'ø'] }), headers: { 'content-type': 'application/json' } });
     expect(json).toEqual({ body: { a: [1, 'ø'] } });
   });
@@ -82,10 +82,10 @@ describe('gateway', () => {
     const fresh = await k.get('/api/v1/alpha/hello');
     const id = fresh.headers.get('x-request-id');
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    expect((await fresh.json()).requestId).toBe(id);
+    expect((await fresh.json() as any).requestId).toBe(id);
     const given = await k.get('/api/v1/alpha/hello', { headers: { 'x-request-id': 'trace-123' } });
     expect(given.headers.get('x-request-id')).toBe('trace-123');
-    const body = await given.json();
+    const body = (await given.json()) as any;
     expect(body.requestId).toBe('trace-123');
     expect(body.forwardedFor).toMatch(/127\.0\.0\.1/);
   });
@@ -93,14 +93,14 @@ describe('gateway', () => {
   it('answers errors as JSON: handler throw, unknown module route, unknown kernel route', async () => {
     const boom = await k.get('/api/v1/alpha/boom');
     expect(boom.status).toBe(500);
-    expect(await boom.json()).toEqual({ error: 'internal_error', message: 'handler exploded' });
+    expect(await boom.json() as any).toEqual({ error: 'internal_error', message: 'handler exploded' });
     const missing = await k.get('/api/v1/alpha/nope');
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error).toBe('not_found');
+    expect((await missing.json() as any).error).toBe('not_found');
     const kernel404 = await k.get('/definitely/not/here');
     expect(kernel404.status).toBe(404);
     expect(kernel404.headers.get('content-type')).toContain('application/json');
-    expect((await kernel404.json()).error).toBe('not_found');
+    expect((await kernel404.json() as any).error).toBe('not_found');
     // the child survived its handler's throw
     expect((await k.get('/api/v1/alpha/hello')).status).toBe(200);
   });
@@ -109,7 +109,7 @@ describe('gateway', () => {
     const res = await k.get('/api/v1/gamma/hello');
     expect(res.status).toBe(503);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await res.json()).toMatchObject({ error: 'module_not_running' });
+    expect(await res.json() as any).toMatchObject({ error: 'module_not_running' });
   });
 
   it('does not mistake a longer path for a module prefix', async () => {
@@ -127,7 +127,7 @@ describe('gateway', () => {
     expect(rec).toMatchObject({ state: 'running', enabled: true, api_prefix: '/api/v1/alpha', remote: false });
     const unknown = await k.get('/api/v1/modules/nosuch');
     expect(unknown.status).toBe(404);
-    expect((await unknown.json()).error).toBe('module_not_found');
+    expect((await unknown.json() as any).error).toBe('module_not_found');
   });
 
   it('keeps connections to children alive instead of opening one per request', async () => {

@@ -40,7 +40,7 @@ describe('hang and memory supervision', () => {
     const after = await waitFor(async () => {
       const res = await k.get('/api/v1/hangs/hello', { signal: AbortSignal.timeout(1000) }).catch(() => null);
       if (res?.status !== 200) return undefined;
-      const { pid } = await res.json();
+      const { pid } = (await res.json()) as any;
       return pid !== before ? pid : undefined;
     }, { timeoutMs: 20_000, what: 'hangs answering from a new process' });
     expect(after).not.toBe(before);
@@ -55,7 +55,7 @@ describe('hang and memory supervision', () => {
     const after = await waitFor(async () => {
       const res = await k.get('/api/v1/leaky/hello').catch(() => null);
       if (res?.status !== 200) return undefined;
-      const { pid } = await res.json();
+      const { pid } = (await res.json()) as any;
       return pid !== before ? pid : undefined;
     }, { timeoutMs: 30_000, what: 'leaky answering from a new process' });
     expect(after).not.toBe(before);

@@ -1,0 +1,69 @@
+// `npm run bench`: every timing goal of the hub, measured on loopback, bounded in time.
+// Prints a table per scenario and writes bench/results.json. BENCH_QUICK=1 shortens runs.
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { HUB_ROOT } from '../shared/paths.js';
+import { gatewayCost } from './gateway-cost.js';
+import { hang } from './hang.js';
+import { recovery } from './recovery.js';
+import { restartUnderLoad } from './restart-under-load.js';
+import { scale } from './scale.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+const only = process.argv[2];
+
+const machine = {
+  cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  memory_gb: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  date: new Date().toISOString(),
+};
+const results: Record<string, unknown> = { machine };
+const want = (name: string) => !only || only === name;
+
+console.log(`machine: ${machine.cpus}, ${machine.memory_gb} GiB, node ${machine.node}`);
+if (want('recovery')) {
+  results.recovery = await recovery(quick ? 5 : 20);
+  console.log('\nrecovery after SIGKILL (goal: median ≤ 100 ms, p95 ≤ 250 ms)');
+  console.table([results.recovery]);
+}
+if (want('hang')) {
+  results.hang = await hang(quick ? 1 : 3);
+  console.log('\nblocked event loop → answering again (goal ≤ 3000 ms)');
+  console.table([results.hang]);
+}
+if (want('restart')) {
+  results.restart = await restartUnderLoad(quick ? 3 : 10);
+  console.log('\nzero-downtime restarts under load (goal: 0 non-2xx, 0 errors)');
+  console.table([results.restart]);
+}
+if (want('gateway')) {
+  const g = await gatewayCost({ pairs: quick ? 1 : 3, durationS: quick ? 3 : 10, warmupS: quick ? 1 : 3, connections: [50, 10] });
+  results.gateway = g;
+  console.log('\ngateway cost, direct vs through the kernel (goal: median ratio ≥ 0.80, kernel CPU ≤ 100 µs/req)');
+  console.table(
+    g.results.flatMap((r) =>
+      r.pairs.map((p, i) => ({
+        c: r.connections,
+        pair: i + 1,
+        direct_rps: p.direct.rps,
+        gateway_rps: p.gateway.rps,
+        ratio: p.ratio,
+        direct_p99: p.direct.p99_ms,
+        gateway_p99: p.gateway.p99_ms,
+        kernel_us_per_req: p.kernel_cpu_us_per_req,
+        clean: p.clean,
+      })),
+    ),
+  );
+  console.table(g.results.map((r) => ({ c: r.connections, median_ratio: r.median_ratio, median_kernel_cpu_us: r.median_kernel_cpu_us, all_clean: r.all_clean })));
+}
+if (want('scale')) {
+  results.scale = await scale(quick ? [1, 10] : [1, 10, 50]);
+  console.log('\nscale with the number of modules (goals: 50 ready ≤ 10 s, idle child RSS ≤ 50 MB)');
+  console.table(results.scale);
+}
+
+writeFileSync(join(HUB_ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
+console.log('\nwritten: bench/results.json');

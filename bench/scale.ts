@@ -1,0 +1,35 @@
+// How the hub grows with the number of modules: start time, memory, routing cost.
+import { startKernel } from '../tests/helpers/kernel.js';
+import { benchModules } from './fixtures.js';
+import { cannon } from './gateway-cost.js';
+import { median, processRss, round } from './stats.js';
+
+export async function scale(counts: number[]) {
+  const out = [];
+  for (const n of counts) {
+    const dir = benchModules(n);
+    const t0 = performance.now();
+    const k = await startKernel({ modulesDir: dir });
+    const readyMs = performance.now() - t0;
+    try {
+      const records = await k.json<any[]>('/api/v1/modules');
+      const running = records.filter((r) => r.state === 'running');
+      const childRss = await Promise.all(running.map((r) => processRss(r.pid)));
+      const last = `m${String(n - 1).padStart(2, '0')}`;
+      const routed = await cannon(`${k.url}/api/v1/${last}/ping`, 10, 5);
+      out.push({
+        modules: n,
+        running: running.length,
+        ready_ms: round(readyMs, 0),
+        kernel_rss_mb: round((await processRss(k.proc.pid!)) / 1048576, 1),
+        child_rss_mb_median: round(median(childRss) / 1048576, 1),
+        routed_p50_ms: routed.p50_ms,
+        routed_p99_ms: routed.p99_ms,
+        routed_rps: routed.rps,
+      });
+    } finally {
+      await k.stop();
+    }
+  }
+  return out;
+}

@@ -1,0 +1,57 @@
+// Warm spare children: processes that have already started Node and loaded the module
+// runtime (express, ejs, pino), waiting to be told which module to become. Handing a
+// crashed module a spare skips the ~150-250 ms of process start and imports, which is
+// most of the time a restart takes. Only children with the default Node flags can be
+// spares; a module with its own heap cap (max_memory_mb) is forked fresh.
+import { fork, type ChildProcess } from 'node:child_process';
+import { CHILD_ENTRY } from '../shared/paths.js';
+import { childEnvironment, childExecArgv } from './child-env.js';
+
+export function forkChild(execArgv: string[]): ChildProcess {
+  return fork(CHILD_ENTRY, [], {
+    env: childEnvironment(),
+    execArgv,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    serialization: 'json',
+  });
+}
+
+export class SparePool {
+  private spares: ChildProcess[] = [];
+  private closed = false;
+  private readonly defaultArgv = childExecArgv(undefined);
+
+  constructor(private readonly size: number) {}
+
+  /** Fills the pool; call once the kernel is up so spares never slow the first start. */
+  fill(): void {
+    while (!this.closed && this.spares.length < this.size) {
+      const proc = forkChild(this.defaultArgv);
+      proc.on('error', () => undefined);
+      proc.once('exit', () => {
+        this.spares = this.spares.filter((p) => p !== proc);
+      });
+      this.spares.push(proc);
+    }
+  }
+
+  /** A live spare for these Node flags, or a freshly forked process. */
+  take(execArgv: string[]): ChildProcess {
+    const sameFlags = execArgv.length === this.defaultArgv.length && execArgv.every((a, i) => a === this.defaultArgv[i]);
+    if (sameFlags) {
+      const spare = this.spares.shift();
+      if (spare && spare.exitCode === null && spare.signalCode === null && spare.connected) {
+        spare.removeAllListeners('exit');
+        // refill after the current restart, not during it: two forks at once would slow both
+        setTimeout(() => this.fill(), 250).unref();
+        return spare;
+      }
+    }
+    return forkChild(execArgv);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const p of this.spares.splice(0)) p.kill('SIGKILL');
+  }
+}
