@@ -9,8 +9,10 @@ import { fatal, waitFor } from './wait.js';
 export interface KernelOptions {
   modulesDir: string;
   dataDir?: string;
-  /** A database for this kernel; without it the kernel runs with HUB_DATABASE=off. */
+  /** A database for this kernel; without it (and without `embedded`) the kernel runs with HUB_DATABASE=off. */
   databaseUrl?: string;
+  /** Run on the embedded PostgreSQL under the data folder, as `npm start` does by default. */
+  embedded?: boolean;
   env?: Record<string, string>;
   /** Wait for the "Loaded N modules" line (default true). */
   waitLoaded?: boolean;
@@ -44,7 +46,7 @@ export async function startKernel(opts: KernelOptions): Promise<RunningKernel> {
     HUB_MODULES_DIR: opts.modulesDir,
     HUB_DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
-    ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : { HUB_DATABASE: 'off' }),
+    ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : opts.embedded ? {} : { HUB_DATABASE: 'off' }),
     ...opts.env,
   };
   const proc = spawn(process.execPath, [join(HUB_ROOT, 'dist/kernel/main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
