@@ -17,10 +17,19 @@ function notRunning(sup: ModuleSupervisor, res: ServerResponse): void {
   });
 }
 
-export function createGateway(routes: RouteTable<ModuleSupervisor>, kernelApp: RequestListener, holdMs: number): Server {
+/** Called for every request routed to a module, before it is proxied (metrics hook on it). */
+export type ModuleRequestObserver = (sup: ModuleSupervisor, req: IncomingMessage, res: ServerResponse) => void;
+
+export function createGateway(
+  routes: RouteTable<ModuleSupervisor>,
+  kernelApp: RequestListener,
+  holdMs: number,
+  observe: ModuleRequestObserver = () => undefined,
+): Server {
   const server = createServer((req, res) => {
     const sup = routes.match(req.url ?? '/');
     if (sup === undefined) return kernelApp(req, res);
+    observe(sup, req, res);
     let id = req.headers['x-request-id'];
     if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
       id = randomUUID();

@@ -10,6 +10,7 @@ import type { KernelConfig } from './config.js';
 import { openDatabase, type Database } from './database.js';
 import { createGateway } from './gateway.js';
 import { createKernelApp } from './kernel-routes.js';
+import { watchModules } from './hot-reload.js';
 import { LogHub } from './logs.js';
 import { migrateKernel } from './migrator.js';
 import { createModulePrep, type ModulePrep } from './module-prep.js';
@@ -27,6 +28,7 @@ export class Kernel {
   db: Database | null = null;
   server: Server | null = null;
   private prep!: ModulePrep;
+  private watcher: { close(): Promise<void> } | undefined;
   private order: string[] = [];
   private readonly listeners = new Set<(sup: ModuleSupervisor) => void>();
 
@@ -73,6 +75,7 @@ export class Kernel {
 
     await this.startEnabled();
     this.spares.fill();
+    if (config.autoReload && config.modulesEnabled) this.watcher = watchModules(this);
     const running = this.supervisors().filter((s) => s.state === 'running').map((s) => s.name);
     log.info(`✅ Loaded ${running.length} modules: [${running.join(', ')}]`);
   }
@@ -82,7 +85,28 @@ export class Kernel {
     return a && typeof a === 'object' ? a.port : this.config.port;
   }
 
-  private register(entry: ModuleEntry): void {
+  /** Points the module's api_prefix and /<name> at its supervisor (after removing old ones). */
+  route(sup: ModuleSupervisor, previous: ModuleEntry | null = null): void {
+    if (previous?.manifest) this.routes.delete(previous.manifest.api_prefix);
+    if (sup.entry.manifest && !sup.entry.error) {
+      this.routes.set(sup.entry.manifest.api_prefix, sup);
+      this.routes.set(`/${sup.name}`, sup);
+    } else {
+      this.routes.delete(`/${sup.name}`);
+    }
+  }
+
+  /** Forgets a module whose folder is gone; its child must already be stopped. */
+  unregister(name: string): void {
+    const sup = this.sups.get(name);
+    if (!sup) return;
+    if (sup.entry.manifest) this.routes.delete(sup.entry.manifest.api_prefix);
+    this.routes.delete(`/${name}`);
+    this.sups.delete(name);
+    this.order = this.order.filter((n) => n !== name);
+  }
+
+  register(entry: ModuleEntry): ModuleSupervisor {
     const { log } = this;
     const sup = new ModuleSupervisor(entry, {
       config: this.config,
@@ -108,10 +132,9 @@ export class Kernel {
     }
     if (entry.error) {
       log.error({ module: entry.name, code: entry.error.code }, `❌ Could not load module ${entry.name}: ${entry.error.message}`);
-      return;
     }
-    this.routes.set(entry.manifest!.api_prefix, sup);
-    this.routes.set(`/${entry.name}`, sup);
+    this.route(sup);
+    return sup;
   }
 
   /** Starts every enabled module once the modules it depends on have settled. */
@@ -136,6 +159,7 @@ export class Kernel {
     log.info('🛑 Stopping: draining modules');
     const closing = this.server ? new Promise<void>((resolve) => this.server!.close(() => resolve())) : Promise.resolve();
     this.server?.closeIdleConnections();
+    await this.watcher?.close();
     this.spares.close();
     await Promise.all(this.supervisors().map((s) => s.stop()));
     this.server?.closeAllConnections();

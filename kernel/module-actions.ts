@@ -6,12 +6,15 @@ import { parseDependency } from '../shared/manifest.js';
 import { assertModuleName } from '../shared/names.js';
 import type { Kernel } from './kernel.js';
 import { persistEnabled } from './manifest-writer.js';
+import { scanModules } from './registry.js';
 import { dependencyClosure } from './registry-rules.js';
+import { HUB_VERSION } from '../shared/paths.js';
 import type { ModuleSupervisor } from './supervisor.js';
 
 const locks = new WeakMap<ModuleSupervisor, Promise<unknown>>();
 
-function locked<T>(sup: ModuleSupervisor, op: () => Promise<T>): Promise<T> {
+/** Runs op after every earlier operation on the same module has finished. */
+export function locked<T>(sup: ModuleSupervisor, op: () => Promise<T>): Promise<T> {
   const prev = locks.get(sup) ?? Promise.resolve();
   const run = prev.then(op, op);
   locks.set(sup, run.catch(() => undefined));
@@ -35,9 +38,19 @@ async function setEnabled(sup: ModuleSupervisor, enabled: boolean): Promise<void
   sup.entry.manifest!.enabled = enabled;
 }
 
+/** A module folder added since the kernel started (e.g. by `hubctl create`) is picked up on enable. */
+async function findOrDiscover(kernel: Kernel, rawName: unknown): Promise<ModuleSupervisor> {
+  const name = assertModuleName(rawName);
+  if (!kernel.supervisor(name)) {
+    const entry = (await scanModules(kernel.config.modulesDir, HUB_VERSION)).find((e) => e.name === name);
+    if (entry && !kernel.supervisor(name)) kernel.register(entry);
+  }
+  return findModule(kernel, name);
+}
+
 /** Enables a module and, first, every module it needs. Returns the names it enabled along the way. */
 export async function enableModule(kernel: Kernel, rawName: unknown): Promise<{ sup: ModuleSupervisor; alsoEnabled: string[] }> {
-  const sup = findModule(kernel, rawName);
+  const sup = await findOrDiscover(kernel, rawName);
   usable(sup);
   const entries = kernel.supervisors().map((s) => s.entry);
   const alsoEnabled: string[] = [];

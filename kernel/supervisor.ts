@@ -65,6 +65,24 @@ export class ModuleSupervisor {
     return this.entry.name;
   }
 
+  /**
+   * Takes a newly read manifest. A module kept out by its old manifest becomes startable
+   * (disabled) once the new one is valid; a bad new manifest marks an idle module failed.
+   * A running module keeps running: the caller decides whether to restart it.
+   */
+  replaceEntry(entry: ModuleEntry): void {
+    this.entry = entry;
+    const idle = this.state === 'failed' || this.state === 'disabled';
+    if (entry.error && idle) {
+      this.lastError = entry.error.message;
+      if (this.state !== 'failed') this.fire('give_up');
+    } else if (!entry.error && this.state === 'failed' && this.lastError !== null) {
+      this.lastError = null;
+      this.fire('stop');
+    }
+    this.deps.onChange(this);
+  }
+
   /** The child requests go to, or null (the gateway then answers 503). */
   get target(): ProxyTarget | null {
     return this.state === 'running' ? (this.active?.proxy ?? null) : null;
