@@ -19,6 +19,8 @@ export interface KernelConfig {
   spareChildren: number;
   /** How long a request waits for a restarting module before 503 (HUB_HOLD_MS). */
   holdMs: number;
+  /** How often a remote module's health route is checked (HUB_REMOTE_CHECK_MS). */
+  remoteCheckMs: number;
   timing: {
     startTimeoutMs: number;
     heartbeatIntervalMs: number;
@@ -54,6 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     databaseEnabled: parseBool(env.HUB_DATABASE, true),
     spareChildren: int(env, 'HUB_SPARE_CHILDREN', 1),
     holdMs: int(env, 'HUB_HOLD_MS', 2000),
+    remoteCheckMs: int(env, 'HUB_REMOTE_CHECK_MS', 2000),
     timing: {
       startTimeoutMs: int(env, 'HUB_START_TIMEOUT_MS', 15_000),
       heartbeatIntervalMs: int(env, 'HUB_HEARTBEAT_INTERVAL_MS', 500),

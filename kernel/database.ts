@@ -1,6 +1,9 @@
 // The kernel's connection to PostgreSQL: DATABASE_URL when given, else the embedded server.
 // Everything else (migrator, module roles) takes a Database and never cares which it is.
 import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { HubError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
@@ -21,6 +24,27 @@ export interface Database {
   log: Logger;
   /** Ends the pool, then stops the embedded server if there is one. */
   close(): Promise<void>;
+  /**
+   * This kernel's stable id (kept in HUB_DATA_DIR): kernels sharing a database each get
+   * their own runtime login roles, so one kernel rotating a password never locks out
+   * another kernel's children.
+   */
+  instance: string;
+}
+
+/** Reads HUB_DATA_DIR/kernel-id, creating it on first use. */
+function instanceId(dataDir: string): string {
+  const file = join(dataDir, 'kernel-id');
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f]{6}$/.test(id)) return id;
+  } catch {
+    // first start: make one below
+  }
+  const id = randomBytes(3).toString('hex');
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, id + '\n');
+  return id;
 }
 
 export interface OpenDatabaseOptions {
@@ -39,7 +63,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     const pool = createPool(opts.databaseUrl, opts.connectTimeoutMs ?? 5_000, log);
     await probe(pool, connection, opts.connectTimeoutMs ?? 5_000);
     log.info({ host: connection.host, port: connection.port, database: connection.database }, 'database: using DATABASE_URL');
-    return { pool, connection, embedded: false, log, close: () => pool.end() };
+    return { pool, connection, embedded: false, log, close: () => pool.end(), instance: instanceId(opts.dataDir) };
   }
   const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, log });
   const pool = createPool(server.connectionString, 10_000, log);
@@ -53,7 +77,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   }
   let closing: Promise<void> | null = null;
   return {
-    pool, connection, embedded: true, log,
+    pool, connection, embedded: true, log, instance: instanceId(opts.dataDir),
     close() {
       closing ??= pool.end().catch(() => {}).then(() => server.stop());
       return closing;

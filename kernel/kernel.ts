@@ -6,11 +6,15 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { HUB_VERSION } from '../shared/paths.js';
 import { parseDependency } from '../shared/manifest.js';
+import { envName } from '../shared/names.js';
 import type { KernelConfig } from './config.js';
 import { openDatabase, type Database } from './database.js';
 import { createGateway } from './gateway.js';
 import { createKernelApp } from './kernel-routes.js';
+import { ClusterSync } from './cluster-sync.js';
 import { watchModules } from './hot-reload.js';
+import { persistEnabled } from './manifest-writer.js';
+import { disableModule, enableModule } from './module-actions.js';
 import { LogHub } from './logs.js';
 import { migrateKernel } from './migrator.js';
 import { createModulePrep, type ModulePrep } from './module-prep.js';
@@ -18,7 +22,13 @@ import { createProxyTarget } from './proxy.js';
 import { scanModules, type ModuleEntry } from './registry.js';
 import { RouteTable } from './route-table.js';
 import { SparePool } from './spare-pool.js';
-import { ModuleSupervisor } from './supervisor.js';
+import { ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
+import { RemoteModuleSupervisor } from './remote-supervisor.js';
+
+/** MODULES__<NAME>__URL wins over the manifest's remote_url, so one manifest fits every deployment. */
+function remoteUrlFor(entry: ModuleEntry): string | undefined {
+  return process.env[`MODULES__${envName(entry.name)}__URL`] || entry.manifest?.remote_url || undefined;
+}
 
 export class Kernel {
   readonly routes = new RouteTable<ModuleSupervisor>();
@@ -29,6 +39,8 @@ export class Kernel {
   server: Server | null = null;
   private prep!: ModulePrep;
   private watcher: { close(): Promise<void> } | undefined;
+  /** Present when there is a database: enable/disable agreed with other kernels on it. */
+  cluster: ClusterSync | null = null;
   private order: string[] = [];
   private readonly listeners = new Set<(sup: ModuleSupervisor) => void>();
 
@@ -65,6 +77,11 @@ export class Kernel {
     if (!config.modulesEnabled) log.info('MODULES_ENABLED=false: starting with no modules');
     for (const e of entries) this.register(e);
 
+    if (this.db) {
+      this.cluster = new ClusterSync(this.db);
+      await this.adoptClusterState(this.cluster);
+    }
+
     const app = createKernelApp(this, (a) => this.mountRoutes(a, this));
     this.server = createGateway(this.routes, app, config.holdMs);
     await new Promise<void>((resolve, reject) => {
@@ -75,6 +92,7 @@ export class Kernel {
 
     await this.startEnabled();
     this.spares.fill();
+    await this.cluster?.listen((name, enabled) => (enabled ? enableModule(this, name) : disableModule(this, name)).then(() => undefined), this);
     if (config.autoReload && config.modulesEnabled) this.watcher = watchModules(this);
     const running = this.supervisors().filter((s) => s.state === 'running').map((s) => s.name);
     log.info(`✅ Loaded ${running.length} modules: [${running.join(', ')}]`);
@@ -108,7 +126,7 @@ export class Kernel {
 
   register(entry: ModuleEntry): ModuleSupervisor {
     const { log } = this;
-    const sup = new ModuleSupervisor(entry, {
+    const deps: SupervisorDeps = {
       config: this.config,
       log,
       prepare: (e) => this.prep.prepare(e),
@@ -123,7 +141,11 @@ export class Kernel {
       onChange: (s) => {
         for (const fn of this.listeners) fn(s);
       },
-    });
+    };
+    const remoteUrl = remoteUrlFor(entry);
+    const sup = remoteUrl
+      ? new RemoteModuleSupervisor(entry, deps, remoteUrl, this.config.remoteCheckMs)
+      : new ModuleSupervisor(entry, deps);
     this.sups.set(entry.name, sup);
     this.order.push(entry.name);
     if (entry.manifest) {
@@ -135,6 +157,27 @@ export class Kernel {
     }
     this.route(sup);
     return sup;
+  }
+
+  /**
+   * With a shared database the recorded on/off switches win over this kernel's module.json
+   * files, so a kernel that starts later (or was down during a change) converges. Modules the
+   * cluster has no record of are recorded as this kernel found them.
+   */
+  private async adoptClusterState(cluster: ClusterSync): Promise<void> {
+    const recorded = await cluster.recorded();
+    for (const sup of this.supervisors()) {
+      const m = sup.entry.manifest;
+      if (!m || sup.entry.error) continue;
+      const decided = recorded.get(sup.name);
+      if (decided === undefined) {
+        await cluster.record(sup.name, m.enabled);
+      } else if (decided !== m.enabled) {
+        this.log.info({ module: sup.name }, `🔗 Adopting the cluster's decision: ${sup.name} is ${decided ? 'enabled' : 'disabled'}`);
+        await persistEnabled(sup.entry.dir, decided);
+        m.enabled = decided;
+      }
+    }
   }
 
   /** Starts every enabled module once the modules it depends on have settled. */
@@ -163,6 +206,7 @@ export class Kernel {
     this.spares.close();
     await Promise.all(this.supervisors().map((s) => s.stop()));
     this.server?.closeAllConnections();
+    await this.cluster?.close();
     await closing;
     await this.db?.close();
     await this.logs.close();

@@ -1,13 +1,16 @@
 // Per-module log streams. Every line a child writes is one entry of its module's stream:
 // pino JSON lines pass through, plain text is wrapped with module, pid and stream. Each
-// stream goes to HUB_DATA_DIR/logs/<name>.log, to an in-memory ring of recent lines, to
-// live followers, and to the kernel's console.
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+// stream goes to HUB_DATA_DIR/logs/<name>.log (size-rotated), to an in-memory ring of recent
+// lines, to live followers, and to the kernel's console (which also lands in app.log).
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { OutputSink } from './child-process.js';
 
 const RING_SIZE = 1000;
+/** The most lines a reader may ask for; beyond the ring they come from the files. */
+export const MAX_TAIL_LINES = 10_000;
 
 export interface LogEntry {
   time: string;
@@ -23,24 +26,31 @@ type Follower = (entry: LogEntry) => void;
 class ModuleStream {
   readonly ring: LogEntry[] = [];
   readonly followers = new Set<Follower>();
-  file: WriteStream | undefined;
+  constructor(readonly file: RotatingFile) {}
 }
 
 export class LogHub {
   private readonly streams = new Map<string, ModuleStream>();
   private readonly dir: string;
+  private readonly limits: RotationLimits;
 
-  constructor(dataDir: string, private readonly console: Logger, private readonly echo: boolean) {
+  constructor(dataDir: string, private readonly console: Logger, private readonly echo: boolean, limits?: Partial<RotationLimits>) {
     this.dir = join(dataDir, 'logs');
+    this.limits = { ...rotationLimits(), ...limits };
     mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** The file a module's stream is written to (rotated copies are <file>.1, .2, ...). */
+  fileOf(name: string): string {
+    return join(this.dir, `${name}.log`);
   }
 
   private stream(name: string): ModuleStream {
     let s = this.streams.get(name);
     if (!s) {
-      s = new ModuleStream();
-      s.file = createWriteStream(join(this.dir, `${name}.log`), { flags: 'a' });
-      s.file.on('error', (err) => this.console.error({ err, module: name }, `cannot write the log file of ${name}`));
+      const file = new RotatingFile(this.fileOf(name), this.limits, (err) =>
+        this.console.error({ err, module: name }, `cannot write the log file of ${name}: ${err.message}`));
+      s = new ModuleStream(file);
       this.streams.set(name, s);
     }
     return s;
@@ -51,8 +61,7 @@ export class LogHub {
     const s = this.stream(name);
     return (stream, line, pid) => {
       const entry = toEntry(name, stream, line, pid);
-      const text = JSON.stringify(entry);
-      s.file?.write(text + '\n');
+      s.file.write(JSON.stringify(entry) + '\n');
       s.ring.push(entry);
       if (s.ring.length > RING_SIZE) s.ring.shift();
       for (const f of s.followers) f(entry);
@@ -60,9 +69,25 @@ export class LogHub {
     };
   }
 
+  /** The last `lines` entries: from the ring when it holds enough, else from the log files. */
   recent(name: string, lines: number): LogEntry[] {
-    const ring = this.streams.get(name)?.ring ?? [];
-    return ring.slice(Math.max(0, ring.length - lines));
+    const n = Math.max(0, Math.min(lines, MAX_TAIL_LINES));
+    const s = this.streams.get(name);
+    const ring = s?.ring ?? [];
+    if (n <= ring.length) return ring.slice(ring.length - n);
+    // Everything in the ring is in the file once flushed; the files also reach back past
+    // kernel restarts, which the ring cannot.
+    s?.file.flush();
+    const fromFiles: LogEntry[] = [];
+    for (const text of readTail(this.fileOf(name), this.limits.keep, n)) {
+      try {
+        const e = JSON.parse(text) as LogEntry;
+        if (e && typeof e === 'object') fromFiles.push(e);
+      } catch {
+        // a line someone else wrote into the file: not ours to show
+      }
+    }
+    return fromFiles.length > ring.length ? fromFiles.slice(-n) : ring.slice();
   }
 
   follow(name: string, fn: Follower): () => void {
@@ -72,9 +97,7 @@ export class LogHub {
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      [...this.streams.values()].map((s) => new Promise<void>((resolve) => (s.file ? s.file.end(resolve) : resolve()))),
-    );
+    for (const s of this.streams.values()) s.file.close();
   }
 }
 
@@ -99,4 +122,193 @@ function levelName(level: number): 'trace' | 'debug' | 'info' | 'warn' | 'error'
   if (level >= 30) return 'info';
   if (level >= 20) return 'debug';
   return 'trace';
+}
+
+export interface KernelLoggerOptions {
+  dataDir: string;
+  level: string;
+  /** Human-readable console output (a TTY); JSON lines otherwise. */
+  pretty: boolean;
+  name?: string;
+}
+
+/**
+ * The kernel's logger: the console (pretty on a TTY, JSON otherwise) plus
+ * HUB_DATA_DIR/logs/app.log as JSON lines, rotated like the module logs.
+ */
+export function createKernelLogger(opts: KernelLoggerOptions): Logger {
+  const level = opts.level;
+  const base = { pid: process.pid, name: opts.name ?? 'kernel' };
+  // Synchronous stdout: a fatal line written just before process.exit must not be lost.
+  const consoleStream: DestinationStream = (opts.pretty && prettyStream()) || pino.destination({ dest: 1, sync: true });
+  const streams: { level: string; stream: DestinationStream }[] = [{ level, stream: consoleStream }];
+  try {
+    const dir = join(opts.dataDir, 'logs');
+    mkdirSync(dir, { recursive: true });
+    const app = new RotatingFile(join(dir, 'app.log'), rotationLimits(), (err) =>
+      process.stderr.write(`cannot write ${join(dir, 'app.log')}: ${err.message}\n`));
+    streams.push({ level, stream: app });
+  } catch (e) {
+    process.stderr.write(`logging to the console only: cannot create ${join(opts.dataDir, 'logs')}: ${(e as Error).message}\n`);
+  }
+  return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, pino.multistream(streams as Parameters<typeof pino.multistream>[0]));
+}
+
+/** pino-pretty as an in-process stream, or null where it is not installed (production installs). */
+function prettyStream(): DestinationStream | null {
+  try {
+    const require = createRequire(import.meta.url);
+    const build = require('pino-pretty') as (o: Record<string, unknown>) => DestinationStream;
+    return build({ colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l', destination: 1, sync: true });
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- rotating files
+
+export interface RotationLimits {
+  /** Rotate before a write would take the file past this size. */
+  maxBytes: number;
+  /** Rotated copies kept: <file>.1 (newest) ... <file>.<keep>. */
+  keep: number;
+}
+
+function envInt(key: string, fallback: number, min: number): number {
+  const n = Number(process.env[key]);
+  return process.env[key] && Number.isInteger(n) && n >= min ? n : fallback;
+}
+
+/** HUB_LOG_MAX_BYTES (default 10 MB) and HUB_LOG_FILES (default 3). */
+export function rotationLimits(): RotationLimits {
+  return { maxBytes: envInt('HUB_LOG_MAX_BYTES', 10 * 1024 * 1024, 1024), keep: envInt('HUB_LOG_FILES', 3, 0) };
+}
+
+const openFiles = new Set<RotatingFile>();
+// Whatever is still queued when the kernel exits (process.exit after stop, a fatal start)
+// is written synchronously here: the last lines are the ones that explain the end.
+process.on('exit', () => {
+  for (const f of openFiles) f.flush();
+});
+
+/**
+ * An append-only log file that is renamed to <file>.1 (shifting older copies) when it is full.
+ * Writes are queued and flushed synchronously once per event-loop turn, whole lines at a
+ * time, and rotation happens between two flushed lines: no line is lost or split.
+ * Also usable as a pino destination (it has write(string)).
+ */
+export class RotatingFile {
+  private fd: number | null = null;
+  private queue: string[] = [];
+  private scheduled = false;
+  private lastError = 0;
+
+  constructor(readonly path: string, private readonly limits: RotationLimits, private readonly onError: (err: Error) => void) {
+    openFiles.add(this);
+  }
+
+  write(text: string): boolean {
+    this.queue.push(text);
+    openFiles.add(this); // a line after close() still reaches the file, and the exit flush
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return true;
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.queue.length === 0) return;
+    const parts = this.queue;
+    this.queue = [];
+    try {
+      this.fd ??= openSync(this.path, 'a', 0o640);
+      let size = fstatSync(this.fd).size;
+      let chunk: Buffer[] = [];
+      let chunkBytes = 0;
+      for (const p of parts) {
+        const b = Buffer.from(p);
+        if (size + chunkBytes + b.length > this.limits.maxBytes && size + chunkBytes > 0) {
+          this.writeAll(Buffer.concat(chunk));
+          this.rotate();
+          size = 0;
+          chunk = [];
+          chunkBytes = 0;
+        }
+        chunk.push(b);
+        chunkBytes += b.length;
+      }
+      this.writeAll(Buffer.concat(chunk));
+    } catch (e) {
+      // A full disk must not take the kernel down; say so at most once a minute.
+      if (Date.now() - this.lastError > 60_000) {
+        this.lastError = Date.now();
+        this.onError(e as Error);
+      }
+    }
+  }
+
+  private writeAll(buf: Buffer): void {
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd!, buf, off, buf.length - off);
+  }
+
+  private rotate(): void {
+    closeSync(this.fd!);
+    this.fd = null;
+    const { keep } = this.limits;
+    if (keep === 0) {
+      unlinkSync(this.path);
+    } else {
+      for (let i = keep - 1; i >= 1; i--) {
+        if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+      }
+      renameSync(this.path, `${this.path}.1`);
+    }
+    this.fd = openSync(this.path, 'a', 0o640);
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    openFiles.delete(this);
+  }
+}
+
+/** The last `n` lines of <file> and, when it has fewer, of <file>.1, .2, ...; oldest first. */
+export function readTail(path: string, keep: number, n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i <= keep && out.length < n; i++) {
+    const file = i === 0 ? path : `${path}.${i}`;
+    if (!existsSync(file)) continue;
+    out.unshift(...tailOfFile(file, n - out.length));
+  }
+  return out;
+}
+
+/** Reads backwards in chunks, so a 10 MB file costs only as much as the lines asked for. */
+function tailOfFile(file: string, n: number): string[] {
+  const fd = openSync(file, 'r');
+  try {
+    let pos = fstatSync(fd).size;
+    const pieces: Buffer[] = [];
+    let newlines = 0;
+    const chunk = Buffer.alloc(64 * 1024);
+    while (pos > 0 && newlines <= n) {
+      const len = Math.min(chunk.length, pos);
+      pos -= len;
+      readSync(fd, chunk, 0, len, pos);
+      const piece = Buffer.from(chunk.subarray(0, len));
+      for (const byte of piece) if (byte === 10) newlines++;
+      pieces.unshift(piece);
+    }
+    const lines = Buffer.concat(pieces).toString('utf8').split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    // A partial first line (we started mid-file) is dropped by taking only the last n.
+    return lines.slice(pos > 0 ? Math.max(1, lines.length - n) : Math.max(0, lines.length - n));
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,12 +1,12 @@
 // `npm start`: run the kernel until SIGTERM/SIGINT.
-import { createLogger } from '../shared/logger.js';
 import { toHubError } from '../shared/errors.js';
 import { loadConfig } from './config.js';
 import { Kernel } from './kernel.js';
+import { createKernelLogger } from './logs.js';
 import { mountAdmin } from './admin-api.js';
 
 const config = loadConfig();
-const log = createLogger({ name: 'kernel', level: config.logLevel, pretty: process.stdout.isTTY === true });
+const log = createKernelLogger({ dataDir: config.dataDir, level: config.logLevel, pretty: process.stdout.isTTY === true });
 const kernel = new Kernel(config, log, mountAdmin);
 
 let stopping = false;

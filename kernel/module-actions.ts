@@ -32,10 +32,13 @@ function usable(sup: ModuleSupervisor): void {
   if (sup.entry.error) throw new HubError(sup.entry.error.code, sup.entry.error.message);
 }
 
-async function setEnabled(sup: ModuleSupervisor, enabled: boolean): Promise<void> {
-  if (sup.entry.manifest!.enabled === enabled) return;
-  await persistEnabled(sup.entry.dir, enabled);
-  sup.entry.manifest!.enabled = enabled;
+/** Writes the switch to module.json and, with a shared database, tells the other kernels. */
+async function setEnabled(kernel: Kernel, sup: ModuleSupervisor, enabled: boolean): Promise<void> {
+  if (sup.entry.manifest!.enabled !== enabled) {
+    await persistEnabled(sup.entry.dir, enabled);
+    sup.entry.manifest!.enabled = enabled;
+  }
+  await kernel.cluster?.record(sup.name, enabled);
 }
 
 /** A module folder added since the kernel started (e.g. by `hubctl create`) is picked up on enable. */
@@ -60,7 +63,7 @@ export async function enableModule(kernel: Kernel, rawName: unknown): Promise<{ 
     if (!dep.entry.manifest!.enabled || dep.state !== 'running') {
       if (!dep.entry.manifest!.enabled) alsoEnabled.push(dep.name);
       await locked(dep, async () => {
-        await setEnabled(dep, true);
+        await setEnabled(kernel, dep, true);
         await dep.start();
       });
       if (dep.state !== 'running') {
@@ -69,7 +72,7 @@ export async function enableModule(kernel: Kernel, rawName: unknown): Promise<{ 
     }
   }
   await locked(sup, async () => {
-    await setEnabled(sup, true);
+    await setEnabled(kernel, sup, true);
     await sup.start();
   });
   return { sup, alsoEnabled };
@@ -91,7 +94,7 @@ export async function disableModule(kernel: Kernel, rawName: unknown): Promise<M
       throw new HubError('dependency_in_use', `cannot disable ${sup.name}: enabled modules depend on it: ${dependents.join(', ')}; disable them first`, { dependents });
     }
     await sup.stop();
-    if (sup.entry.manifest) await setEnabled(sup, false);
+    if (sup.entry.manifest) await setEnabled(kernel, sup, false);
     return sup;
   });
 }

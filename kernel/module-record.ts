@@ -34,12 +34,12 @@ export function moduleRecord(sup: ModuleSupervisor): ModuleRecord {
     port: child?.port ?? null,
     restarts: sup.restarts,
     uptime_ms: sup.uptimeMs,
-    memory_rss_bytes: child?.stats?.rss ?? null,
+    memory_rss_bytes: sup.state === 'running' ? (sup.stats?.rss ?? null) : null,
     api_prefix: m?.api_prefix ?? null,
     tags: m?.tags ?? [],
     dependencies: m?.dependencies ?? [],
     last_error: sup.lastError,
-    remote: false,
+    remote: sup.remote,
     db_isolation: sup.dbIsolation,
   };
 }

@@ -3,7 +3,8 @@
 //   <prefix><module>_rt   LOGIN; DML on what _own owns, nothing else; what the module's child connects as
 // Role names are cluster-wide while several hub databases may share one server, so the prefix
 // is derived from the database name: h<8 hex of sha256(dbname)>_. Two kernels on one database
-// therefore share the roles, which is what they need to see the same tables.
+// share the owner role (they must see the same tables); each has its own runtime role
+// (<prefix><module>_rt_<kernel id>), so rotating its password never breaks the other's children.
 // Where the server refuses CREATE ROLE, modules share the kernel's connection instead.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { PoolClient } from 'pg';
@@ -42,9 +43,10 @@ export function rolePrefixFor(database: string): string {
   return `h${createHash('sha256').update(database, 'utf8').digest('hex').slice(0, 8)}_`;
 }
 
-export function roleNamesFor(database: string, moduleName: string): ModuleRoleNames {
+/** `instance` (a kernel's id) gives each kernel sharing the database its own runtime role. */
+export function roleNamesFor(database: string, moduleName: string, instance?: string): ModuleRoleNames {
   const base = rolePrefixFor(database) + moduleName;
-  return { owner: `${base}_own`, runtime: `${base}_rt` };
+  return { owner: `${base}_own`, runtime: instance ? `${base}_rt_${instance}` : `${base}_rt` };
 }
 
 export function quoteIdent(name: string): string {
@@ -89,7 +91,7 @@ async function setupRoles(db: Database, moduleName: string): Promise<ModuleRoleN
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [HUB_LOCK_CLASS, ROLES_LOCK_KEY]);
     const meta = await client.query<{ db: string; su: boolean }>(
       'SELECT current_database() AS db, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su');
-    const names = roleNamesFor(meta.rows[0]!.db, moduleName);
+    const names = roleNamesFor(meta.rows[0]!.db, moduleName, db.instance);
     await createRoles(client, names, meta.rows[0]!.su);
     await grantExisting(client, names);
     await client.query('COMMIT');

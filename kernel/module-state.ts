@@ -1,7 +1,8 @@
 // A module's life as one state machine: every allowed transition is in this table and
 // nowhere else. The supervisor fires events; an event a state does not accept is a bug
 // and throws, rather than leaving the module in a state nobody planned for.
-export const MODULE_STATES = ['disabled', 'starting', 'running', 'stopping', 'restarting', 'failed'] as const;
+// `unreachable` is for remote modules only: no process of ours, and its URL does not answer.
+export const MODULE_STATES = ['disabled', 'starting', 'running', 'stopping', 'restarting', 'failed', 'unreachable'] as const;
 export type ModuleState = (typeof MODULE_STATES)[number];
 
 export type ModuleEvent =
@@ -11,15 +12,17 @@ export type ModuleEvent =
   | 'give_up' // crash loop, bad manifest, failed migration
   | 'retry' // backoff elapsed
   | 'stop' // disable or kernel shutdown
-  | 'stopped'; // the child is gone
+  | 'stopped' // the child is gone
+  | 'lost'; // a remote module stopped answering its health check
 
 const TRANSITIONS: Record<ModuleState, Partial<Record<ModuleEvent, ModuleState>>> = {
   disabled: { start: 'starting', give_up: 'failed', stop: 'disabled' },
-  starting: { ready: 'running', crash: 'restarting', give_up: 'failed', stop: 'stopping' },
-  running: { crash: 'restarting', give_up: 'failed', stop: 'stopping', ready: 'running' },
+  starting: { ready: 'running', crash: 'restarting', give_up: 'failed', stop: 'stopping', lost: 'unreachable' },
+  running: { crash: 'restarting', give_up: 'failed', stop: 'stopping', ready: 'running', lost: 'unreachable' },
   restarting: { retry: 'starting', give_up: 'failed', stop: 'disabled' },
   stopping: { stopped: 'disabled', crash: 'disabled', give_up: 'disabled', stop: 'stopping' },
   failed: { start: 'starting', stop: 'disabled', give_up: 'failed' },
+  unreachable: { ready: 'running', lost: 'unreachable', stop: 'disabled', give_up: 'failed', start: 'starting' },
 };
 
 export function nextState(from: ModuleState, event: ModuleEvent): ModuleState {

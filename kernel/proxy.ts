@@ -1,5 +1,5 @@
-// One reverse proxy per ready child, built once when the child reports its port and
-// closed when the child goes. Each has its own keep-alive agent: http-proxy-middleware's
+// One reverse proxy per ready child (or remote module), built once when the child reports
+// its port and closed when the child goes. Each has its own keep-alive agent: http-proxy-middleware's
 // default opens and closes a connection on both legs for every request, which costs
 // more than everything else the gateway does.
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -9,15 +9,17 @@ import { HubError } from '../shared/errors.js';
 import { sendError } from './http-errors.js';
 
 export interface ProxyTarget {
-  port: number;
+  /** Where requests go: a child's loopback port, or a remote module's URL. */
+  url: string;
   handle(req: IncomingMessage, res: ServerResponse): void;
   close(): void;
 }
 
-export function createProxyTarget(name: string, port: number): ProxyTarget {
+export function createProxyTarget(name: string, to: number | string): ProxyTarget {
+  const url = typeof to === 'number' ? `http://127.0.0.1:${to}` : to.replace(/\/+$/, '');
   const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, keepAliveMsecs: 1000, timeout: 60_000 });
   const middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
-    target: `http://127.0.0.1:${port}`,
+    target: url,
     agent,
     xfwd: true,
     proxyTimeout: 120_000,
@@ -37,7 +39,7 @@ export function createProxyTarget(name: string, port: number): ProxyTarget {
     },
   });
   return {
-    port,
+    url,
     handle(req, res) {
       // Hop-by-hop headers belong to the client's connection, not ours: http-proxy would copy
       // a client's "Connection: close" upstream and close the pooled socket after each request.

@@ -4,7 +4,7 @@
 // one at a time, so two enables make one child.
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import type { ModuleSpec } from '../shared/ipc.js';
+import type { ChildStats, ModuleSpec } from '../shared/ipc.js';
 import { HubError, toHubError } from '../shared/errors.js';
 import { CrashBackoff } from './backoff.js';
 import { ChildHandle, type ChildExit, type OutputSink } from './child-process.js';
@@ -20,7 +20,7 @@ export interface SupervisorDeps {
   prepare(entry: ModuleEntry): Promise<void>;
   /** The init message for one child; called per child so credentials are fresh each time. */
   buildSpec(entry: ModuleEntry): Promise<ModuleSpec>;
-  createProxy(name: string, port: number): ProxyTarget;
+  createProxy(name: string, to: number | string): ProxyTarget;
   /** A process to become the module: a warm spare when one fits, else a fresh fork. */
   spawnChild(execArgv: string[]): ChildProcess;
   output(name: string): OutputSink;
@@ -46,7 +46,7 @@ export class ModuleSupervisor {
   private queue: Promise<unknown> = Promise.resolve();
   private waiters: (() => void)[] = [];
 
-  constructor(public entry: ModuleEntry, private readonly deps: SupervisorDeps) {
+  constructor(public entry: ModuleEntry, protected readonly deps: SupervisorDeps) {
     const t = deps.config.timing;
     this.backoff = new CrashBackoff({
       baseMs: t.backoffBaseMs,
@@ -92,18 +92,28 @@ export class ModuleSupervisor {
     return this.active?.handle ?? null;
   }
 
+  /** Runs elsewhere (remote_url): no child of ours. */
+  get remote(): boolean {
+    return false;
+  }
+
+  /** Memory, CPU and event-loop lag of the serving process, from its last report. */
+  get stats(): ChildStats | null {
+    return this.active?.handle.stats ?? null;
+  }
+
   /** Seconds a client should wait before retrying a request to a module that is not running. */
   get retryAfterSeconds(): number {
     if (this.state === 'restarting') return Math.max(1, Math.ceil((this.retryAt - Date.now()) / 1000));
     return this.state === 'starting' ? 1 : 5;
   }
 
-  private fire(event: ModuleEvent): void {
+  protected fire(event: ModuleEvent): void {
     const to = nextState(this.state, event);
     if (to === this.state) return;
     this.state = to;
     this.deps.onChange(this);
-    if (to === 'running' || to === 'failed' || to === 'disabled') {
+    if (to === 'running' || to === 'failed' || to === 'disabled' || to === 'unreachable') {
       for (const w of this.waiters.splice(0)) w();
     }
   }
@@ -122,12 +132,12 @@ export class ModuleSupervisor {
   }
 
   /** Resolves once the module is running, failed or disabled. */
-  private settled(): Promise<void> {
-    if (this.state === 'running' || this.state === 'failed' || this.state === 'disabled') return Promise.resolve();
+  protected settled(): Promise<void> {
+    if (this.state === 'running' || this.state === 'failed' || this.state === 'disabled' || this.state === 'unreachable') return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  private serial<T>(op: () => Promise<T>): Promise<T> {
+  protected serial<T>(op: () => Promise<T>): Promise<T> {
     const run = this.queue.then(op, op);
     this.queue = run.catch(() => undefined);
     return run;
@@ -281,7 +291,7 @@ export class ModuleSupervisor {
     }, delay);
   }
 
-  private giveUp(message: string): void {
+  protected giveUp(message: string): void {
     clearTimeout(this.retryTimer);
     this.lastError = message;
     this.deps.log.error({ module: this.name }, `❌ Could not load module ${this.name}: ${message}`);

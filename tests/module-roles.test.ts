@@ -47,8 +47,8 @@ afterAll(async () => {
 
 describe('module roles', () => {
   it('hands the module its own runtime role, with a fresh password each time', async () => {
-    const names = roleNamesFor(tdb.name, 'alpha');
-    expect(names.runtime).toMatch(/^h[0-9a-f]{8}_alpha_rt$/);
+    const names = roleNamesFor(tdb.name, 'alpha', db.instance);
+    expect(names.runtime).toMatch(/^h[0-9a-f]{8}_alpha_rt_[0-9a-f]{6}$/);
     const stored = async (): Promise<string> =>
       (await db.pool.query('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [names.runtime])).rows[0].rolpassword;
     const c1 = await issueRuntimeCredentials(db, alpha);
@@ -110,7 +110,7 @@ describe('module roles', () => {
     const c = await connectAs(tdb.url, creds.connection.user, creds.connection.password);
     try {
       const who = await c.query('SELECT current_user AS u, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su');
-      expect(who.rows[0]).toEqual({ u: roleNamesFor(tdb.name, 'beta').runtime, su: false });
+      expect(who.rows[0]).toEqual({ u: roleNamesFor(tdb.name, 'beta', db.instance).runtime, su: false });
     } finally {
       await c.end();
     }

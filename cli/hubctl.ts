@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// hubctl: the operator's handle on a BMC Hub. Talks to the running kernel at HUB_URL
+// (token from HUB_ADMIN_TOKEN); create, migrate and offline enable/disable work on the
+// files and the database directly. Exit 0 on success; otherwise one line on stderr,
+// "hubctl: <what>, <what to do>", and a code from cli/errors.ts.
+import { Command, CommanderError } from 'commander';
+import { isHubError } from '../shared/errors.js';
+import { HUB_VERSION } from '../shared/paths.js';
+import { HubClient } from './client.js';
+import { create, deriveModule, nextSteps } from './create.js';
+import { modulesDir } from './env.js';
+import { CliError, EXIT } from './errors.js';
+import { logs, parseCount } from './logs.js';
+import { migrate } from './migrate.js';
+import { checkName, moduleCommand } from './module-commands.js';
+import { start } from './start.js';
+import { status } from './status.js';
+
+function positiveInt(raw: string): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new CliError(`--down wants a whole number of migrations (1 or more), got ${JSON.stringify(raw).slice(0, 40)}`, EXIT.usage);
+  return Number(raw);
+}
+
+function program(): Command {
+  const client = () => new HubClient();
+  const p = new Command('hubctl')
+    .description('Operate a BMC Hub: module status, enable/disable/restart, logs, scaffolding, migrations')
+    .version(HUB_VERSION)
+    .addHelpText('after', '\nEnvironment: HUB_URL (default http://127.0.0.1:8000), HUB_ADMIN_TOKEN, HUB_MODULES_DIR, HUB_DATA_DIR, DATABASE_URL')
+    .configureOutput({ outputError: (str, write) => write(`hubctl: ${str.trim().replace(/^error: /, '')}, see hubctl --help\n`) })
+    .exitOverride();
+
+  p.command('status')
+    .description('every module: state, pid, uptime, restarts, memory, API prefix')
+    .option('--json', 'the module records as JSON')
+    .action((opts: { json?: boolean }) => status(client(), opts));
+
+  for (const [verb, text] of [
+    ['enable', 'migrate and start a module (and the modules it needs); persisted in module.json'],
+    ['disable', 'drain and stop a module; persisted in module.json'],
+    ['restart', 'swap in a new process for a module with no failed request'],
+  ] as const) {
+    p.command(`${verb} <name>`)
+      .description(text)
+      .option('--json', 'the module record as JSON')
+      .action((name: string, opts: { json?: boolean }) => moduleCommand(client(), verb, name, opts));
+  }
+
+  p.command('logs <name>')
+    .description("a module's log lines")
+    .option('-f, --follow', 'keep printing new lines')
+    .option('-n, --lines <N>', 'how many recent lines', parseCount, 100)
+    .option('--json', 'raw NDJSON entries')
+    .action((name: string, opts: { follow?: boolean; lines: number; json?: boolean }) => logs(client(), name, opts));
+
+  p.command('create <name> <description>')
+    .description('a new module from the template, in HUB_MODULES_DIR, disabled')
+    .action(async (name: string, description: string) => {
+      const target = await create(modulesDir(), name, description);
+      process.stdout.write(nextSteps(target, deriveModule(name, description)) + '\n');
+    });
+
+  p.command('migrate [name]')
+    .description('apply pending migrations (the hub and every enabled module, or one module); "migrate status" lists them')
+    .option('--down <N>', 'revert the last N migrations of <name>', positiveInt)
+    .option('--dry-run', 'show what would run, change nothing')
+    .option('--json', 'results as JSON')
+    .action((name: string | undefined, opts: { down?: number; dryRun?: boolean; json?: boolean }) => migrate(name, opts));
+
+  p.command('serve-module <name>')
+    .description('run one module on its own (e.g. in its own container); a hub reaches it through remote_url')
+    .requiredOption('--port <P>', 'port to listen on', (raw: string) => {
+      if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new CliError(`--port wants a port number, got ${JSON.stringify(raw).slice(0, 40)}`, EXIT.usage);
+      return Number(raw);
+    })
+    .option('--host <H>', 'address to bind (HUB_HOST, default 127.0.0.1; 0.0.0.0 in a container)', process.env.HUB_HOST || '127.0.0.1')
+    .action(async (name: string, opts: { port: number; host: string }) => {
+      checkName(name);
+      // loaded on demand: it pulls in the module compiler, which no other command needs
+      const { serveModuleFromEnv } = await import('./serve-module.js');
+      await serveModuleFromEnv(name, opts);
+    });
+
+  p.command('start')
+    .description('run the hub in the foreground (Ctrl-C stops it cleanly)')
+    .action(async () => {
+      process.exitCode = await start();
+    });
+
+  return p;
+}
+
+try {
+  await program().parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // help and version end here too, with code 0; usage errors were already printed
+    process.exitCode = e.exitCode === 0 ? 0 : EXIT.usage;
+  } else if (e instanceof CliError) {
+    process.stderr.write(`hubctl: ${e.message}\n`);
+    process.exitCode = e.exitCode;
+  } else if (isHubError(e)) {
+    process.stderr.write(`hubctl: ${e.message}\n`);
+    process.exitCode = e.code === 'invalid_name' ? EXIT.usage : EXIT.error;
+  } else {
+    process.stderr.write(`hubctl: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = EXIT.error;
+  }
+}

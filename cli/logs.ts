@@ -1,0 +1,85 @@
+// `hubctl logs <name> [-f] [-n N] [--json]`: one module's log, as `time level msg` lines or
+// raw NDJSON. Follow reads the hub's NDJSON stream until Ctrl-C or the hub goes away.
+import type { HubClient } from './client.js';
+import { CliError, EXIT } from './errors.js';
+import { pc } from './format.js';
+import { checkName } from './module-commands.js';
+
+export const MAX_LINES = 10_000;
+
+export function parseCount(raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isInteger(n) || n > MAX_LINES) {
+    throw new CliError(`-n wants a whole number from 0 to ${MAX_LINES}, got ${JSON.stringify(raw).slice(0, 40)}`, EXIT.usage);
+  }
+  return n;
+}
+
+interface Entry {
+  time?: string;
+  level?: number;
+  msg?: string;
+  stream?: string;
+  err?: { type?: string; message?: string; stack?: string };
+  [key: string]: unknown;
+}
+
+const LEVELS: [number, string, (s: string) => string][] = [
+  [60, 'FATAL', (s) => pc.bgRed(pc.white(s))],
+  [50, 'ERROR', pc.red],
+  [40, 'WARN ', pc.yellow],
+  [30, 'INFO ', pc.green],
+  [20, 'DEBUG', pc.blue],
+  [0, 'TRACE', pc.dim],
+];
+
+function clock(time: string | undefined): string {
+  const d = time ? new Date(time) : new Date(NaN);
+  if (Number.isNaN(d.getTime())) return String(time ?? '').padEnd(12).slice(0, 12);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+export function formatEntry(e: Entry): string {
+  const [, label, colour] = LEVELS.find(([min]) => (e.level ?? 30) >= min) ?? LEVELS[3]!;
+  let line = `${pc.dim(clock(e.time))} ${colour(label)} ${e.msg ?? ''}`;
+  // pino puts a thrown error in `err`; its stack is the part worth reading
+  if (e.err?.stack) line += '\n' + e.err.stack.split('\n').map((l) => `    ${l}`).join('\n');
+  return line;
+}
+
+export async function logs(client: HubClient, rawName: string, opts: { follow?: boolean; lines?: number; json?: boolean }): Promise<void> {
+  const name = checkName(rawName);
+  const query = new URLSearchParams({ lines: String(opts.lines ?? 100) });
+  if (opts.follow) query.set('follow', '1');
+  // Ctrl-C is how a follow ends: that is success, not an interruption
+  if (opts.follow) process.once('SIGINT', () => process.exit(0));
+  const res = await client.stream(`/api/v1/modules/${encodeURIComponent(name)}/logs?${query}`);
+  if (!res.body) return;
+  const decoder = new TextDecoder();
+  let buffered = '';
+  const emit = (line: string) => {
+    if (line.trim() === '') return; // keep-alive
+    if (opts.json) {
+      process.stdout.write(line + '\n');
+      return;
+    }
+    try {
+      process.stdout.write(formatEntry(JSON.parse(line) as Entry) + '\n');
+    } catch {
+      process.stdout.write(line + '\n');
+    }
+  };
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      for (const p of parts) emit(p);
+    }
+  } catch (e) {
+    if (!opts.follow) throw new CliError(`the log stream from ${client.baseUrl} broke off: ${(e as Error).message}, try again`);
+  }
+  if (buffered) emit(buffered);
+  if (opts.follow) throw new CliError(`the hub at ${client.baseUrl} closed the log stream (stopped?), run hubctl logs ${name} -f again once it is up`, EXIT.unreachable);
+}

@@ -1,0 +1,69 @@
+// `hubctl serve-module <name> --port P`: one module on its own, with the same runtime a
+// forked child uses, configured by its environment instead of IPC. This is what runs a
+// module in its own container; the kernel then proxies to it as a remote module.
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { compileModule } from '../kernel/module-compiler.js';
+import { HubError } from '../shared/errors.js';
+import type { DbConnection, ModuleSpec } from '../shared/ipc.js';
+import { createLogger } from '../shared/logger.js';
+import { parseManifest } from '../shared/manifest.js';
+import { assertModuleName } from '../shared/names.js';
+import { HUB_VERSION } from '../shared/paths.js';
+import { moduleConfigFromEnv } from '../shared/runtime/config.js';
+import { serveModule } from '../shared/runtime/serve.js';
+
+function connectionFrom(url: string | undefined): DbConnection | null {
+  if (!url) return null;
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 5432),
+    database: decodeURIComponent(u.pathname.slice(1)),
+    user: decodeURIComponent(u.username),
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+  };
+}
+
+/** Builds the spec a kernel would send, from HUB_MODULES_DIR, HUB_DATA_DIR and MODULES__<NAME>__*. */
+export async function specFromEnv(rawName: string, env: NodeJS.ProcessEnv = process.env): Promise<ModuleSpec> {
+  const name = assertModuleName(rawName);
+  const modulesDir = resolve(env.HUB_MODULES_DIR || './modules');
+  const dataDir = resolve(env.HUB_DATA_DIR || './.hub');
+  const moduleDir = join(modulesDir, name);
+  const where = `${moduleDir}/module.json`;
+  const text = await readFile(join(moduleDir, 'module.json'), 'utf8').catch(() => {
+    throw new HubError('module_not_found', `no module "${name}" in ${modulesDir} (set HUB_MODULES_DIR)`);
+  });
+  const { manifest } = parseManifest(text, where, name);
+  const config = moduleConfigFromEnv(env, name);
+  return {
+    name,
+    manifest,
+    moduleDir,
+    buildDir: await compileModule(name, moduleDir, dataDir),
+    config,
+    // the module's own credentials: a runtime role for its tables, given by the operator
+    db: connectionFrom(config.DATABASE_URL),
+    hubVersion: HUB_VERSION,
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}
+
+export async function serveModuleFromEnv(name: string, opts: { port: number; host: string; drainMs?: number }): Promise<void> {
+  const spec = await specFromEnv(name);
+  const log = createLogger({ module: spec.name, level: spec.logLevel });
+  const serving = await serveModule(spec, log, { host: opts.host, port: opts.port });
+  log.info(`✅ Module ${spec.name} v${spec.manifest.version} serving on http://${opts.host}:${serving.port}${spec.manifest.api_prefix}`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: draining`);
+    await serving.drain(opts.drainMs ?? 10_000);
+    log.info('👋 Stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,111 @@
+// A module that runs elsewhere (its own container or host, `remote_url` or
+// MODULES__<NAME>__URL): the kernel starts no child for it. It still migrates the
+// module's tables, proxies its prefixes to the URL, and health-checks it on an interval:
+// `running` while it answers, `unreachable` (requests get 503 + Retry-After) while not.
+import type { ChildStats } from '../shared/ipc.js';
+import { toHubError } from '../shared/errors.js';
+import type { ProxyTarget } from './proxy.js';
+import type { ModuleEntry } from './registry.js';
+import { ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
+
+export class RemoteModuleSupervisor extends ModuleSupervisor {
+  private proxy: ProxyTarget | null = null;
+  private poll: NodeJS.Timeout | undefined;
+  private remoteStats: ChildStats | null = null;
+  private upSince = 0;
+
+  constructor(entry: ModuleEntry, deps: SupervisorDeps, readonly url: string, private readonly intervalMs: number) {
+    super(entry, deps);
+  }
+
+  override get remote(): boolean {
+    return true;
+  }
+
+  override get target(): ProxyTarget | null {
+    return this.state === 'running' ? this.proxy : null;
+  }
+
+  override get stats(): ChildStats | null {
+    return this.remoteStats;
+  }
+
+  override get uptimeMs(): number {
+    return this.state === 'running' ? Date.now() - this.upSince : 0;
+  }
+
+  override get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.intervalMs / 1000));
+  }
+
+  override start(): Promise<void> {
+    return this.serial(async () => {
+      if (this.entry.error) {
+        this.lastError = this.entry.error.message;
+        if (this.state !== 'failed') this.fire('give_up');
+        return;
+      }
+      if (this.state === 'running' || this.state === 'unreachable') return;
+      this.fire('start');
+      try {
+        await this.deps.prepare(this.entry); // migrations are the kernel's job, wherever the code runs
+      } catch (e) {
+        this.giveUp(toHubError(e).message);
+        return;
+      }
+      this.proxy = this.deps.createProxy(this.name, this.url);
+      await this.check();
+      clearInterval(this.poll);
+      this.poll = setInterval(() => void this.check(), this.intervalMs);
+      this.poll.unref();
+    });
+  }
+
+  override stop(): Promise<void> {
+    return this.serial(async () => {
+      clearInterval(this.poll);
+      if (this.state === 'disabled') return;
+      this.fire('stop');
+      if (this.state === 'stopping') this.fire('stopped');
+      this.proxy?.close();
+      this.proxy = null;
+    });
+  }
+
+  /** For a remote module a restart is a fresh health check (its process is not ours to restart). */
+  override restart(): Promise<void> {
+    return this.state === 'running' || this.state === 'unreachable' ? this.serial(() => this.check()) : this.start();
+  }
+
+  private async check(): Promise<void> {
+    const health = `${this.url}${this.entry.manifest!.api_prefix}/health`;
+    try {
+      const res = await fetch(health, { signal: AbortSignal.timeout(Math.min(2000, this.intervalMs * 2)) });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`health check answered ${res.status}`);
+      this.remoteStats = await this.fetchStats();
+      if (this.state !== 'running') {
+        this.upSince = Date.now();
+        this.lastError = null;
+        this.deps.log.info({ module: this.name }, `🛰️  Remote module ${this.name} is reachable at ${this.url}`);
+        this.fire('ready');
+      }
+    } catch (e) {
+      const why = (e as Error).name === 'TimeoutError' ? 'no answer in time' : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
+      this.lastError = `unreachable: GET ${health} failed (${why})`;
+      if (this.state === 'running' || this.state === 'starting') {
+        this.deps.log.warn({ module: this.name }, `🛰️  Remote module ${this.name} is unreachable: ${why}`);
+        this.fire('lost');
+      }
+    }
+  }
+
+  private async fetchStats(): Promise<ChildStats | null> {
+    try {
+      const res = await fetch(`${this.url}/_hub/stats`, { signal: AbortSignal.timeout(1000) });
+      return res.ok ? ((await res.json()) as ChildStats) : null;
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,106 @@
+// A module served by `hubctl serve-module` in its own process (as in its own container)
+// and used by a kernel as a remote module: migrated by the kernel, proxied, health-checked,
+// marked unreachable when it dies and running again when it comes back.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { HUB_ROOT } from '../shared/paths.js';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
+import { tempDir, writeModule } from './helpers/modules.js';
+import { waitFor } from './helpers/wait.js';
+
+let db: TestDatabase;
+let k: RunningKernel;
+let modulesDir: string;
+let port: number;
+let runner: ChildProcess | null = null;
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+function serveModule(): ChildProcess {
+  const proc = spawn(process.execPath, [join(HUB_ROOT, 'dist/cli/hubctl.js'), 'serve-module', 'faraway', '--port', String(port)], {
+    env: {
+      PATH: process.env.PATH,
+      HUB_MODULES_DIR: modulesDir,
+      HUB_DATA_DIR: tempDir('remote-data'),
+      MODULES__FARAWAY__DATABASE_URL: db.url,
+      MODULES__FARAWAY__GREETING: 'hello from afar',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return proc;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  modulesDir = tempDir('modules');
+  port = await freePort();
+  writeModule(modulesDir, 'faraway', {
+    manifest: { table_prefix: 'far_' },
+    router: `export default (router, ctx) => {
+  router.get('/hello', async (req, res) => res.json({ greeting: ctx.config.get('GREETING'), pid: process.pid, rows: await ctx.db.query('SELECT count(*)::int AS n FROM far_things') }));
+};`,
+    files: { 'migrations/001_init.sql': 'CREATE TABLE far_things (id serial primary key);\n' },
+  });
+  writeModule(modulesDir, 'local', { router: `export default (router) => router.get('/hello', (req, res) => res.json({ ok: true }));` });
+  runner = serveModule();
+  k = await startKernel({
+    modulesDir,
+    databaseUrl: db.url,
+    env: { MODULES__FARAWAY__URL: `http://127.0.0.1:${port}`, HUB_REMOTE_CHECK_MS: '300' },
+  });
+});
+
+afterAll(async () => {
+  runner?.kill('SIGKILL');
+  await stopAllKernels();
+  await db.drop();
+});
+
+describe('remote module', () => {
+  it('is migrated by the kernel, proxied, and shown as remote with no pid of ours', async () => {
+    const rec = await k.waitForState('faraway', 'running');
+    expect(rec).toMatchObject({ remote: true, pid: null, api_prefix: '/api/v1/faraway' });
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    expect((await c.query("SELECT to_regclass('public.far_things') AS t")).rows[0].t).toBe('far_things');
+    await c.end();
+    const body = await k.json('/api/v1/faraway/hello');
+    expect(body).toMatchObject({ greeting: 'hello from afar', rows: [{ n: 0 }] });
+    expect(body.pid).toBe(runner!.pid);
+  });
+
+  it('is marked unreachable when its process dies, answering 503 with Retry-After', async () => {
+    runner!.kill('SIGKILL');
+    const rec = await k.waitForState('faraway', 'unreachable');
+    expect(rec.last_error).toMatch(/unreachable/);
+    const res = await k.get('/api/v1/faraway/hello');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    expect((await k.json('/health')).status).toBe('degraded');
+    expect((await k.get('/api/v1/local/hello')).status).toBe(200);
+  });
+
+  it('is running again once the process is back', async () => {
+    runner = serveModule();
+    await k.waitForState('faraway', 'running');
+    await waitFor(async () => (await k.get('/api/v1/faraway/hello')).status === 200, { what: 'proxying again' });
+    expect((await k.json('/api/v1/faraway/hello')).pid).toBe(runner.pid);
+  });
+
+  it('drains and exits 0 on SIGTERM', async () => {
+    const exited = new Promise<number | null>((resolve) => runner!.once('exit', (code) => resolve(code)));
+    runner!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    runner = null;
+  });
+});
