@@ -1,7 +1,8 @@
 // Who may change the hub. With HUB_ADMIN_TOKEN set, a mutation needs that bearer token
 // (compared in constant time); without it, only loopback clients may mutate. Either way a
 // request whose Host is not one of the hub's own names is refused, so a web page that
-// rebinds its DNS name to 127.0.0.1 cannot drive the admin API from a browser.
+// rebinds its DNS name to 127.0.0.1 cannot drive the admin API from a browser, and so is a
+// cross-site request (Origin or Sec-Fetch-Site), so no other site can either.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { NextFunction, Request, Response } from 'express';
@@ -29,6 +30,14 @@ export function allowedHosts(config: KernelConfig, env: NodeJS.ProcessEnv = proc
   return new Set([...LOOPBACK_NAMES, hostname().toLowerCase(), config.host.toLowerCase(), ...extra]);
 }
 
+function originHost(origin: string): string {
+  try {
+    return new URL(origin).host.toLowerCase();
+  } catch {
+    return '';
+  }
+}
+
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export function adminGuard(config: KernelConfig): (req: Request, res: Response, next: NextFunction) => void {
@@ -38,6 +47,13 @@ export function adminGuard(config: KernelConfig): (req: Request, res: Response, 
     const host = req.headers.host;
     if (hosts && (!host || !hosts.has(hostOnly(host)))) {
       throw new HubError('forbidden', `Host "${String(host).slice(0, 100)}" is not this hub's name; add it to HUB_ALLOWED_HOSTS`);
+    }
+    // A browser sends Origin / Sec-Fetch-Site: another site's page must not drive the admin
+    // API through the user's browser (a plain form POST passes the Host and loopback checks).
+    const site = req.headers['sec-fetch-site'];
+    const origin = req.headers.origin;
+    if (site === 'cross-site' || (typeof origin === 'string' && origin !== 'null' && host && originHost(origin) !== host.toLowerCase())) {
+      throw new HubError('forbidden', `cross-site request from ${String(origin ?? site).slice(0, 100)} refused; call the admin API from the hub's own pages or a non-browser client`);
     }
     if (expected) {
       const auth = req.headers.authorization ?? '';

@@ -18,6 +18,7 @@ import { disableModule, enableModule } from './module-actions.js';
 import { LogHub } from './logs.js';
 import { migrateKernel } from './migrator.js';
 import { createModulePrep, type ModulePrep } from './module-prep.js';
+import { createObservability } from './observability.js';
 import { createProxyTarget } from './proxy.js';
 import { scanModules, type ModuleEntry } from './registry.js';
 import { RouteTable } from './route-table.js';
@@ -77,13 +78,18 @@ export class Kernel {
     if (!config.modulesEnabled) log.info('MODULES_ENABLED=false: starting with no modules');
     for (const e of entries) this.register(e);
 
+    // metrics, API docs and dashboard; `observe` counts and times every proxied module request
+    const observability = createObservability(this);
     if (this.db) {
       this.cluster = new ClusterSync(this.db);
       await this.adoptClusterState(this.cluster);
     }
 
-    const app = createKernelApp(this, (a) => this.mountRoutes(a, this));
-    this.server = createGateway(this.routes, app, config.holdMs);
+    const app = createKernelApp(this, (a) => {
+      this.mountRoutes(a, this);
+      observability.mount(a);
+    });
+    this.server = createGateway(this.routes, app, config.holdMs, observability.observe);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(config.port, config.host, () => resolve());

@@ -4,7 +4,7 @@
 // more than everything else the gateway does.
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { createProxyMiddleware } from 'http-proxy-middleware';
+import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
 import { HubError } from '../shared/errors.js';
 import { sendError } from './http-errors.js';
 
@@ -18,25 +18,35 @@ export interface ProxyTarget {
 export function createProxyTarget(name: string, to: number | string): ProxyTarget {
   const url = typeof to === 'number' ? `http://127.0.0.1:${to}` : to.replace(/\/+$/, '');
   const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, keepAliveMsecs: 1000, timeout: 60_000 });
+  const onError = (err: Error, res: ServerResponse | Socket) => {
+    if ('writeHead' in res && typeof res.writeHead === 'function') {
+      if (!res.headersSent) {
+        sendError(res, new HubError('module_unreachable', `module ${name} did not answer: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      } else {
+        res.destroy();
+      }
+    } else {
+      (res as Socket).destroy();
+    }
+  };
+  // Our own plugin instead of http-proxy-middleware's defaults: those add debug listeners to
+  // every request and log to the console; we keep only what matters, the error answer and
+  // dropping the child's response when the client has gone.
+  const plugin: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
+    proxyServer.on('error', (err, _req, res) => onError(err, res as ServerResponse | Socket));
+    proxyServer.on('proxyRes', (proxyRes, _req, res) => {
+      res.once('close', () => {
+        if (!res.writableEnded) proxyRes.destroy();
+      });
+    });
+  };
   const middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
     target: url,
     agent,
     xfwd: true,
     proxyTimeout: 120_000,
-    on: {
-      error(err, _req, res) {
-        if ('writeHead' in res && typeof res.writeHead === 'function') {
-          const response = res as ServerResponse;
-          if (!response.headersSent) {
-            sendError(response, new HubError('module_unreachable', `module ${name} did not answer: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-          } else {
-            response.destroy();
-          }
-        } else {
-          (res as Socket).destroy();
-        }
-      },
-    },
+    ejectPlugins: true,
+    plugins: [plugin],
   });
   return {
     url,

@@ -8,7 +8,7 @@ import { parseDependency } from '../shared/manifest.js';
 import type { ModuleEntry } from './registry.js';
 
 /** Paths the kernel serves itself under /api; no module prefix may overlap them. */
-export const KERNEL_API_ROUTES = ['/api/v1/modules', '/api/docs'];
+export const KERNEL_API_ROUTES = ['/api/v1/modules', '/api/v1/events', '/api/docs'];
 
 /** The kernel's own tables (ledger, state) start with this. */
 export const KERNEL_TABLE_PREFIX = 'hub_';

@@ -33,6 +33,27 @@ export interface Tasks {
   run<T = unknown>(name: string, payload: unknown, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<T>;
 }
 
+/** What a module may say about one of its routes in the API docs (OpenAPI 3.0 objects). */
+export interface RouteDoc {
+  summary?: string;
+  description?: string;
+  operationId?: string;
+  deprecated?: boolean;
+  /** OpenAPI Parameter objects; `{param}` path parameters are declared automatically when left out. */
+  parameters?: Record<string, unknown>[];
+  /** An OpenAPI RequestBody object, e.g. `{ content: { 'application/json': { schema } } }`. */
+  requestBody?: Record<string, unknown>;
+  /** OpenAPI Responses, keyed by status code, e.g. `{ '200': { description: 'the note' } }`. */
+  responses?: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * Annotates a route of backend/router.ts for GET /api/docs. Every route is listed without
+ * this; annotations add summaries and schemas. `path` is relative to the router, as written
+ * there: `ctx.docs('get', '/notes/:id', { summary: 'One note' })`.
+ */
+export type ApiDocs = (method: string, path: string, doc: RouteDoc) => void;
+
 export interface ModuleContext {
   name: string;
   version: string;
@@ -44,6 +65,8 @@ export interface ModuleContext {
   tasks: Tasks;
   /** Renders templates/<view>(.ejs|.html) with EJS. */
   render(view: string, data?: Record<string, unknown>): Promise<string>;
+  /** Describes a route for the merged API docs (optional: routes are found without it). */
+  docs: ApiDocs;
 }
 
 /** The default export of backend/router.ts and frontend/views.ts. */

@@ -10,6 +10,7 @@ import { createModuleDb } from '../db.js';
 import { createModuleConfig } from './config.js';
 import { createSafety } from './safety.js';
 import { createTaskPool, type TaskPool } from './tasks.js';
+import { createApiDocs } from './openapi.js';
 
 export interface RuntimeContext {
   ctx: ModuleContext;
@@ -45,6 +46,7 @@ export function createContext(spec: ModuleSpec, log: Logger): RuntimeContext {
       }
       return ejs.renderFile(file, data, { async: false });
     },
+    docs: createApiDocs(),
   };
   return { ctx, tasks, db };
 }

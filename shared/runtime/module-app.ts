@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import type { ModuleContext, ModuleRoutes } from '../module-api.js';
 import type { ModuleSpec } from '../ipc.js';
 import { HubError, toHubError } from '../errors.js';
+import { OPENAPI_CHILD_PATH, openApiDocument } from './openapi.js';
 
 const startedAt = Date.now();
 
@@ -43,9 +44,15 @@ export async function buildModuleApp(spec: ModuleSpec, ctx: ModuleContext): Prom
     res.json({ status: 'ok', module: spec.name, version: manifest.version, uptime_ms: Date.now() - startedAt, pid: process.pid });
   });
 
+  // the kernel reads this for GET /api/docs; built per request so late ctx.docs calls count
+  let apiRouter: express.Router | null = null;
+  app.get(OPENAPI_CHILD_PATH, (_req, res) => {
+    res.json(openApiDocument({ name: spec.name, version: manifest.version, description: manifest.description }, apiRouter, ctx.docs));
+  });
+
   const backend = await loadRoutes(spec, 'backend/router');
   if (backend) {
-    const router = express.Router();
+    const router = (apiRouter = express.Router());
     router.use(express.json({ limit: '1mb' }));
     router.use(express.urlencoded({ extended: false, limit: '1mb' }));
     await backend(router, ctx);

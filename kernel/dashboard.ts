@@ -1,0 +1,148 @@
+// The operator's dashboard: GET / (every module), GET /modules/:name (one module with its
+// dependencies, last error and log tail), GET /api/v1/events (module records over SSE), and
+// the static files under /static. Pages are rendered on the server, so they read fine
+// without JavaScript; kernel/public/dashboard.js then keeps them live and adds the buttons,
+// which call the admin API like any other client (same guard, same token).
+// `/modules` and `/static` are reserved module names, so no module UI can shadow them.
+import { join } from 'node:path';
+import ejs from 'ejs';
+import express, { type Express, type Request, type Response } from 'express';
+import { parseDependency } from '../shared/manifest.js';
+import { HUB_ROOT, HUB_VERSION } from '../shared/paths.js';
+import { securityHeaders } from './dashboard-security.js';
+import type { LogEntry } from './logs.js';
+import { findModule } from './module-actions.js';
+import { moduleRecord, type ModuleRecord } from './module-record.js';
+import { moduleTags } from './openapi.js';
+import type { ModuleSupervisor } from './supervisor.js';
+import type { Kernel } from './kernel.js';
+
+const VIEWS = join(HUB_ROOT, 'kernel', 'views');
+const PUBLIC = join(HUB_ROOT, 'kernel', 'public');
+/** How often open dashboards get every record again, for uptime and memory. */
+const TICK_MS = 2_000;
+const LOG_LINES = 200;
+
+export function formatUptime(ms: number): string {
+  if (!ms || ms < 0) return '—';
+  const s = Math.floor(ms / 1000);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${s % 60}s`;
+  return `${s}s`;
+}
+
+export function formatBytes(n: number | null): string {
+  if (n === null || n === undefined) return '—';
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function levelName(level: number): string {
+  if (level >= 60) return 'fatal';
+  if (level >= 50) return 'error';
+  if (level >= 40) return 'warn';
+  if (level >= 30) return 'info';
+  if (level >= 20) return 'debug';
+  return 'trace';
+}
+
+/** Where the module's endpoints start in Swagger UI (deep link to its first tag). */
+export function docsLink(sup: ModuleSupervisor): string {
+  return `/api/docs#/${encodeURIComponent(moduleTags(sup)[0]!)}`;
+}
+
+interface DependencyView {
+  name: string;
+  range: string | null;
+  state: string;
+  known: boolean;
+}
+
+function dependencies(kernel: Kernel, sup: ModuleSupervisor): DependencyView[] {
+  return (sup.entry.manifest?.dependencies ?? []).map((d) => {
+    const { name, range } = parseDependency(d);
+    const dep = kernel.supervisor(name);
+    return { name, range: range ?? null, state: dep?.state ?? 'missing', known: dep !== undefined };
+  });
+}
+
+function dependents(kernel: Kernel, name: string): ModuleRecord[] {
+  return kernel
+    .supervisors()
+    .filter((s) => (s.entry.manifest?.dependencies ?? []).some((d) => parseDependency(d).name === name))
+    .map(moduleRecord);
+}
+
+async function render(res: Response, view: string, data: Record<string, unknown>): Promise<void> {
+  const html = await ejs.renderFile(join(VIEWS, `${view}.ejs`), {
+    ...data,
+    hubVersion: HUB_VERSION,
+    fmt: { uptime: formatUptime, bytes: formatBytes, level: levelName },
+  });
+  securityHeaders(res);
+  res.type('html').send(html);
+}
+
+/** Server-sent events: every record at once on connect and every TICK_MS, one record on each change. */
+function streamEvents(kernel: Kernel, res: Response): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  });
+  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const all = () => send('modules', kernel.supervisors().map(moduleRecord));
+  res.write('retry: 2000\n\n');
+  all();
+  const off = kernel.onChange((sup) => send('module', moduleRecord(sup)));
+  const tick = setInterval(all, TICK_MS);
+  res.on('close', () => {
+    clearInterval(tick);
+    off();
+  });
+}
+
+export function mountDashboard(app: Express, kernel: Kernel): void {
+  const tokenRequired = kernel.config.adminToken !== undefined;
+
+  app.use('/static', express.static(PUBLIC, { index: false, maxAge: '10m', fallthrough: true }));
+
+  app.get('/', async (_req: Request, res: Response) => {
+    const sups = kernel.supervisors();
+    await render(res, 'dashboard', {
+      title: 'Modules',
+      page: 'dashboard',
+      tokenRequired,
+      modules: sups.map((s) => ({ ...moduleRecord(s), docs: docsLink(s) })),
+    });
+  });
+
+  app.get('/modules/:name', async (req: Request, res: Response) => {
+    const sup = findModule(kernel, req.params.name);
+    const logs: LogEntry[] = kernel.logs.recent(sup.name, LOG_LINES);
+    await render(res, 'module', {
+      title: sup.name,
+      page: 'module',
+      tokenRequired,
+      m: moduleRecord(sup),
+      docs: docsLink(sup),
+      deps: dependencies(kernel, sup),
+      usedBy: dependents(kernel, sup.name),
+      logs,
+      logLines: LOG_LINES,
+    });
+  });
+
+  app.get('/api/v1/events', (_req: Request, res: Response) => streamEvents(kernel, res));
+}

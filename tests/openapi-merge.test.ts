@@ -1,0 +1,159 @@
+// GET /api/docs/openapi.json: one valid OpenAPI 3 document from every running module's own
+// router, paths under each api_prefix, one tag per module, annotations merged; a module that
+// is down drops out and comes back. GET /api/docs serves Swagger UI from the npm package.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import express from 'express';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { collectRoutes, toOpenApiPath } from '../shared/runtime/openapi.js';
+import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
+import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
+import { waitFor } from './helpers/wait.js';
+
+let k: RunningKernel;
+
+type Doc = { openapi: string; info: { description: string }; tags: { name: string }[]; paths: Record<string, Record<string, any>> };
+
+const docs = () => k.json<Doc>('/api/docs/openapi.json');
+
+beforeAll(async () => {
+  const modulesDir = tempDir('openapi');
+  writeModule(modulesDir, 'alpha', {
+    manifest: { tags: ['Alpha Things'], description: 'Alpha <b>module</b>' },
+    router: `export default (router, ctx) => {
+  router.get('/items', (req, res) => res.json([]));
+  router.post('/items', (req, res) => res.status(201).json({}));
+  router.get('/items/:id', (req, res) => res.json({ id: req.params.id }));
+  router.delete('/items/:id', (req, res) => res.json({}));
+  router.get('/crash', (req, res) => { res.json({}); setTimeout(() => process.exit(1), 20); });
+  ctx.docs('get', '/items/:id', {
+    summary: 'One item',
+    parameters: [{ name: 'id', in: 'path', required: true, description: 'item id', schema: { type: 'integer' } }],
+    responses: { '200': { description: 'the item', content: { 'application/json': { schema: { type: 'object', properties: { id: { type: 'integer' } } } } } } },
+  });
+  ctx.docs('post', '/items', { summary: 'Create an item', requestBody: { content: { 'application/json': { schema: { type: 'object' } } } } });
+};`,
+  });
+  // no tags: grouped under its name
+  writeModule(modulesDir, 'beta', { router: helloRouter, manifest: { tags: [] } });
+  writeModule(modulesDir, 'gamma', { router: helloRouter, manifest: { enabled: false, api_prefix: '/api/v2/gamma' } });
+  k = await startKernel({ modulesDir, env: { HUB_BACKOFF_BASE_MS: '50' } });
+});
+
+afterAll(stopAllKernels);
+
+describe('merged OpenAPI document', () => {
+  it('is a valid OpenAPI 3 document', async () => {
+    const doc = await docs();
+    expect(doc.openapi).toMatch(/^3\.0\./);
+    await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeTruthy();
+  });
+
+  it('lists every route of each running module under its api_prefix, with the runtime health route', async () => {
+    const doc = await docs();
+    const paths = Object.keys(doc.paths).sort();
+    expect(paths).toEqual([
+      '/api/v1/alpha/crash',
+      '/api/v1/alpha/health',
+      '/api/v1/alpha/items',
+      '/api/v1/alpha/items/{id}',
+      '/api/v1/beta/health',
+      '/api/v1/beta/hello',
+    ]);
+    expect(Object.keys(doc.paths['/api/v1/alpha/items']!).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.paths['/api/v1/alpha/items/{id}']!).sort()).toEqual(['delete', 'get']);
+    // a path parameter the module did not describe is still declared
+    expect(doc.paths['/api/v1/alpha/items/{id}']!.delete.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]);
+  });
+
+  it('merges the annotations a module gives with ctx.docs', async () => {
+    const doc = await docs();
+    const one = doc.paths['/api/v1/alpha/items/{id}']!.get;
+    expect(one.summary).toBe('One item');
+    expect(one.parameters).toEqual([{ name: 'id', in: 'path', required: true, description: 'item id', schema: { type: 'integer' } }]);
+    expect(one.responses['200'].description).toBe('the item');
+    expect(doc.paths['/api/v1/alpha/items']!.post.requestBody.content['application/json']).toBeDefined();
+  });
+
+  it('groups each module under its tags (its name when it has none), one tag per module', async () => {
+    const doc = await docs();
+    expect(doc.tags.map((t) => t.name)).toEqual(['Alpha Things', 'beta']);
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const op of Object.values(item)) expect(op.tags).toEqual([path.startsWith('/api/v1/alpha') ? 'Alpha Things' : 'beta']);
+    }
+    // a manifest description is plain text, not Markdown/HTML for Swagger UI to render
+    expect(JSON.stringify(doc.tags)).not.toContain('<b>');
+    const ids = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('drops a module that is down and takes it back when it runs again', async () => {
+    expect((await k.get('/api/v1/modules/gamma/enable', { method: 'POST' })).status).toBe(200);
+    let doc = await docs();
+    expect(doc.paths['/api/v2/gamma/hello']).toBeDefined();
+    expect(doc.tags.map((t) => t.name)).toContain('gamma');
+
+    expect((await k.get('/api/v1/modules/alpha/disable', { method: 'POST' })).status).toBe(200);
+    doc = await docs();
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/api/v1/alpha'))).toEqual([]);
+    expect(doc.tags.map((t) => t.name)).not.toContain('Alpha Things');
+    expect(doc.info.description).toContain('alpha');
+    await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeTruthy();
+
+    expect((await k.get('/api/v1/modules/alpha/enable', { method: 'POST' })).status).toBe(200);
+    doc = await docs();
+    expect(doc.paths['/api/v1/alpha/items/{id}']!.get.summary).toBe('One item');
+  });
+
+  it('follows a module through a crash restart (a new child is asked again)', async () => {
+    const pid = (await k.record('alpha')).pid;
+    await k.get('/api/v1/alpha/crash');
+    await waitFor(async () => {
+      const r = await k.record('alpha');
+      return r.state === 'running' && r.pid !== pid;
+    }, { what: 'alpha restarted' });
+    const doc = await docs();
+    expect(doc.paths['/api/v1/alpha/items']).toBeDefined();
+  });
+});
+
+describe('Swagger UI', () => {
+  it('is served at /api/docs from the npm package, with no outside URL', async () => {
+    const res = await k.get('/api/docs');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const html = await res.text();
+    expect(html).not.toMatch(/https?:\/\//);
+    for (const asset of ['/api/docs/ui/swagger-ui-bundle.js', '/api/docs/ui/swagger-ui.css', '/api/docs/init.js']) {
+      expect(html).toContain(asset);
+      const a = await k.get(asset);
+      expect(a.status, asset).toBe(200);
+      await a.arrayBuffer();
+    }
+  });
+});
+
+describe('routes read from an express router', () => {
+  it('walks nested routers and converts express 5 paths', () => {
+    const inner = express.Router();
+    inner.get('/:id', () => undefined);
+    inner.patch('/:id/tags/*rest', () => undefined);
+    const router = express.Router();
+    router.use(express.json());
+    router.get('/', () => undefined);
+    router.get('/files{/:name}', () => undefined);
+    router.post(['/a', '/b'], () => undefined);
+    router.get(/^\/regex$/, () => undefined);
+    router.use('/things', inner);
+    const found = collectRoutes(router as never).map((r) => `${r.method} ${r.path}`);
+    expect(found).toEqual([
+      'get /',
+      'get /files',
+      'get /files/{name}',
+      'post /a',
+      'post /b',
+      'get /things/{id}',
+      'patch /things/{id}/tags/{rest}',
+    ]);
+    expect(toOpenApiPath('/x/:"quoted name"/y/')).toBe('/x/{quoted name}/y');
+  });
+});
