@@ -132,6 +132,7 @@ export class ChildHandle {
 
   private startHeartbeat(): void {
     this.lastPong = Date.now();
+    this.send({ type: 'ping', seq: ++this.seq }); // stats (memory) right away, not one interval later
     this.heartbeat = setInterval(() => {
       const silence = Date.now() - this.lastPong;
       if (silence > this.timing.heartbeatTimeoutMs) {

@@ -16,6 +16,7 @@ import { moduleRecord, type ModuleRecord } from './module-record.js';
 import { moduleTags } from './openapi.js';
 import type { ModuleSupervisor } from './supervisor.js';
 import type { Kernel } from './kernel.js';
+import { levelName } from './logs.js';
 
 const VIEWS = join(HUB_ROOT, 'kernel', 'views');
 const PUBLIC = join(HUB_ROOT, 'kernel', 'public');
@@ -48,14 +49,6 @@ export function formatBytes(n: number | null): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-export function levelName(level: number): string {
-  if (level >= 60) return 'fatal';
-  if (level >= 50) return 'error';
-  if (level >= 40) return 'warn';
-  if (level >= 30) return 'info';
-  if (level >= 20) return 'debug';
-  return 'trace';
-}
 
 /** Where the module's endpoints start in Swagger UI (deep link to its first tag). */
 export function docsLink(sup: ModuleSupervisor): string {

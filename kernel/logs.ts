@@ -115,7 +115,8 @@ function toEntry(name: string, stream: 'stdout' | 'stderr', line: string, pid: n
   return { time: new Date().toISOString(), level: stream === 'stderr' ? 50 : 30, module: name, pid, stream, msg: line };
 }
 
-function levelName(level: number): 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' {
+/** pino's numeric level as its name. */
+export function levelName(level: number): 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' {
   if (level >= 60) return 'fatal';
   if (level >= 50) return 'error';
   if (level >= 40) return 'warn';

@@ -152,17 +152,22 @@ export class ModuleSupervisor {
         return;
       }
       if (this.state === 'running' || this.state === 'starting' || this.state === 'restarting') return this.settled();
-      this.backoff.reset();
-      this.fire('start');
-      try {
-        await this.deps.prepare(this.entry);
-      } catch (e) {
-        this.giveUp(toHubError(e).message);
-        return;
-      }
-      void this.spawn();
-      await this.settled();
+      await this.freshStart();
     });
+  }
+
+  /** From nothing serving to running (or failed): prepare, then one child. */
+  private async freshStart(): Promise<void> {
+    this.backoff.reset();
+    this.fire('start');
+    try {
+      await this.deps.prepare(this.entry);
+    } catch (e) {
+      this.giveUp(toHubError(e).message);
+      return;
+    }
+    void this.spawn();
+    await this.settled();
   }
 
   /** Disable or shut down: stop routing, drain the child, SIGKILL after the drain time. */
@@ -191,17 +196,7 @@ export class ModuleSupervisor {
         // nothing is serving: a restart is a fresh start
         clearTimeout(this.retryTimer);
         if (this.state === 'restarting') this.fire('give_up');
-        this.backoff.reset();
-        this.fire('start');
-        try {
-          await this.deps.prepare(this.entry);
-        } catch (e) {
-          this.giveUp(toHubError(e).message);
-          return;
-        }
-        void this.spawn();
-        await this.settled();
-        return;
+        return this.freshStart();
       }
       await this.deps.prepare(this.entry);
       const next = await this.launch();

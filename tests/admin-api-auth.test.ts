@@ -2,36 +2,16 @@
 // otherwise); without it only loopback clients may mutate (403 from another address); a
 // foreign Host header is refused either way (DNS rebinding). Also: 409 for disabling a module
 // an enabled module needs, and two simultaneous enables start one child, not two.
-import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rawRequest } from './helpers/http.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
 
 const TOKEN = 'test-admin-token-3f9a';
 
-/** A raw request, so the Host header and the target address can be chosen freely. */
-function raw(opts: { host: string; port: number; path: string; method?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: opts.host, port: opts.port, path: opts.path, method: opts.method ?? 'POST', headers: opts.headers }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => {
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // keep the text
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** An address of this machine that is not loopback, if it has one. */
 function outsideAddress(): string | undefined {
@@ -99,17 +79,17 @@ export default (router) => {
     expect(address, 'this test needs a non-loopback address on the machine').toBeTruthy();
     if (!address) return;
     // Host is one of the hub's names, so only the client address can be the reason
-    const res = await raw({ host: address, port: k.port, path: '/api/v1/modules/twice/enable', headers: { host: `localhost:${k.port}` } });
+    const res = await rawRequest({ method: 'POST', host: address, port: k.port, path: '/api/v1/modules/twice/enable', headers: { host: `localhost:${k.port}` } });
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/this machine only/) });
     expect((await k.record('twice')).state).toBe('disabled');
     // reads from there still work
-    expect((await raw({ host: address, port: k.port, path: '/api/v1/modules', method: 'GET', headers: { host: `localhost:${k.port}` } })).status).toBe(200);
+    expect((await rawRequest({ host: address, port: k.port, path: '/api/v1/modules', method: 'GET', headers: { host: `localhost:${k.port}` } })).status).toBe(200);
   });
 
   it('refuses a Host that is not the hub (DNS rebinding) with 403, even from loopback', async () => {
     for (const host of ['evil.example', `evil.example:${k.port}`, 'localhost.evil.example']) {
-      const res = await raw({ host: '127.0.0.1', port: k.port, path: '/api/v1/modules/twice/enable', headers: { host } });
+      const res = await rawRequest({ method: 'POST', host: '127.0.0.1', port: k.port, path: '/api/v1/modules/twice/enable', headers: { host } });
       expect(res.status).toBe(403);
       expect(res.body).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/not this hub's name/) });
     }
@@ -119,12 +99,12 @@ export default (router) => {
   it('refuses cross-site browser requests (CSRF) but not the hub own pages', async () => {
     const attempts: Record<string, string>[] = [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'http://127.0.0.1:1' }];
     for (const headers of attempts) {
-      const res = await raw({ host: '127.0.0.1', port: k.port, path: '/api/v1/modules/twice/enable', headers: { host: `127.0.0.1:${k.port}`, ...headers } });
+      const res = await rawRequest({ method: 'POST', host: '127.0.0.1', port: k.port, path: '/api/v1/modules/twice/enable', headers: { host: `127.0.0.1:${k.port}`, ...headers } });
       expect(res.status).toBe(403);
       expect(res.body).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/cross-site request/) });
     }
     expect((await k.record('twice')).state).toBe('disabled');
-    const same = await raw({ host: '127.0.0.1', port: k.port, path: '/api/v1/modules/base/restart', headers: { host: `127.0.0.1:${k.port}`, origin: `http://127.0.0.1:${k.port}`, 'sec-fetch-site': 'same-origin' } });
+    const same = await rawRequest({ method: 'POST', host: '127.0.0.1', port: k.port, path: '/api/v1/modules/base/restart', headers: { host: `127.0.0.1:${k.port}`, origin: `http://127.0.0.1:${k.port}`, 'sec-fetch-site': 'same-origin' } });
     expect(same.status).toBe(200);
   });
 

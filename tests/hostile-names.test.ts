@@ -2,16 +2,15 @@
 // refused with a clear error, and nothing is written anywhere: the modules folder, its parent
 // and its siblings are byte-for-byte as before. A symlinked module folder that points outside
 // the modules folder is refused too, and the file it points at stays untouched.
-import { spawn } from 'node:child_process';
-import { createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import { mkdirSync, readdirSync, readFileSync, lstatSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HUB_ROOT } from '../shared/paths.js';
+import { rawRequest } from './helpers/http.js';
+import { hubctl } from './helpers/hubctl.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { helloRouter, manifestFor, tempDir, writeModule } from './helpers/modules.js';
 
-const HUBCTL = join(HUB_ROOT, 'dist/cli/hubctl.js');
 
 const HOSTILE: string[] = [
   // traversal, raw and encoded
@@ -31,22 +30,6 @@ const HOSTILE: string[] = [
   'notes;rm -rf', 'a b', 'notes?x=1', 'notes#frag', 'a*b', '$(id)',
 ];
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function hubctl(args: string[], env: Record<string, string>, cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [HUBCTL, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Every path under root with its type, size and content hash stand-in (mtime + size). */
 function snapshot(root: string): Record<string, string> {
@@ -63,26 +46,6 @@ function snapshot(root: string): Record<string, string> {
   return out;
 }
 
-/** A raw request, so the path reaches the server exactly as written (fetch would normalise ../). */
-function raw(method: string, port: number, path: string): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => {
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // keep it as text; the assertion will show it
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** A port nothing listens on (fetch refuses "bad ports" such as 1 outright). */
 function closedPort(): Promise<number> {
@@ -144,7 +107,7 @@ describe('hostile module names', () => {
       const paths = [encodeURIComponent(name), name.replace(/[^\x21-\x7e]|[?#]/g, (c) => encodeURIComponent(c))];
       for (const p of paths) {
         for (const [method, suffix] of [['POST', '/enable'], ['POST', '/disable'], ['POST', '/restart'], ['GET', '/logs?lines=5']]) {
-          const res = await raw(method!, k.port, `/api/v1/modules/${p}${suffix}`);
+          const res = await rawRequest({ method: method!, port: k.port, path: `/api/v1/modules/${p}${suffix}` });
           const what = `${method} /api/v1/modules/${p}${suffix} → ${res.status} ${JSON.stringify(res.body)}`;
           expect([400, 404], what).toContain(res.status);
           expect(res.body, what).toMatchObject({ error: expect.any(String), message: expect.any(String) });

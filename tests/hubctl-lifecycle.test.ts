@@ -2,32 +2,15 @@
 // kernels. Enable → running → disable → persisted → new kernel → still disabled; the status
 // table; create → enable on a real database → the new module answers; enable/disable with no
 // kernel running; one clear line and a distinct exit code for each kind of failure.
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HUB_ROOT } from '../shared/paths.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { hubctl } from './helpers/hubctl.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
 
-const HUBCTL = join(HUB_ROOT, 'dist/cli/hubctl.js');
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function hubctl(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [HUBCTL, ...args], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const manifestOf = (dir: string, name: string) => JSON.parse(readFileSync(join(dir, name, 'module.json'), 'utf8'));
 

@@ -28,7 +28,7 @@ function noDatabase(name: string): ModuleDb {
 export function createContext(spec: ModuleSpec, log: Logger): RuntimeContext {
   const config = createModuleConfig(spec.config);
   const db = spec.db ? createModuleDb(spec.db, { max: config.number('DB_POOL_SIZE', 5) }) : null;
-  const tasks = createTaskPool(spec.buildDir, spec.manifest.workers ?? 2);
+  const tasks = createTaskPool(spec.buildDir, spec.manifest.workers ?? 2, { log });
   const templates = join(spec.moduleDir, 'templates');
   const ctx: ModuleContext = {
     name: spec.name,
