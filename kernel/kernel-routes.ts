@@ -6,6 +6,7 @@ import { moduleRecord } from './module-record.js';
 import type { ModuleSupervisor } from './supervisor.js';
 
 export interface KernelView {
+  readonly ready: boolean;
   supervisors(): ModuleSupervisor[];
   supervisor(name: string): ModuleSupervisor | undefined;
 }
@@ -23,6 +24,12 @@ export function createKernelApp(kernel: KernelView, mount: (app: Express) => voi
       if (s.entry.manifest?.enabled && s.state !== 'running') degraded = true;
     }
     res.json({ status: degraded ? 'degraded' : 'ok', modules });
+  });
+
+  // For load balancers and Kubernetes readiness: 503 until the first start of the enabled
+  // modules is over, so a new kernel takes no traffic it would only have to hold.
+  app.get('/health/ready', (_req: Request, res: Response) => {
+    res.status(kernel.ready ? 200 : 503).json({ ready: kernel.ready });
   });
 
   app.get('/api/v1/modules', (_req: Request, res: Response) => {

@@ -42,6 +42,8 @@ export class Kernel {
   private watcher: { close(): Promise<void> } | undefined;
   /** Present when there is a database: enable/disable agreed with other kernels on it. */
   cluster: ClusterSync | null = null;
+  /** True once the enabled modules have had their first start (GET /health/ready). */
+  ready = false;
   private order: string[] = [];
   private readonly listeners = new Set<(sup: ModuleSupervisor) => void>();
 
@@ -97,6 +99,7 @@ export class Kernel {
     log.info(`🌐 Gateway listening on http://${config.host}:${this.port}`);
 
     await this.startEnabled();
+    this.ready = true;
     this.spares.fill();
     await this.cluster?.listen((name, enabled) => (enabled ? enableModule(this, name) : disableModule(this, name)).then(() => undefined), this);
     if (config.autoReload && config.modulesEnabled) this.watcher = watchModules(this);
@@ -180,8 +183,12 @@ export class Kernel {
         await cluster.record(sup.name, m.enabled);
       } else if (decided !== m.enabled) {
         this.log.info({ module: sup.name }, `🔗 Adopting the cluster's decision: ${sup.name} is ${decided ? 'enabled' : 'disabled'}`);
-        await persistEnabled(sup.entry.dir, decided);
         m.enabled = decided;
+        // a read-only modules folder (an image, a ConfigMap) must not stop the kernel: the
+        // database is the record, the file only a convenience for the next single-kernel start
+        await persistEnabled(sup.entry.dir, decided).catch((e: Error) =>
+          this.log.warn({ module: sup.name }, `could not write modules/${sup.name}/module.json (${e.message}); following the database`),
+        );
       }
     }
   }

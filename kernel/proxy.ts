@@ -31,12 +31,17 @@ export function createProxyTarget(name: string, to: number | string): ProxyTarge
   };
   // Our own plugin instead of http-proxy-middleware's defaults: those add debug listeners to
   // every request and log to the console; we keep only what matters, the error answer and
-  // dropping the child's response when the client has gone.
+  // dropping the child's response when the client has gone, and the client's when the child has.
   const plugin: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
     proxyServer.on('error', (err, _req, res) => onError(err, res as ServerResponse | Socket));
     proxyServer.on('proxyRes', (proxyRes, _req, res) => {
       res.once('close', () => {
         if (!res.writableEnded) proxyRes.destroy();
+      });
+      // the child died half-way through its answer: pipe() would leave the client waiting
+      // forever for the rest, so cut the client's connection too
+      proxyRes.once('close', () => {
+        if (!proxyRes.complete) res.destroy();
       });
     });
   };

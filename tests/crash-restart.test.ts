@@ -11,13 +11,16 @@ const crashy = `export default (router, ctx) => {
   router.get('/hello', (req, res) => res.json({ module: ctx.name, pid: process.pid }));
   router.get('/exit', (req, res) => { res.json({ bye: true }); setTimeout(() => process.exit(3), 10); });
   router.get('/throw-later', (req, res) => { res.json({ ok: true }); setTimeout(() => { throw new Error('async kaboom'); }, 10); });
+  router.get('/die-mid-request', (req, res) => { res.write('partial'); setTimeout(() => process.exit(9), 20); });
+  router.get('/die-before-answer', () => { setTimeout(() => process.exit(9), 20); });
 };`;
 
 beforeAll(async () => {
   const modulesDir = tempDir('modules');
   writeModule(modulesDir, 'crashy', { router: crashy });
   writeModule(modulesDir, 'steady', { router: helloRouter });
-  k = await startKernel({ modulesDir, env: { HUB_STABLE_RUN_MS: '100' } });
+  // every test here crashes the module on purpose: no crash-loop verdict for this file
+  k = await startKernel({ modulesDir, env: { HUB_STABLE_RUN_MS: '100', HUB_CRASH_LIMIT: '50' } });
 });
 
 afterAll(stopAllKernels);
@@ -60,6 +63,17 @@ describe('crash restart', () => {
     await k.get('/api/v1/crashy/throw-later');
     await servingWithNewPid('crashy', before);
     expect(k.lines.join('\n')).toMatch(/exited with code 1: Error: async kaboom/);
+  });
+
+  it('answers 502 JSON when the child dies before answering, and cuts a half-sent answer', async () => {
+    let before = await pidOf('crashy');
+    const res = await k.get('/api/v1/crashy/die-before-answer');
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ error: 'module_unreachable' });
+    before = await servingWithNewPid('crashy', before);
+    // headers already went out: the client must see a broken response, not a clean 200
+    await expect(k.get('/api/v1/crashy/die-mid-request').then((r) => r.text())).rejects.toThrow();
+    await servingWithNewPid('crashy', before);
   });
 
   it('never disturbs the other module or the kernel', async () => {
