@@ -7,6 +7,7 @@ import { HUB_ROOT } from '../shared/paths.js';
 import { gatewayCost } from './gateway-cost.js';
 import { hang } from './hang.js';
 import { recovery } from './recovery.js';
+import { reload } from './reload.js';
 import { restartUnderLoad } from './restart-under-load.js';
 import { scale } from './scale.js';
 import { taskPool } from './task-pool.js';
@@ -59,6 +60,11 @@ if (want('gateway')) {
     ),
   );
   console.table(g.results.map((r) => ({ c: r.connections, median_ratio: r.median_ratio, median_kernel_cpu_us: r.median_kernel_cpu_us, all_clean: r.all_clean })));
+}
+if (want('reload')) {
+  results.reload = await reload(quick ? 3 : 10);
+  console.log('\nhot reload: save → new code answering, under load (goal: 0 failed requests)');
+  console.table([results.reload]);
 }
 if (want('scale')) {
   results.scale = await scale(quick ? [1, 10] : [1, 10, 50]);
