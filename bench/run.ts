@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { HUB_ROOT } from '../shared/paths.js';
+import { database } from './database.js';
 import { gatewayCost } from './gateway-cost.js';
 import { hang } from './hang.js';
 import { recovery } from './recovery.js';
@@ -72,6 +73,11 @@ if (want('scale')) {
   console.table(results.scale);
 }
 
+if (want('database')) {
+  results.database = await database();
+  console.log('\nembedded PostgreSQL and migrations');
+  console.table([results.database]);
+}
 if (want('tasks')) {
   results.tasks = await taskPool(quick ? 100 : 500);
   console.log('\n/health while the task pool is saturated (goal: p99 < 50 ms, no missed heartbeat)');

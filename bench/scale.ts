@@ -2,7 +2,7 @@
 import { startKernel } from '../tests/helpers/kernel.js';
 import { benchModules } from './fixtures.js';
 import { cannon } from './gateway-cost.js';
-import { median, processRss, round } from './stats.js';
+import { median, processPrivateBytes, processRss, round } from './stats.js';
 
 export async function scale(counts: number[]) {
   const out = [];
@@ -15,6 +15,7 @@ export async function scale(counts: number[]) {
       const records = await k.json<any[]>('/api/v1/modules');
       const running = records.filter((r) => r.state === 'running');
       const childRss = await Promise.all(running.map((r) => processRss(r.pid)));
+      const childPrivate = await Promise.all(running.map((r) => processPrivateBytes(r.pid)));
       const last = `m${String(n - 1).padStart(2, '0')}`;
       const routed = await cannon(`${k.url}/api/v1/${last}/ping`, 10, 5);
       out.push({
@@ -23,6 +24,7 @@ export async function scale(counts: number[]) {
         ready_ms: round(readyMs, 0),
         kernel_rss_mb: round((await processRss(k.proc.pid!)) / 1048576, 1),
         child_rss_mb_median: round(median(childRss) / 1048576, 1),
+        child_private_mb_median: round(median(childPrivate) / 1048576, 1),
         routed_p50_ms: routed.p50_ms,
         routed_p99_ms: routed.p99_ms,
         routed_rps: routed.rps,
