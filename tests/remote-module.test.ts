@@ -77,6 +77,13 @@ describe('remote module', () => {
     const body = await k.json('/api/v1/faraway/hello');
     expect(body).toMatchObject({ greeting: 'hello from afar', rows: [{ n: 0 }] });
     expect(body.pid).toBe(runner!.pid);
+    // its memory is scraped from the runner and shows in the record and /metrics
+    const withStats = await waitFor(async () => {
+      const r = await k.record('faraway');
+      return r.memory_rss_bytes > 0 ? r : undefined;
+    }, { what: 'remote stats' });
+    expect(withStats.memory_rss_bytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(await (await k.get('/metrics')).text()).toMatch(/hub_module_memory_rss_bytes\{module="faraway"\} \d+/);
   });
 
   it('is marked unreachable when its process dies, answering 503 with Retry-After', async () => {

@@ -9,6 +9,7 @@ import type { ModuleContext, ModuleRoutes } from '../module-api.js';
 import type { ModuleSpec } from '../ipc.js';
 import { HubError, toHubError } from '../errors.js';
 import { OPENAPI_CHILD_PATH, openApiDocument } from './openapi.js';
+import { takeStats } from './stats.js';
 
 const startedAt = Date.now();
 
@@ -48,6 +49,12 @@ export async function buildModuleApp(spec: ModuleSpec, ctx: ModuleContext): Prom
   let apiRouter: express.Router | null = null;
   app.get(OPENAPI_CHILD_PATH, (_req, res) => {
     res.json(openApiDocument({ name: spec.name, version: manifest.version, description: manifest.description }, apiRouter, ctx.docs));
+  });
+
+  // memory, CPU and event-loop lag for a kernel that scrapes a remote module (a forked
+  // child reports the same with its heartbeat instead); /_hub is never routed by the gateway
+  app.get('/_hub/stats', (_req, res) => {
+    res.json(takeStats());
   });
 
   const backend = await loadRoutes(spec, 'backend/router');
