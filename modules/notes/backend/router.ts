@@ -20,7 +20,30 @@ function parseNote(req: Request, res: Response, partial: boolean): { title?: str
   return { title: (title as string | undefined)?.trim(), body: body as string | undefined };
 }
 
+const noteBody = {
+  content: {
+    'application/json': {
+      schema: { type: 'object', required: ['title'], properties: { title: { type: 'string', maxLength: 200 }, body: { type: 'string' } } },
+    },
+  },
+};
+
+function describe(ctx: ModuleContext): void {
+  ctx.docs('get', '/notes', {
+    summary: 'List or search notes',
+    parameters: [
+      { name: 'q', in: 'query', description: 'text to look for in title and body', schema: { type: 'string' } },
+      { name: 'limit', in: 'query', schema: { type: 'integer', default: 50, maximum: 500 } },
+    ],
+  });
+  ctx.docs('get', '/notes/:id', { summary: 'One note', responses: { '200': { description: 'the note' }, '404': { description: 'no such note' } } });
+  ctx.docs('post', '/notes', { summary: 'Create a note (blocked while READ_ONLY or DRY_RUN is on)', requestBody: noteBody });
+  ctx.docs('patch', '/notes/:id', { summary: 'Change a note’s title or body', requestBody: noteBody });
+  ctx.docs('delete', '/notes/:id', { summary: 'Delete a note' });
+}
+
 export default function routes(router: Router, ctx: ModuleContext): void {
+  describe(ctx);
   router.get('/notes', async (req, res) => {
     const q = typeof req.query.q === 'string' ? req.query.q.trim() : '';
     const limit = Math.min(Number(req.query.limit) || 50, 500);
