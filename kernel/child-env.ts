@@ -14,9 +14,19 @@ export function childEnvironment(parent: NodeJS.ProcessEnv = process.env): NodeJ
   return env;
 }
 
-/** Node flags for one child: the heap cap from max_memory_mb, nothing from the outside. */
-export function childExecArgv(maxMemoryMb: number | undefined): string[] {
+/**
+ * Node flags for one child: the heap cap from max_memory_mb, and Node's permission model
+ * (unless turned off): a child may read only the hub's runtime, the modules and their
+ * compiled code, may write no files and start no processes. Without it a module's code
+ * could read the embedded database's superuser password or another module's logs from
+ * HUB_DATA_DIR, since every child runs as the kernel's OS user.
+ */
+export function childExecArgv(maxMemoryMb: number | undefined, readPaths: string[] | null): string[] {
   const args = ['--enable-source-maps'];
   if (maxMemoryMb) args.push(`--max-old-space-size=${maxMemoryMb}`);
+  if (readPaths) {
+    args.push('--experimental-permission', '--allow-worker', '--disable-warning=ExperimentalWarning', '--disable-warning=SecurityWarning');
+    for (const p of readPaths) args.push(`--allow-fs-read=${p}`);
+  }
   return args;
 }

@@ -4,7 +4,6 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { ChildStats, ChildToKernel, KernelToChild, ModuleSpec } from '../shared/ipc.js';
 import { isChildMessage } from '../shared/ipc.js';
-import { childExecArgv } from './child-env.js';
 
 export type ExitReason = 'exit' | 'signal' | 'hang' | 'memory' | 'start_timeout' | 'load_failed' | 'stopped';
 
@@ -45,9 +44,9 @@ export class ChildHandle {
   private heartbeat: NodeJS.Timeout | undefined;
   private startTimer: NodeJS.Timeout | undefined;
 
-  constructor(spec: ModuleSpec, private readonly timing: ChildTiming, onOutput: OutputSink, spawnChild: (execArgv: string[]) => ChildProcess) {
+  constructor(spec: ModuleSpec, private readonly timing: ChildTiming, onOutput: OutputSink, spawnChild: (maxMemoryMb: number | undefined) => ChildProcess) {
     const maxMemoryMb = spec.manifest.max_memory_mb;
-    this.proc = spawnChild(childExecArgv(maxMemoryMb));
+    this.proc = spawnChild(maxMemoryMb);
     this.pid = this.proc.pid ?? -1;
     for (const stream of ['stdout', 'stderr'] as const) {
       const rl = createInterface({ input: this.proc[stream]!, crlfDelay: Infinity });

@@ -17,6 +17,8 @@ export interface KernelConfig {
   databaseEnabled: boolean;
   /** Warm processes kept ready to replace a crashed child quickly (HUB_SPARE_CHILDREN). */
   spareChildren: number;
+  /** Children run under Node's permission model (HUB_CHILD_PERMISSIONS, default on). */
+  childPermissions: boolean;
   /** How long a request waits for a restarting module before 503 (HUB_HOLD_MS). */
   holdMs: number;
   /** How often a remote module's health route is checked (HUB_REMOTE_CHECK_MS). */
@@ -55,6 +57,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel: env.LOG_LEVEL || 'info',
     databaseEnabled: parseBool(env.HUB_DATABASE, true),
     spareChildren: int(env, 'HUB_SPARE_CHILDREN', 1),
+    childPermissions: parseBool(env.HUB_CHILD_PERMISSIONS, true),
     holdMs: int(env, 'HUB_HOLD_MS', 2000),
     remoteCheckMs: int(env, 'HUB_REMOTE_CHECK_MS', 2000),
     timing: {

@@ -22,6 +22,7 @@ import { createObservability } from './observability.js';
 import { createProxyTarget } from './proxy.js';
 import { scanModules, type ModuleEntry } from './registry.js';
 import { RouteTable } from './route-table.js';
+import { childReadPaths } from './child-sandbox.js';
 import { SparePool } from './spare-pool.js';
 import { ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
@@ -35,7 +36,7 @@ export class Kernel {
   readonly routes = new RouteTable<ModuleSupervisor>();
   readonly sups = new Map<string, ModuleSupervisor>();
   readonly logs: LogHub;
-  readonly spares: SparePool;
+  spares: SparePool;
   db: Database | null = null;
   server: Server | null = null;
   private prep!: ModulePrep;
@@ -49,7 +50,7 @@ export class Kernel {
 
   constructor(readonly config: KernelConfig, readonly log: Logger, private readonly mountRoutes: (app: Express, kernel: Kernel) => void = () => undefined) {
     this.logs = new LogHub(config.dataDir, log, true);
-    this.spares = new SparePool(config.spareChildren);
+    this.spares = new SparePool(0, null); // replaced in start(), once the modules are known
   }
 
   supervisors(): ModuleSupervisor[] {
@@ -79,6 +80,7 @@ export class Kernel {
     const entries = config.modulesEnabled ? await scanModules(config.modulesDir, HUB_VERSION) : [];
     if (!config.modulesEnabled) log.info('MODULES_ENABLED=false: starting with no modules');
     for (const e of entries) this.register(e);
+    this.spares = new SparePool(config.spareChildren, config.childPermissions ? childReadPaths(config, entries) : null);
 
     // metrics, API docs and dashboard; `observe` counts and times every proxied module request
     const observability = createObservability(this);
@@ -145,7 +147,7 @@ export class Kernel {
         return spec;
       },
       createProxy: createProxyTarget,
-      spawnChild: (argv) => this.spares.take(argv),
+      spawnChild: (maxMemoryMb) => this.spares.take(maxMemoryMb),
       output: (name) => this.logs.sink(name),
       onChange: (s) => {
         for (const fn of this.listeners) fn(s);

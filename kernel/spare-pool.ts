@@ -19,9 +19,12 @@ export function forkChild(execArgv: string[]): ChildProcess {
 export class SparePool {
   private spares: ChildProcess[] = [];
   private closed = false;
-  private readonly defaultArgv = childExecArgv(undefined);
+  private readonly defaultArgv: string[];
 
-  constructor(private readonly size: number) {}
+  /** `readPaths`: what children may read (null: no permission model). */
+  constructor(private readonly size: number, private readonly readPaths: string[] | null) {
+    this.defaultArgv = childExecArgv(undefined, readPaths);
+  }
 
   /** Fills the pool; call once the kernel is up so spares never slow the first start. */
   fill(): void {
@@ -35,10 +38,9 @@ export class SparePool {
     }
   }
 
-  /** A live spare for these Node flags, or a freshly forked process. */
-  take(execArgv: string[]): ChildProcess {
-    const sameFlags = execArgv.length === this.defaultArgv.length && execArgv.every((a, i) => a === this.defaultArgv[i]);
-    if (sameFlags) {
+  /** A live spare when the module needs no flags of its own (a heap cap), else a fresh fork. */
+  take(maxMemoryMb: number | undefined): ChildProcess {
+    if (maxMemoryMb === undefined) {
       const spare = this.spares.shift();
       if (spare && spare.exitCode === null && spare.signalCode === null && spare.connected) {
         spare.removeAllListeners('exit');
@@ -47,7 +49,7 @@ export class SparePool {
         return spare;
       }
     }
-    return forkChild(execArgv);
+    return forkChild(childExecArgv(maxMemoryMb, this.readPaths));
   }
 
   close(): void {

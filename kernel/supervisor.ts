@@ -22,7 +22,7 @@ export interface SupervisorDeps {
   buildSpec(entry: ModuleEntry): Promise<ModuleSpec>;
   createProxy(name: string, to: number | string): ProxyTarget;
   /** A process to become the module: a warm spare when one fits, else a fresh fork. */
-  spawnChild(execArgv: string[]): ChildProcess;
+  spawnChild(maxMemoryMb: number | undefined): ChildProcess;
   output(name: string): OutputSink;
   onChange(sup: ModuleSupervisor): void;
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest } from './helpers/http.js';
+import { waitFor } from './helpers/wait.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
 
@@ -60,16 +61,13 @@ describe('without a token', () => {
     modulesDir = tempDir('modules');
     writeModule(modulesDir, 'base', { router: helloRouter });
     writeModule(modulesDir, 'uses_base', { router: helloRouter, manifest: { dependencies: ['base'] } });
-    const marker = join(tempDir('marker'), 'starts.log');
     writeModule(modulesDir, 'twice', {
       manifest: { enabled: false },
-      // every process that loads the module leaves its pid in the marker file
-      router: `import { appendFileSync } from 'node:fs';
-export default (router) => {
-  appendFileSync(${JSON.stringify(marker)}, process.pid + '\\n');
+      // every process that loads the module says so in the module's log
+      router: `export default (router) => {
+  console.log('module loaded by ' + process.pid);
   router.get('/hello', (req, res) => res.json({ pid: process.pid }));
 };`,
-      files: { 'marker.txt': marker },
     });
     k = await startKernel({ modulesDir, env: { HUB_HOST: '0.0.0.0' } });
   });
@@ -124,7 +122,9 @@ export default (router) => {
     const [ra, rb] = [(await a.json()) as { state: string; pid: number }, (await b.json()) as { state: string; pid: number }];
     expect(ra.state).toBe('running');
     expect(rb.pid).toBe(ra.pid);
-    const marker = readFileSync(join(modulesDir, 'twice', 'marker.txt'), 'utf8');
-    expect(readFileSync(marker, 'utf8').trim().split('\n')).toEqual([String(ra.pid)]);
+    const loads = () => readFileSync(join(k.dataDir, 'logs', 'twice.log'), 'utf8').split('\n').filter((l) => l.includes('module loaded by'));
+    await waitFor(() => loads().length > 0, { what: 'the load line in the module log' });
+    expect(loads()).toHaveLength(1);
+    expect(loads()[0]).toContain(`module loaded by ${ra.pid}`);
   });
 });
