@@ -3,12 +3,14 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { helloRouter, manifestFor, tempDir, writeModule } from './helpers/modules.js';
 import { waitFor } from './helpers/wait.js';
 
 let k: RunningKernel;
 let modulesDir: string;
+let db: TestDatabase;
 
 const versioned = (v: number) => `export default (router) => { router.get('/v', (req, res) => res.json({ v: ${v}, pid: process.pid })); };`;
 
@@ -29,10 +31,14 @@ beforeAll(async () => {
   modulesDir = tempDir('modules');
   writeModule(modulesDir, 'live', { router: versioned(1) });
   writeModule(modulesDir, 'flip', { router: helloRouter });
-  k = await startKernel({ modulesDir, env: { MODULES_AUTO_RELOAD: 'true' } });
+  db = await createTestDatabase();
+  k = await startKernel({ modulesDir, databaseUrl: db.url, env: { MODULES_AUTO_RELOAD: 'true' } });
 });
 
-afterAll(stopAllKernels);
+afterAll(async () => {
+  await stopAllKernels();
+  await db.drop();
+});
 
 /** Requests in a loop until stopped; counts anything but 200. */
 function steadyStream(path: string) {
@@ -76,6 +82,21 @@ describe('hot reload', () => {
     expect((await k.record('live')).state).toBe('running');
     save(join(modulesDir, 'live', 'backend', 'router.js'), versioned(5));
     await waitFor(async () => (await k.json('/api/v1/live/v')).v === 5, { what: 'version 5 after the fix' });
+  });
+
+  it('applies a new migration file before the reloaded code takes traffic', async () => {
+    // one save with both: the new code reads a table that only the new migration creates
+    mkdirSync(join(modulesDir, 'live', 'migrations'), { recursive: true });
+    writeFileSync(join(modulesDir, 'live', 'migrations', '001_extra.sql'), "CREATE TABLE live_extra (n int);\nINSERT INTO live_extra VALUES (42);\n");
+    save(
+      join(modulesDir, 'live', 'backend', 'router.js'),
+      `export default (router, ctx) => { router.get('/v', async (req, res) => res.json({ v: 6, extra: (await ctx.db.one('SELECT n FROM live_extra')).n })); };`,
+    );
+    const body = await waitFor(async () => {
+      const r = await k.json('/api/v1/live/v');
+      return r.v === 6 ? r : undefined;
+    }, { what: 'version 6 answering' });
+    expect(body.extra).toBe(42);
   });
 
   it('applies "enabled" flips in module.json without a kernel restart', async () => {
