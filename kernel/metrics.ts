@@ -153,13 +153,24 @@ export function createMetrics(source: MetricsSource): HubMetrics {
     registers,
   });
 
+  // This runs for every proxied request: the labelled children are looked up once per label
+  // set and kept, rather than hashed from label objects each time.
+  const counters = new Map<string, Counter.Internal>();
+  const timers = new Map<string, Histogram.Internal<'module' | 'method'>>();
   const observe: ModuleRequestObserver = (sup: ModuleSupervisor, req: IncomingMessage, res: ServerResponse) => {
     const start = performance.now();
     const method = methodLabel(req.method);
     // 'close' comes after 'finish' and also when the client gives up, so every request counts once
     res.once('close', () => {
-      requests.inc({ module: sup.name, method, status_class: statusClass(res) });
-      duration.observe({ module: sup.name, method }, (performance.now() - start) / 1000);
+      const status = statusClass(res);
+      const ck = `${sup.name} ${method} ${status}`;
+      let counter = counters.get(ck);
+      if (!counter) counters.set(ck, (counter = requests.labels(sup.name, method, status)));
+      counter.inc();
+      const tk = `${sup.name} ${method}`;
+      let timer = timers.get(tk);
+      if (!timer) timers.set(tk, (timer = duration.labels(sup.name, method)));
+      timer.observe((performance.now() - start) / 1000);
     });
   };
 
