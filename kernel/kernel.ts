@@ -6,7 +6,6 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { HUB_VERSION } from '../shared/paths.js';
 import { parseDependency } from '../shared/manifest.js';
-import { envName } from '../shared/names.js';
 import type { KernelConfig } from './config.js';
 import { openDatabase, type Database } from './database.js';
 import { createGateway } from './gateway.js';
@@ -20,17 +19,12 @@ import { migrateKernel } from './migrator.js';
 import { createModulePrep, type ModulePrep } from './module-prep.js';
 import { createObservability } from './observability.js';
 import { createProxyTarget } from './proxy.js';
-import { scanModules, type ModuleEntry } from './registry.js';
+import { remoteUrlFor, scanModules, type ModuleEntry } from './registry.js';
 import { RouteTable } from './route-table.js';
 import { childReadPaths } from './child-sandbox.js';
 import { SparePool } from './spare-pool.js';
 import { ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
-
-/** MODULES__<NAME>__URL wins over the manifest's remote_url, so one manifest fits every deployment. */
-function remoteUrlFor(entry: ModuleEntry): string | undefined {
-  return process.env[`MODULES__${envName(entry.name)}__URL`] || entry.manifest?.remote_url || undefined;
-}
 
 export class Kernel {
   readonly routes = new RouteTable<ModuleSupervisor>();

@@ -7,7 +7,7 @@ import { HUB_VERSION } from '../shared/paths.js';
 import { toHubError } from '../shared/errors.js';
 import type { Kernel } from './kernel.js';
 import { enableModule, locked } from './module-actions.js';
-import { scanModules, type ModuleEntry } from './registry.js';
+import { remoteUrlFor, scanModules, type ModuleEntry } from './registry.js';
 import type { ModuleSupervisor } from './supervisor.js';
 
 const withoutEnabled = (e: ModuleEntry) => (e.manifest ? { ...e.manifest, enabled: undefined } : null);
@@ -25,6 +25,15 @@ async function reload(kernel: Kernel, sup: ModuleSupervisor, why: string): Promi
 
 async function applyEntry(kernel: Kernel, sup: ModuleSupervisor, next: ModuleEntry, codeChanged: boolean): Promise<void> {
   const prev = sup.entry;
+  if (!next.error && remoteUrlFor(prev) !== remoteUrlFor(next)) {
+    // moving between a local child and a remote URL changes who runs it: start over
+    await locked(sup, () => sup.stop());
+    kernel.unregister(sup.name);
+    const replaced = kernel.register(next);
+    kernel.log.info({ module: next.name }, `🔀 Module ${next.name} now ${remoteUrlFor(next) ? `runs at ${remoteUrlFor(next)}` : 'runs as a local child'}`);
+    if (next.manifest?.enabled) await enableModule(kernel, replaced.name).catch((e) => kernel.log.error({ module: next.name }, `❌ Could not start ${next.name}: ${toHubError(e).message}`));
+    return;
+  }
   const live = sup.state === 'running' || sup.state === 'starting' || sup.state === 'restarting';
   if (next.error && !prev.error && live) {
     kernel.log.warn({ module: sup.name }, `⚠️  Rejected the edit of modules/${sup.name}/module.json, keeping the running version: ${next.error.message}`);

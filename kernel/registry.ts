@@ -6,7 +6,7 @@ import { join, sep } from 'node:path';
 import type { Manifest } from '../shared/manifest.js';
 import { parseManifest } from '../shared/manifest.js';
 import { HubError, toHubError } from '../shared/errors.js';
-import { isValidModuleName } from '../shared/names.js';
+import { envName, isValidModuleName } from '../shared/names.js';
 import { applyCrossModuleRules } from './registry-rules.js';
 
 export interface ModuleEntry {
@@ -69,4 +69,9 @@ export async function scanModules(modulesDir: string, hubVersion: string): Promi
   }
   const entries = await Promise.all(names.map((n) => readEntry(modulesDir, realModulesDir, n)));
   return applyCrossModuleRules(entries, hubVersion);
+}
+
+/** MODULES__<NAME>__URL wins over the manifest's remote_url, so one manifest fits every deployment. */
+export function remoteUrlFor(entry: ModuleEntry, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[`MODULES__${envName(entry.name)}__URL`] || entry.manifest?.remote_url || undefined;
 }
