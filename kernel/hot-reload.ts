@@ -13,7 +13,8 @@ function ignored(path: string): boolean {
   return parts.includes('node_modules') || parts.some((p) => p.startsWith('.') && p.length > 1) || path.endsWith('.tmp') || path.endsWith('~');
 }
 
-export function watchModules(kernel: Kernel): { close(): Promise<void> } {
+/** Resolves once the watcher has seen the whole folder: an edit made after that is never missed. */
+export async function watchModules(kernel: Kernel): Promise<{ close(): Promise<void> }> {
   const root = kernel.config.modulesDir;
   const watcher: FSWatcher = watch(root, { ignoreInitial: true, ignored, awaitWriteFinish: { stabilityThreshold: 80, pollInterval: 20 } });
   const changed = new Set<string>();
@@ -35,6 +36,7 @@ export function watchModules(kernel: Kernel): { close(): Promise<void> } {
     timer = setTimeout(flush, QUIET_MS);
   });
   watcher.on('error', (err) => kernel.log.warn({ err }, `module watcher: ${(err as Error).message}`));
+  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   kernel.log.info(`👀 Watching ${root} for module changes (MODULES_AUTO_RELOAD=true)`);
 
   return {

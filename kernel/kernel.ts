@@ -98,7 +98,7 @@ export class Kernel {
     this.ready = true;
     this.spares.fill();
     await this.cluster?.listen((name, enabled) => (enabled ? enableModule(this, name) : disableModule(this, name)).then(() => undefined), this);
-    if (config.autoReload && config.modulesEnabled) this.watcher = watchModules(this);
+    if (config.autoReload && config.modulesEnabled) this.watcher = await watchModules(this);
     const running = this.supervisors().filter((s) => s.state === 'running').map((s) => s.name);
     log.info(`✅ Loaded ${running.length} modules: [${running.join(', ')}]`);
   }
