@@ -11,6 +11,7 @@ import { OPENAPI_CHILD_PATH, type ChildOpenApi } from '../shared/runtime/openapi
 import { securityHeaders } from './dashboard-security.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
 import type { ModuleSupervisor } from './supervisor.js';
+import { kernelPaths, kernelSecuritySchemes, kernelTag } from './openapi-kernel.js';
 
 export interface DocsSource {
   supervisors(): ModuleSupervisor[];
@@ -22,6 +23,7 @@ export interface MergedOpenApi {
   info: { title: string; version: string; description: string };
   tags: { name: string; description?: string }[];
   paths: Record<string, Record<string, Record<string, unknown>>>;
+  components: { securitySchemes: Record<string, unknown> };
 }
 
 const FETCH_TIMEOUT_MS = 2_000;
@@ -63,13 +65,14 @@ export function mergeDocuments(parts: { sup: ModuleSupervisor; doc: ChildOpenApi
       }
     }
   }
-  const lines = ['Every running module of this hub, grouped by the tags in its module.json.'];
+  const lines = ['Every running module of this hub, grouped by the tags in its module.json, and the hub kernel\'s own routes.'];
   if (missing.length > 0) lines.push(`Not in this document because they are not running: ${missing.join(', ')}.`);
   return {
     openapi: '3.0.3',
     info: { title: 'BMC Hub API', version: HUB_VERSION, description: lines.join('\n\n') },
-    tags: [...tags.values()],
-    paths,
+    tags: [...tags.values(), kernelTag],
+    paths: { ...paths, ...kernelPaths },
+    components: { securitySchemes: kernelSecuritySchemes },
   };
 }
 

@@ -50,7 +50,8 @@ describe('merged OpenAPI document', () => {
 
   it('lists every route of each running module under its api_prefix, with the runtime health route', async () => {
     const doc = await docs();
-    const paths = Object.keys(doc.paths).sort();
+    // the modules' paths; the kernel's own are checked with the tags
+    const paths = Object.keys(doc.paths).filter((p) => /^\/api\/v1\/(alpha|beta)\//.test(p)).sort();
     expect(paths).toEqual([
       '/api/v1/alpha/crash',
       '/api/v1/alpha/health',
@@ -76,10 +77,14 @@ describe('merged OpenAPI document', () => {
 
   it('groups each module under its tags (its name when it has none), one tag per module', async () => {
     const doc = await docs();
-    expect(doc.tags.map((t) => t.name)).toEqual(['Alpha Things', 'beta']);
+    expect(doc.tags.map((t) => t.name)).toEqual(['Alpha Things', 'beta', 'Hub kernel']);
+    const tagOf = (path: string) => (path.startsWith('/api/v1/alpha') ? 'Alpha Things' : path.startsWith('/api/v1/beta') ? 'beta' : 'Hub kernel');
     for (const [path, item] of Object.entries(doc.paths)) {
-      for (const op of Object.values(item)) expect(op.tags).toEqual([path.startsWith('/api/v1/alpha') ? 'Alpha Things' : 'beta']);
+      for (const op of Object.values(item)) expect(op.tags).toEqual([tagOf(path)]);
     }
+    // the kernel's own admin API is documented next to the modules, with its bearer token
+    expect(doc.paths['/api/v1/modules/{name}/enable']!.post.security).toEqual([{ adminToken: [] }, {}]);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/health', '/api/v1/modules', '/api/v1/modules/{name}/logs']));
     // a manifest description is plain text, not Markdown/HTML for Swagger UI to render
     expect(JSON.stringify(doc.tags)).not.toContain('<b>');
     const ids = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId));

@@ -1,0 +1,45 @@
+// The kernel's own HTTP surface as OpenAPI paths, so /api/docs documents (and Swagger UI
+// can try) the admin API next to the modules' routes.
+const KERNEL_TAG = 'Hub kernel';
+
+const name = { name: 'name', in: 'path', required: true, description: 'module name', schema: { type: 'string', pattern: '^[a-z][a-z0-9_]{1,39}$' } };
+const error = { description: 'error: {"error": code, "message": text}' };
+const record = { description: 'the module record' };
+
+const mutation = (summary: string, extra: Record<string, unknown> = {}) => ({
+  tags: [KERNEL_TAG],
+  summary,
+  operationId: `hub__${summary.split(' ')[0]!.toLowerCase()}`,
+  parameters: [name],
+  security: [{ adminToken: [] }, {}],
+  responses: { '200': record, '401': error, '403': error, '404': error, '409': error, ...extra },
+});
+
+export const kernelTag = { name: KERNEL_TAG, description: 'The hub itself: health, module records and the admin API.' };
+
+export const kernelSecuritySchemes = {
+  adminToken: { type: 'http', scheme: 'bearer', description: 'HUB_ADMIN_TOKEN; without it set, admin changes are accepted from this machine only' },
+};
+
+export const kernelPaths: Record<string, Record<string, Record<string, unknown>>> = {
+  '/health': { get: { tags: [KERNEL_TAG], summary: 'Hub health and every module state', operationId: 'hub__health', responses: { '200': { description: '{"status": "ok" | "degraded", "modules": {name: state}}' } } } },
+  '/health/ready': { get: { tags: [KERNEL_TAG], summary: 'Ready once the enabled modules have had their first start', operationId: 'hub__ready', responses: { '200': { description: 'ready' }, '503': { description: 'still starting' } } } },
+  '/api/v1/modules': { get: { tags: [KERNEL_TAG], summary: 'All module records', operationId: 'hub__modules', responses: { '200': { description: 'array of module records' } } } },
+  '/api/v1/modules/{name}': { get: { tags: [KERNEL_TAG], summary: 'One module record', operationId: 'hub__module', parameters: [name], responses: { '200': record, '404': error } } },
+  '/api/v1/modules/{name}/enable': { post: mutation('Enable a module and what it depends on; answers once it runs or failed', { '500': error }) },
+  '/api/v1/modules/{name}/disable': { post: mutation('Disable (drain and stop) a module') },
+  '/api/v1/modules/{name}/restart': { post: mutation('Restart with no downtime', { '500': error }) },
+  '/api/v1/modules/{name}/logs': {
+    get: {
+      tags: [KERNEL_TAG],
+      summary: "A module's recent log lines (NDJSON; follow=1 streams, SSE with Accept: text/event-stream)",
+      operationId: 'hub__logs',
+      parameters: [
+        name,
+        { name: 'lines', in: 'query', schema: { type: 'integer', default: 100, maximum: 10000 } },
+        { name: 'follow', in: 'query', schema: { type: 'string', enum: ['0', '1'] } },
+      ],
+      responses: { '200': { description: 'log entries' }, '404': error },
+    },
+  },
+};
