@@ -1,25 +1,17 @@
 // An unreachable DATABASE_URL stops the kernel at start with one clear line, fast, and
 // without leaving anything behind.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HUB_ROOT } from '../shared/paths.js';
 import { tempDir, writeModule, helloRouter } from './helpers/modules.js';
-
-const closedPort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+import { freePort } from './helpers/ports.js';
 
 describe('unreachable DATABASE_URL', () => {
   it('exits 1 within seconds, naming the server and what to do', async () => {
     const modulesDir = tempDir('modules');
     writeModule(modulesDir, 'alpha', { router: helloRouter });
-    const port = await closedPort();
+    const port = await freePort();
     const started = Date.now();
     const proc = spawn(process.execPath, [join(HUB_ROOT, 'dist/kernel/main.js')], {
       env: { PATH: process.env.PATH, HUB_PORT: '0', HUB_MODULES_DIR: modulesDir, HUB_DATA_DIR: tempDir('data'), DATABASE_URL: `postgres://hub:pw@127.0.0.1:${port}/hub` },

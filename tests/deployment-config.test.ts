@@ -7,7 +7,6 @@
 // `hubctl serve-module` and a kernel, both with the environment taken from the compose file.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -19,6 +18,7 @@ import { moduleConfigFromEnv } from '../shared/runtime/config.js';
 import { connectAs, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { tempDir } from './helpers/modules.js';
+import { freePort } from './helpers/ports.js';
 
 const read = (rel: string) => readFileSync(join(HUB_ROOT, rel), 'utf8');
 
@@ -578,14 +578,6 @@ describe('deploy/k8s', () => {
 });
 
 // ================================================================== the compose topology on loopback
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 function runNode(args: string[], env: Env = {}): Promise<number> {
   return new Promise((resolve) => {

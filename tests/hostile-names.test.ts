@@ -2,7 +2,6 @@
 // refused with a clear error, and nothing is written anywhere: the modules folder, its parent
 // and its siblings are byte-for-byte as before. A symlinked module folder that points outside
 // the modules folder is refused too, and the file it points at stays untouched.
-import { createServer } from 'node:http';
 import { mkdirSync, readdirSync, readFileSync, lstatSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +9,7 @@ import { rawRequest } from './helpers/http.js';
 import { hubctl } from './helpers/hubctl.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { helloRouter, manifestFor, tempDir, writeModule } from './helpers/modules.js';
-
+import { freePort } from './helpers/ports.js';
 
 const HOSTILE: string[] = [
   // traversal, raw and encoded
@@ -30,7 +29,6 @@ const HOSTILE: string[] = [
   'notes;rm -rf', 'a b', 'notes?x=1', 'notes#frag', 'a*b', '$(id)',
 ];
 
-
 /** Every path under root with its type, size and content hash stand-in (mtime + size). */
 function snapshot(root: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -44,17 +42,6 @@ function snapshot(root: string): Record<string, string> {
   };
   walk(root);
   return out;
-}
-
-
-/** A port nothing listens on (fetch refuses "bad ports" such as 1 outright). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 let root: string;
@@ -125,7 +112,7 @@ describe('hostile module names', () => {
     expect(api.status).toBe(403);
     expect(await api.json()).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/outside the modules folder/) });
     // with no hub, hubctl edits module.json itself: it must refuse the same folder
-    const offline = await hubctl(['enable', 'evil'], { ...env, HUB_URL: `http://127.0.0.1:${await closedPort()}` }, root);
+    const offline = await hubctl(['enable', 'evil'], { ...env, HUB_URL: `http://127.0.0.1:${await freePort()}` }, root);
     expect(offline.code).not.toBe(0);
     expect(offline.stderr).toMatch(/^hubctl: .*outside the modules folder.*\n$/);
     expect(JSON.parse(readFileSync(join(outsideDir, 'escaped', 'module.json'), 'utf8')).enabled).toBe(false);

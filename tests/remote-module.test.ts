@@ -2,7 +2,6 @@
 // and used by a kernel as a remote module: migrated by the kernel, proxied, health-checked,
 // marked unreachable when it dies and running again when it comes back.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
@@ -11,20 +10,13 @@ import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { tempDir, writeModule } from './helpers/modules.js';
 import { waitFor } from './helpers/wait.js';
+import { freePort } from './helpers/ports.js';
 
 let db: TestDatabase;
 let k: RunningKernel;
 let modulesDir: string;
 let port: number;
 let runner: ChildProcess | null = null;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 function serveModule(): ChildProcess {
   const proc = spawn(process.execPath, [join(HUB_ROOT, 'dist/cli/hubctl.js'), 'serve-module', 'faraway', '--port', String(port)], {

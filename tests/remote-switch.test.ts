@@ -2,12 +2,12 @@
 // between a local child and a remote process without a kernel restart.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HUBCTL } from './helpers/hubctl.js';
 import { startKernel, stopAllKernels } from './helpers/kernel.js';
 import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
+import { freePort } from './helpers/ports.js';
 
 let runner: ChildProcess | undefined;
 
@@ -15,14 +15,6 @@ afterAll(async () => {
   runner?.kill('SIGKILL');
   await stopAllKernels();
 });
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 describe('switching a module between local and remote', () => {
   it('follows remote_url being added and removed', async () => {
