@@ -1,6 +1,7 @@
 // Starts a real kernel process (node dist/kernel/main.js) on a temporary data folder and a
 // free port, and gives tests a handle on it: its URL, its log lines, and a clean stop.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HUB_ROOT } from '../../shared/paths.js';
 import { tempDir } from './modules.js';
@@ -29,6 +30,10 @@ export interface RunningKernel {
   entries(): Record<string, unknown>[];
   waitForLog(match: RegExp, timeoutMs?: number): Promise<string>;
   get(path: string, init?: RequestInit): Promise<Response>;
+  /** The admin credential this kernel accepts (HUB_ADMIN_TOKEN, else HUB_DATA_DIR/admin-token), if any. */
+  adminToken(): string | undefined;
+  /** A request to the kernel's admin surface with the admin credential as a bearer header. */
+  admin(path: string, init?: RequestInit): Promise<Response>;
   json<T = any>(path: string, init?: RequestInit): Promise<T>;
   record(name: string): Promise<any>;
   waitForState(name: string, state: string, timeoutMs?: number): Promise<any>;
@@ -36,6 +41,14 @@ export interface RunningKernel {
 }
 
 const running = new Set<RunningKernel>();
+
+function readIfExists(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export async function startKernel(opts: KernelOptions): Promise<RunningKernel> {
   const dataDir = opts.dataDir ?? tempDir('data');
@@ -103,6 +116,13 @@ export async function startKernel(opts: KernelOptions): Promise<RunningKernel> {
       }),
     waitForLog,
     get: (path, init) => fetch(url + path, init),
+    adminToken: () => opts.env?.HUB_ADMIN_TOKEN ?? readIfExists(join(dataDir, 'admin-token')),
+    admin: (path, init = {}) => {
+      const token = k.adminToken();
+      const headers = new Headers(init.headers);
+      if (token && !headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+      return fetch(url + path, { ...init, headers });
+    },
     json: async <T,>(path: string, init?: RequestInit) => (await (await fetch(url + path, init)).json()) as T,
     record: async (name) => (await fetch(`${url}/api/v1/modules/${name}`)).json(),
     waitForState: (name, state, timeoutMs = 30_000) =>
