@@ -1,6 +1,8 @@
-// What lets people see the hub: /metrics, /api/docs and the dashboard, mounted together
-// on the kernel's express app, plus the gateway hook that feeds the request metrics.
+// What lets people see the hub, split by origin: the API docs on the public origin;
+// /metrics and the dashboard on the admin origin (both behind the admin credential); plus
+// the gateway hook that feeds the request metrics.
 import type { Express } from 'express';
+import type { AdminSessions } from './admin-session.js';
 import type { ModuleRequestObserver } from './gateway.js';
 import type { Kernel } from './kernel.js';
 import { mountDashboard } from './dashboard.js';
@@ -9,17 +11,22 @@ import { mountDocs } from './openapi.js';
 
 export interface Observability {
   observe: ModuleRequestObserver;
-  mount(app: Express): void;
+  /** GET /api/docs and /api/docs/openapi.json. */
+  mountPublic(app: Express): void;
+  /** GET /metrics, the dashboard, /login, /api/v1/events. */
+  mountAdmin(app: Express, sessions: AdminSessions): void;
 }
 
 export function createObservability(kernel: Kernel): Observability {
   const metrics = createMetrics(kernel);
   return {
     observe: metrics.observe,
-    mount(app) {
-      metrics.mount(app);
+    mountPublic(app) {
       mountDocs(app, kernel);
-      mountDashboard(app, kernel);
+    },
+    mountAdmin(app, sessions) {
+      metrics.mount(app, kernel.adminAuth('admin').guard);
+      mountDashboard(app, kernel, sessions);
     },
   };
 }

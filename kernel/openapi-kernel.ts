@@ -11,14 +11,14 @@ const mutation = (summary: string, extra: Record<string, unknown> = {}) => ({
   summary,
   operationId: `hub__${summary.split(' ')[0]!.toLowerCase()}`,
   parameters: [name],
-  security: [{ adminToken: [] }, {}],
+  security: [{ adminToken: [] }],
   responses: { '200': record, '401': error, '403': error, '404': error, '409': error, ...extra },
 });
 
 export const kernelTag = { name: KERNEL_TAG, description: 'The hub itself: health, module records and the admin API.' };
 
 export const kernelSecuritySchemes = {
-  adminToken: { type: 'http', scheme: 'bearer', description: 'HUB_ADMIN_TOKEN; without it set, admin changes are accepted from this machine only' },
+  adminToken: { type: 'http', scheme: 'bearer', description: 'The admin credential: HUB_ADMIN_TOKEN, or the contents of HUB_DATA_DIR/admin-token. Only the hub\'s own operations below use it; module operations never do.' },
 };
 
 export const kernelPaths: Record<string, Record<string, Record<string, unknown>>> = {
@@ -39,7 +39,8 @@ export const kernelPaths: Record<string, Record<string, Record<string, unknown>>
         { name: 'lines', in: 'query', schema: { type: 'integer', default: 100, maximum: 10000 } },
         { name: 'follow', in: 'query', schema: { type: 'string', enum: ['0', '1'] } },
       ],
-      responses: { '200': { description: 'log entries' }, '404': error },
+      security: [{ adminToken: [] }],
+      responses: { '200': { description: 'log entries' }, '401': error, '404': error },
     },
   },
 };

@@ -6,6 +6,8 @@ import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
 import { HubError } from '../shared/errors.js';
+import { KERNEL_SECRET_HEADER } from '../shared/runtime/kernel-secret.js';
+import { withoutAdminCookie } from './admin-session.js';
 import { sendError } from './http-errors.js';
 
 export interface ProxyTarget {
@@ -15,7 +17,12 @@ export interface ProxyTarget {
   close(): void;
 }
 
-export function createProxyTarget(name: string, to: number | string): ProxyTarget {
+/**
+ * A proxy to a child's loopback port (a number) or a remote module's URL. Every request it
+ * forwards carries `secret` in KERNEL_SECRET_HEADER (whatever the client sent there is
+ * replaced) and loses the hub's admin session cookie: a module never receives it.
+ */
+export function createProxyTarget(name: string, to: number | string, secret: string): ProxyTarget {
   const url = typeof to === 'number' ? `http://127.0.0.1:${to}` : to.replace(/\/+$/, '');
   const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, keepAliveMsecs: 1000, timeout: 60_000 });
   const onError = (err: Error, res: ServerResponse | Socket) => {
@@ -71,6 +78,14 @@ export function createProxyTarget(name: string, to: number | string): ProxyTarge
         delete req.headers.connection;
         delete req.headers['keep-alive'];
         delete req.headers['proxy-connection'];
+      }
+      // the kernel's word to the child; a client's copy is overwritten, never forwarded
+      req.headers[KERNEL_SECRET_HEADER] = secret;
+      const cookie = req.headers.cookie;
+      if (cookie !== undefined) {
+        const kept = withoutAdminCookie(cookie);
+        if (kept === undefined) delete req.headers.cookie;
+        else req.headers.cookie = kept;
       }
       void middleware(req, res, () => sendError(res, new HubError('not_found', 'not found')));
     },
