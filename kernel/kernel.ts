@@ -80,9 +80,7 @@ export class Kernel {
    * configured on both sides (empty when unset: the remote module then refuses the kernel).
    */
   secretOf(name: string): string {
-    const sup = this.sups.get(name);
-    if (sup?.remote) return process.env[`MODULES__${name.toUpperCase()}__SECRET`] ?? '';
-    return this.prep.secretOf(name);
+    return this.sups.get(name)?.remote ? remoteSecret(name) : this.prep.secretOf(name);
   }
 
   /** Called on every state change of any module (for live views). */
@@ -187,7 +185,8 @@ export class Kernel {
         sup.dbIsolation = this.prep.isolation(e.name);
         return spec;
       },
-      createProxy: (name, to) => createProxyTarget(name, to, this.secretOf(name)),
+      // a number is a child's port, a string a remote module's URL
+      createProxy: (name, to) => createProxyTarget(name, to, typeof to === 'string' ? remoteSecret(name) : this.prep.secretOf(name)),
       spawnChild: (maxMemoryMb) => this.spares.take(maxMemoryMb),
       output: (name) => this.logs.sink(name),
       onChange: (s) => {
@@ -196,7 +195,7 @@ export class Kernel {
     };
     const remoteUrl = remoteUrlFor(entry);
     const sup = remoteUrl
-      ? new RemoteModuleSupervisor(entry, deps, remoteUrl, this.config.remoteCheckMs, () => this.secretOf(entry.name))
+      ? new RemoteModuleSupervisor(entry, deps, remoteUrl, this.config.remoteCheckMs, () => remoteSecret(entry.name))
       : new ModuleSupervisor(entry, deps);
     this.sups.set(entry.name, sup);
     this.order.push(entry.name);
@@ -269,6 +268,11 @@ export class Kernel {
     await this.logs.close();
     log.info('👋 Stopped');
   }
+}
+
+/** A remote module's kernel secret, set by the operator for both sides: MODULES__<NAME>__SECRET. */
+function remoteSecret(name: string): string {
+  return process.env[`MODULES__${name.toUpperCase()}__SECRET`] ?? '';
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

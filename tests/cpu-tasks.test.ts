@@ -156,7 +156,7 @@ describe('CPU tasks (piscina)', () => {
     expect((await k.json('/api/v1/cruncher/background', { method: 'POST' })).started).toBe(true);
     await new Promise((r) => setTimeout(r, 200)); // the task is now running in a worker
     const t0 = Date.now();
-    const res = await k.get('/api/v1/modules/cruncher/disable', { method: 'POST' });
+    const res = await k.admin('/api/v1/modules/cruncher/disable', { method: 'POST' });
     const took = Date.now() - t0;
     expect(res.status).toBe(200);
     expect(((await res.json()) as { state: string }).state).toBe('disabled');

@@ -65,7 +65,7 @@ beforeAll(async () => {
   symlinkSync(escaped, join(modulesDir, 'evil'));
   // the data folder lives elsewhere: logs of real modules are allowed to be written
   k = await startKernel({ modulesDir, dataDir: tempDir('data') });
-  env = { HUB_URL: k.url, HUB_MODULES_DIR: modulesDir };
+  env = { HUB_URL: k.adminUrl, HUB_ADMIN_TOKEN: k.adminToken()!, HUB_MODULES_DIR: modulesDir };
 });
 
 afterAll(stopAllKernels);
@@ -108,7 +108,7 @@ describe('hostile module names', () => {
 
   it('refuses a module folder that is a symlink out of the modules folder', async () => {
     const before = snapshot(root);
-    const api = await k.get('/api/v1/modules/evil/enable', { method: 'POST' });
+    const api = await k.admin('/api/v1/modules/evil/enable', { method: 'POST' });
     expect(api.status).toBe(403);
     expect(await api.json()).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/outside the modules folder/) });
     // with no hub, hubctl edits module.json itself: it must refuse the same folder
