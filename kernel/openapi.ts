@@ -211,6 +211,8 @@ export function mountDocs(app: Express, source: DocsSource): OpenApiCollector {
     res.json(await collector.merged());
   });
   app.use('/api/docs/ui', ui);
+  // the docs page's stylesheets and icon; the same files the admin origin serves
+  app.use('/static', express.static(publicDir, { index: false, maxAge: '10m' }));
   app.get('/api/docs/init.js', (_req: Request, res: Response) => res.sendFile(join(publicDir, 'docs-init.js')));
   app.get(['/api/docs', '/api/docs/'], (_req: Request, res: Response) => {
     securityHeaders(res, DOCS_CSP);
