@@ -94,7 +94,7 @@ describe('hostile module names', () => {
       const paths = [encodeURIComponent(name), name.replace(/[^\x21-\x7e]|[?#]/g, (c) => encodeURIComponent(c))];
       for (const p of paths) {
         for (const [method, suffix] of [['POST', '/enable'], ['POST', '/disable'], ['POST', '/restart'], ['GET', '/logs?lines=5']]) {
-          const res = await rawRequest({ method: method!, port: k.port, path: `/api/v1/modules/${p}${suffix}` });
+          const res = await rawRequest({ method: method!, port: k.adminPort, path: `/api/v1/modules/${p}${suffix}`, headers: { authorization: `Bearer ${k.adminToken()}` } });
           const what = `${method} /api/v1/modules/${p}${suffix} → ${res.status} ${JSON.stringify(res.body)}`;
           expect([400, 404], what).toContain(res.status);
           expect(res.body, what).toMatchObject({ error: expect.any(String), message: expect.any(String) });
