@@ -114,7 +114,7 @@ describe('a module driving the admin API and other children from its own process
 describe('cross-site requests to module routes', () => {
   it('refuses a form POST from another origin (403) and creates no note', async () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    for (const headers of [{ origin: 'http://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }]) {
+    for (const headers of [{ origin: 'http://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }] as Record<string, string>[]) {
       const res = await k.get('/api/v1/notes/notes', { method: 'POST', body: 'text=pwned', headers: { ...form, ...headers } });
       expect(res.status, JSON.stringify(headers)).toBe(403);
       expect(await res.json()).toMatchObject({ error: 'forbidden' });
