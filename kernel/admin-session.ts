@@ -28,6 +28,12 @@ export function withoutAdminCookie(header: string | undefined): string | undefin
   return kept.length ? kept.join(';').trim() : undefined;
 }
 
+/** True for a Set-Cookie value that names the admin session cookie (any case, any prefix spacing). */
+export function isAdminCookie(setCookie: string): boolean {
+  const eq = setCookie.indexOf('=');
+  return (eq === -1 ? setCookie : setCookie.slice(0, eq)).trim().toLowerCase() === ADMIN_COOKIE;
+}
+
 export class AdminSessions {
   private readonly sessions = new Map<string, number>();
 

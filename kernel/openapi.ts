@@ -172,12 +172,13 @@ export class OpenApiCollector {
         const body: unknown = JSON.parse(text);
         return isChildDoc(body) ? body : null;
       })
-      .catch(() => null);
+      .catch((e: Error) => (e.name === 'TimeoutError' ? new DocsRefused(`no answer within ${FETCH_TIMEOUT_MS} ms`) : null));
     const entry = { pid: origin.pid, doc };
     this.cache.set(sup.name, entry);
     // a failed read is not cached: the next reader tries again (a refused one is, for this process)
     void doc.then((d) => {
-      if (d === null && this.cache.get(sup.name) === entry) this.cache.delete(sup.name);
+      const transient = d === null || (d instanceof DocsRefused && d.reason.startsWith('no answer'));
+      if (transient && this.cache.get(sup.name) === entry) this.cache.delete(sup.name);
     });
     return doc;
   }

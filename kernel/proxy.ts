@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
 import { HubError } from '../shared/errors.js';
 import { KERNEL_SECRET_HEADER } from '../shared/runtime/kernel-secret.js';
-import { withoutAdminCookie } from './admin-session.js';
+import { isAdminCookie, withoutAdminCookie } from './admin-session.js';
 import { sendError } from './http-errors.js';
 
 export interface ProxyTarget {
@@ -63,6 +63,9 @@ export function createProxyTarget(name: string, to: number | string, secret: str
       const headers = { ...proxyRes.headers };
       delete headers.connection;
       delete headers['keep-alive'];
+      // cookies ignore ports: a module must not overwrite (or fixate) the hub's admin session
+      const setCookie = headers['set-cookie'];
+      if (setCookie !== undefined) headers['set-cookie'] = setCookie.filter((c) => !isAdminCookie(c));
       res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
       proxyRes.pipe(res);
       res.once('close', () => {

