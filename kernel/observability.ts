@@ -7,25 +7,28 @@ import type { ModuleRequestObserver } from './gateway.js';
 import type { Kernel } from './kernel.js';
 import { mountDashboard } from './dashboard.js';
 import { createMetrics } from './metrics.js';
-import { mountDocs } from './openapi.js';
+import { mountDocs, type OpenApiCollector } from './openapi.js';
 
 export interface Observability {
   observe: ModuleRequestObserver;
   /** GET /api/docs and /api/docs/openapi.json. */
   mountPublic(app: Express): void;
-  /** GET /metrics, the dashboard, /login, /api/v1/events. */
+  /** GET /metrics, the dashboard, /login, /api/v1/events, and /api/docs with the admin scheme. */
   mountAdmin(app: Express, sessions: AdminSessions): void;
 }
 
 export function createObservability(kernel: Kernel): Observability {
   const metrics = createMetrics(kernel);
+  let docs: OpenApiCollector | undefined;
   return {
     observe: metrics.observe,
     mountPublic(app) {
-      mountDocs(app, kernel);
+      docs = mountDocs(app, kernel, 'public', docs);
     },
     mountAdmin(app, sessions) {
       metrics.mount(app, kernel.adminAuth('admin').guard);
+      // the docs' pages are public reading; on this origin their "Try it out" may carry the token
+      docs = mountDocs(app, kernel, 'admin', docs);
       mountDashboard(app, kernel, sessions);
     },
   };

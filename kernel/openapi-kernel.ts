@@ -44,3 +44,27 @@ export const kernelPaths: Record<string, Record<string, Record<string, unknown>>
     },
   },
 };
+
+/**
+ * The kernel's paths as the public origin shows them: the same operations, but no security
+ * requirement, so Swagger UI there offers no "Authorize" box. A token typed into a page on
+ * the public origin would sit in the memory of an origin that module pages share (one can
+ * open the docs in a window and read it); admin operations are tried on the admin origin's
+ * copy of /api/docs instead.
+ */
+export function publicKernelPaths(): Record<string, Record<string, Record<string, unknown>>> {
+  const out: Record<string, Record<string, Record<string, unknown>>> = {};
+  for (const [path, item] of Object.entries(kernelPaths)) {
+    out[path] = {};
+    for (const [method, op] of Object.entries(item)) {
+      if (!op.security) {
+        out[path][method] = op;
+        continue;
+      }
+      const { security: _security, ...rest } = op;
+      const note = 'Needs `Authorization: Bearer <admin token>`; try it from /api/docs on the admin origin (HUB_ADMIN_PORT).';
+      out[path][method] = { ...rest, description: note, security: [] };
+    }
+  }
+  return out;
+}

@@ -17,7 +17,8 @@ import { OPENAPI_CHILD_PATH, type ChildOpenApi } from '../shared/runtime/openapi
 import { securityHeaders } from './dashboard-security.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
 import type { ModuleSupervisor } from './supervisor.js';
-import { kernelPaths, kernelSecuritySchemes, kernelTag } from './openapi-kernel.js';
+import { kernelPaths, kernelSecuritySchemes, kernelTag, publicKernelPaths } from './openapi-kernel.js';
+import type { Origin } from './admin-auth.js';
 
 export interface DocsSource {
   supervisors(): ModuleSupervisor[];
@@ -90,7 +91,16 @@ const plainText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').
 const slug = (s: string) => s.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '');
 
 /** Merges the documents of running modules; pure, so tests and the route share it. */
-export function mergeDocuments(parts: { sup: ModuleSupervisor; doc: ChildOpenApi }[], missing: string[], refused: string[] = []): MergedOpenApi {
+/**
+ * The merged document for one origin: module operations (security [] always) plus the
+ * kernel's own; only the admin origin's copy declares the admin bearer scheme.
+ */
+export function mergeDocuments(
+  parts: { sup: ModuleSupervisor; doc: ChildOpenApi }[],
+  missing: string[],
+  refused: string[] = [],
+  origin: Origin = 'admin',
+): MergedOpenApi {
   const tags = new Map<string, { name: string; description?: string }>();
   const paths: MergedOpenApi['paths'] = {};
   for (const { sup, doc } of parts) {
@@ -122,8 +132,8 @@ export function mergeDocuments(parts: { sup: ModuleSupervisor; doc: ChildOpenApi
     openapi: '3.0.3',
     info: { title: 'BMC Hub API', version: HUB_VERSION, description: lines.join('\n\n') },
     tags: [...tags.values(), kernelTag],
-    paths: { ...paths, ...kernelPaths },
-    components: { securitySchemes: kernelSecuritySchemes },
+    paths: { ...paths, ...(origin === 'admin' ? kernelPaths : publicKernelPaths()) },
+    components: { securitySchemes: origin === 'admin' ? kernelSecuritySchemes : {} },
   };
 }
 
@@ -183,13 +193,13 @@ export class OpenApiCollector {
     return doc;
   }
 
-  async merged(): Promise<MergedOpenApi> {
+  async merged(origin: Origin = 'public'): Promise<MergedOpenApi> {
     const sups = this.source.supervisors().filter((s) => s.entry.manifest && !s.entry.error);
     const docs = await Promise.all(sups.map(async (sup) => ({ sup, doc: await this.documentOf(sup) })));
     const parts = docs.filter((d): d is { sup: ModuleSupervisor; doc: ChildOpenApi } => d.doc !== null && !(d.doc instanceof DocsRefused));
     const missing = docs.filter((d) => d.doc === null).map((d) => d.sup.name);
     const refused = docs.flatMap((d) => (d.doc instanceof DocsRefused ? [`${d.sup.name} (${d.doc.reason})`] : []));
-    return mergeDocuments(parts, missing, refused);
+    return mergeDocuments(parts, missing, refused, origin);
   }
 }
 
@@ -202,14 +212,19 @@ function swaggerUiDir(): string {
 const DOCS_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-export function mountDocs(app: Express, source: DocsSource): OpenApiCollector {
-  const collector = new OpenApiCollector(source);
+/**
+ * GET /api/docs, /api/docs/openapi.json and their assets on one origin's app. Both origins
+ * share one collector (one fetch per module process); the admin origin's copy declares the
+ * admin bearer scheme so its kernel operations can be tried there.
+ */
+export function mountDocs(app: Express, source: DocsSource, origin: Origin = 'public', shared?: OpenApiCollector): OpenApiCollector {
+  const collector = shared ?? new OpenApiCollector(source);
   const ui = express.static(swaggerUiDir(), { index: false, maxAge: '1h' });
   const publicDir = join(HUB_ROOT, 'kernel', 'public');
 
   app.get('/api/docs/openapi.json', async (_req: Request, res: Response) => {
     res.setHeader('cache-control', 'no-store');
-    res.json(await collector.merged());
+    res.json(await collector.merged(origin));
   });
   app.use('/api/docs/ui', ui);
   // the docs page's stylesheets and icon; the same files the admin origin serves

@@ -162,14 +162,17 @@ describe('API docs written by a module', () => {
     expect(op.security).toEqual([]);
     expect(op.servers).toBeUndefined();
     expect(doc.paths['/api/v1/docs_thief/mine'].servers).toBeUndefined();
-    expect(doc.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
-    // the kernel's own admin operations keep the kernel's scheme
-    expect(doc.paths['/api/v1/modules/{name}/disable'].post.security).toEqual([{ adminToken: [] }]);
+    // the public origin's copy has no scheme at all: nothing there asks for the token
+    expect(doc.components.securitySchemes).toEqual({});
     for (const [path, item] of Object.entries<Record<string, { security?: unknown }>>(doc.paths)) {
-      if (!path.startsWith('/api/v1/modules') && !path.startsWith('/health')) {
-        for (const o of Object.values(item)) expect(o.security, path).toEqual([]);
-      }
+      for (const o of Object.values(item)) expect(o.security ?? [], path).toEqual([]);
     }
+    // the admin origin's copy: the kernel's scheme on the kernel's operations, never on a module's
+    const adminDoc = (await (await k.admin('/api/docs/openapi.json')).json()) as any;
+    expect(adminDoc.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(adminDoc.paths['/api/v1/modules/{name}/disable'].post.security).toEqual([{ adminToken: [] }]);
+    expect(adminDoc.paths['/api/v1/docs_thief/mine'].get.security).toEqual([]);
+    expect(adminDoc.paths['/api/v1/docs_thief/mine'].get.servers).toBeUndefined();
   });
 
   it('are dropped with a reason past 2 MB: two 100 MB descriptions cost the kernel little and stall nobody', async () => {

@@ -13,7 +13,7 @@ import { waitFor } from './helpers/wait.js';
 
 let k: RunningKernel;
 
-type Doc = { openapi: string; info: { description: string }; tags: { name: string }[]; paths: Record<string, Record<string, any>> };
+type Doc = { openapi: string; info: { description: string }; tags: { name: string }[]; paths: Record<string, Record<string, any>>; components: { securitySchemes: Record<string, any> } };
 
 const docs = () => k.json<Doc>('/api/docs/openapi.json');
 
@@ -84,9 +84,16 @@ describe('merged OpenAPI document', () => {
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const op of Object.values(item)) expect(op.tags).toEqual([tagOf(path)]);
     }
-    // the kernel's own admin API is documented next to the modules, with its bearer token (required)
-    expect(doc.paths['/api/v1/modules/{name}/enable']!.post.security).toEqual([{ adminToken: [] }]);
-    expect(doc.paths['/api/v1/modules/{name}/logs']!.get.security).toEqual([{ adminToken: [] }]);
+    // the kernel's own admin API is documented next to the modules; on the public origin with no
+    // "Authorize" box (a token typed there would sit where module pages can reach it) ...
+    expect(doc.paths['/api/v1/modules/{name}/enable']!.post.security).toEqual([]);
+    expect(doc.paths['/api/v1/modules/{name}/enable']!.post.description).toMatch(/admin origin/);
+    expect(doc.components.securitySchemes).toEqual({});
+    // ... and on the admin origin with its bearer token, required
+    const adminDoc = (await (await k.admin('/api/docs/openapi.json')).json()) as typeof doc;
+    expect(adminDoc.paths['/api/v1/modules/{name}/enable']!.post.security).toEqual([{ adminToken: [] }]);
+    expect(adminDoc.paths['/api/v1/modules/{name}/logs']!.get.security).toEqual([{ adminToken: [] }]);
+    expect(adminDoc.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
     // and module operations carry the kernel's choice: no security, so Swagger UI sends them no token
     expect(doc.paths['/api/v1/alpha/items']!.get.security).toEqual([]);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/health', '/api/v1/modules', '/api/v1/modules/{name}/logs']));
