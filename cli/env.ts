@@ -10,9 +10,9 @@ export function hubUrl(env: NodeJS.ProcessEnv = process.env): string {
   return url.replace(/\/+$/, '');
 }
 
-/** The public origin where modules answer: HUB_PUBLIC_URL, else http://127.0.0.1:<HUB_PORT or 8000>. */
+/** The public origin where modules answer on this machine: http://127.0.0.1:<HUB_PORT or 8000>. */
 export function publicUrl(env: NodeJS.ProcessEnv = process.env): string {
-  return (env.HUB_PUBLIC_URL || `http://127.0.0.1:${env.HUB_PORT || '8000'}`).replace(/\/+$/, '');
+  return `http://127.0.0.1:${env.HUB_PORT || '8000'}`;
 }
 
 /** The admin credential: HUB_ADMIN_TOKEN, else the kernel's HUB_DATA_DIR/admin-token if readable. */
