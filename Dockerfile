@@ -61,16 +61,22 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 
-# HUB_HOST=0.0.0.0: reachable from outside the container (the default 127.0.0.1 is not).
+# HUB_HOST=0.0.0.0: the public origin (modules, /health, docs) is reachable from outside the
+#   container (the default 127.0.0.1 is not).
+# HUB_ADMIN_PORT=8001 stays on the container's loopback (HUB_ADMIN_HOST's default): the
+#   dashboard, admin API and /metrics are reached with `docker exec … hubctl`, or published
+#   to the host's loopback only, as docker-compose.yml does (it sets HUB_ADMIN_HOST=0.0.0.0
+#   and publishes 127.0.0.1:8001).
 # HUB_DATA_DIR=/data: compiled modules, log files and the kernel's id live there; mount a
 #   volume on it to keep the kernel id (and so its database login roles) across restarts.
 ENV NODE_ENV=production \
     HUB_HOST=0.0.0.0 \
     HUB_PORT=8000 \
+    HUB_ADMIN_PORT=8001 \
     HUB_DATA_DIR=/data
 
 WORKDIR /app
-# Code and dependencies stay owned by root: the hub's user can run them, not change them.
+# Code and dependencies stay owned by root: module children can run them, not change them.
 COPY package.json package-lock.json tsconfig.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/kernel ./dist/kernel
@@ -87,12 +93,16 @@ COPY shared ./shared
 # temp file beside it) and `hubctl create` adds folders, so it must be writable.
 COPY --chown=1000:1000 modules ./modules
 
-# UID 1000 is the `node` user of the base image. Numeric, so Kubernetes' runAsNonRoot can
-# verify it without looking the name up.
-RUN mkdir -p /data && chown 1000:1000 /data
-USER 1000:1000
+# Isolation tier: the kernel runs as root (no USER line) so that it can start each module's
+# child under that module's own unprivileged uid/gid: then a module cannot signal the kernel,
+# its siblings or PostgreSQL, nor read /data (mode 0700, root's), and /health reports
+# "isolation": "uid". Run the image as a non-root user (docker run --user, Kubernetes
+# runAsNonRoot) and the kernel cannot change user: it says so at start and reports
+# "isolation": "process" (see README "Security model"). A module container
+# (`serve-module`) needs no root: run it with --user 1000:1000, as docker-compose.yml does.
+RUN mkdir -p /data && chmod 0700 /data
 
-EXPOSE 8000
+EXPOSE 8000 8001
 
 # /health answers 200 as soon as the gateway listens, "degraded" included: a module that is
 # down is the kernel's business (it restarts it), not a reason to kill the container.

@@ -10,7 +10,7 @@ export async function restartUnderLoad(restarts = 10) {
     const codes: number[] = [];
     for (let i = 0; i < restarts; i++) {
       await new Promise((r) => setTimeout(r, 500));
-      const res = await fetch(`${k.url}/api/v1/modules/m00/restart`, { method: 'POST' });
+      const res = await k.admin('/api/v1/modules/m00/restart', { method: 'POST' });
       codes.push(res.status);
       await res.arrayBuffer();
     }

@@ -7,6 +7,7 @@ import { HUB_ROOT } from '../shared/paths.js';
 import { database } from './database.js';
 import { gatewayCost } from './gateway-cost.js';
 import { hang } from './hang.js';
+import { kernelSecretCost } from './kernel-secret-cost.js';
 import { recovery } from './recovery.js';
 import { reload } from './reload.js';
 import { restartUnderLoad } from './restart-under-load.js';
@@ -40,6 +41,11 @@ if (want('restart')) {
   results.restart = await restartUnderLoad(quick ? 3 : 10);
   console.log('\nzero-downtime restarts under load (goal: 0 non-2xx, 0 errors)');
   console.table([results.restart]);
+}
+if (want('secret')) {
+  results.secret = kernelSecretCost(quick ? 50_000 : 200_000);
+  console.log('\nkernel secret per request, µs (goal: a few µs; subtract baseline_us, the cost of building the test request)');
+  console.table([results.secret]);
 }
 if (want('gateway')) {
   const g = await gatewayCost({ pairs: quick ? 1 : 3, durationS: quick ? 3 : 10, warmupS: quick ? 1 : 3, connections: [50, 10] });

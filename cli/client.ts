@@ -73,8 +73,8 @@ export class HubClient {
       case 401:
         return new CliError(
           this.token
-            ? 'the hub refused HUB_ADMIN_TOKEN (401), set it to the token the hub was started with'
-            : 'the hub needs an admin token (401), set HUB_ADMIN_TOKEN to the token the hub was started with',
+            ? 'the hub refused the admin token (401), set HUB_ADMIN_TOKEN (or HUB_DATA_DIR) to the one the hub uses'
+            : 'the hub needs the admin token (401), set HUB_ADMIN_TOKEN, or HUB_DATA_DIR to the hub\'s data folder (it holds admin-token)',
           EXIT.auth,
         );
       case 403:

@@ -9,7 +9,7 @@ import { extname, join, relative } from 'node:path';
 import { HUB_ROOT, HUB_VERSION } from '../shared/paths.js';
 import { KERNEL_TABLE_PREFIX, pathsOverlap } from '../kernel/registry-rules.js';
 import { scanModules } from '../kernel/registry.js';
-import { hubUrl } from './env.js';
+import { publicUrl } from './env.js';
 import { CliError, EXIT } from './errors.js';
 import { pc } from './format.js';
 import { checkName } from './module-commands.js';
@@ -163,6 +163,6 @@ export function nextSteps(target: string, m: NewModule): string {
     'Next steps:',
     `  1. write your tables in ${join(rel, 'migrations/001_init.sql')} and your API in ${join(rel, 'backend/router.ts')}`,
     `  2. hubctl enable ${m.name}      ${pc.dim('(migrates and starts it)')}`,
-    `  3. curl ${hubUrl()}${m.apiPrefix}/items`,
+    `  3. curl ${publicUrl()}${m.apiPrefix}/items`,
   ].join('\n');
 }

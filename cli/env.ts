@@ -1,15 +1,28 @@
 // Where hubctl looks: the same variables and defaults as the kernel (kernel/config.ts),
 // read without the kernel's strict parsing so a typo in an unrelated setting cannot stop
 // `hubctl create` or `hubctl enable`.
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
+/** The kernel's admin origin: HUB_URL, else http://127.0.0.1:<HUB_ADMIN_PORT or 8001>. */
 export function hubUrl(env: NodeJS.ProcessEnv = process.env): string {
-  const url = env.HUB_URL || `http://127.0.0.1:${env.HUB_PORT || '8000'}`;
+  const url = env.HUB_URL || `http://127.0.0.1:${env.HUB_ADMIN_PORT || '8001'}`;
   return url.replace(/\/+$/, '');
 }
 
+/** The public origin where modules answer on this machine: http://127.0.0.1:<HUB_PORT or 8000>. */
+export function publicUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return `http://127.0.0.1:${env.HUB_PORT || '8000'}`;
+}
+
+/** The admin credential: HUB_ADMIN_TOKEN, else the kernel's HUB_DATA_DIR/admin-token if readable. */
 export function adminToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.HUB_ADMIN_TOKEN || undefined;
+  if (env.HUB_ADMIN_TOKEN) return env.HUB_ADMIN_TOKEN;
+  try {
+    return readFileSync(join(dataDir(env), 'admin-token'), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function modulesDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // hubctl: the operator's handle on a BMC Hub. Talks to the running kernel at HUB_URL
-// (token from HUB_ADMIN_TOKEN); create, migrate and offline enable/disable work on the
+// (the admin origin; token from HUB_ADMIN_TOKEN, else HUB_DATA_DIR/admin-token); create, migrate and offline enable/disable work on the
 // files and the database directly. Exit 0 on success; otherwise one line on stderr,
 // "hubctl: <what>, <what to do>", and a code from cli/errors.ts.
 import { Command, CommanderError } from 'commander';
@@ -26,7 +26,7 @@ function program(): Command {
   const p = new Command('hubctl')
     .description('Operate a BMC Hub: module status, enable/disable/restart, logs, scaffolding, migrations')
     .version(HUB_VERSION)
-    .addHelpText('after', '\nEnvironment: HUB_URL (default http://127.0.0.1:8000), HUB_ADMIN_TOKEN, HUB_MODULES_DIR, HUB_DATA_DIR, DATABASE_URL')
+    .addHelpText('after', '\nEnvironment: HUB_URL (the admin origin, default http://127.0.0.1:8001), HUB_ADMIN_TOKEN (else HUB_DATA_DIR/admin-token), HUB_MODULES_DIR, HUB_DATA_DIR, DATABASE_URL')
     .configureOutput({ outputError: (str, write) => write(`hubctl: ${str.trim().replace(/^error: /, '')}, see hubctl --help\n`) })
     .exitOverride();
 
@@ -68,7 +68,7 @@ function program(): Command {
     .action((name: string | undefined, opts: { down?: number; dryRun?: boolean; json?: boolean }) => migrate(name, opts));
 
   p.command('serve-module <name>')
-    .description('run one module on its own (e.g. in its own container); a hub reaches it through remote_url')
+    .description('run one module on its own (e.g. in its own container); a hub reaches it through remote_url. Needs MODULES__<NAME>__SECRET (or HUB_MODULE_SECRET), the same value the hub has: the module answers only requests that carry it')
     .requiredOption('--port <P>', 'port to listen on', (raw: string) => {
       if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new CliError(`--port wants a port number, got ${JSON.stringify(raw).slice(0, 40)}`, EXIT.usage);
       return Number(raw);

@@ -25,6 +25,20 @@ function connectionFrom(url: string | undefined): DbConnection | null {
   };
 }
 
+/**
+ * The kernel secret for a module served on its own: HUB_MODULE_SECRET, else
+ * MODULES__<NAME>__SECRET (the same variable the kernel reads for that remote module).
+ * Without one the module would answer anybody, so serve-module refuses to start.
+ */
+export function secretFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const key = `MODULES__${name.toUpperCase()}__SECRET`;
+  const secret = env.HUB_MODULE_SECRET || env[key] || '';
+  if (!secret) {
+    throw new HubError('bad_request', `no kernel secret: set ${key} (or HUB_MODULE_SECRET) to a random value, and the same ${key} for the kernel that proxies to this module`);
+  }
+  return secret;
+}
+
 /** Builds the spec a kernel would send, from HUB_MODULES_DIR, HUB_DATA_DIR and MODULES__<NAME>__*. */
 export async function specFromEnv(rawName: string, env: NodeJS.ProcessEnv = process.env): Promise<ModuleSpec> {
   const name = assertModuleName(rawName);
@@ -37,6 +51,8 @@ export async function specFromEnv(rawName: string, env: NodeJS.ProcessEnv = proc
   });
   const { manifest } = parseManifest(text, where, name);
   const config = moduleConfigFromEnv(env, name);
+  const secret = secretFromEnv(name, env);
+  delete config.SECRET; // module code has no use for it
   return {
     name,
     manifest,
@@ -47,6 +63,7 @@ export async function specFromEnv(rawName: string, env: NodeJS.ProcessEnv = proc
     db: connectionFrom(config.DATABASE_URL),
     hubVersion: HUB_VERSION,
     logLevel: env.LOG_LEVEL || 'info',
+    secret,
   };
 }
 

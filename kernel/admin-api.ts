@@ -1,7 +1,8 @@
-// The admin API's HTTP side: mutations behind the admin guard, and per-module logs.
+// The admin API's HTTP side: enable/disable/restart and per-module logs, every one behind
+// the admin credential (kernel/admin-auth.ts) on whichever origin it is mounted.
 import express, { type Express, type Request, type Response } from 'express';
 import { HubError } from '../shared/errors.js';
-import { adminGuard } from './admin-auth.js';
+import type { Origin } from './admin-auth.js';
 import type { Kernel } from './kernel.js';
 import { streamLogs } from './log-stream.js';
 import { disableModule, enableModule, findModule, restartModule } from './module-actions.js';
@@ -18,8 +19,9 @@ function answer(res: Response, sup: ModuleSupervisor, extra: Record<string, unkn
   res.json({ ...record, ...extra });
 }
 
-export function mountAdmin(app: Express, kernel: Kernel): void {
-  const guard = adminGuard(kernel.config);
+/** Mounts the admin routes on one origin's app; `origin` decides which credentials count. */
+export function mountAdmin(app: Express, kernel: Kernel, origin: Origin = 'public'): void {
+  const { guard } = kernel.adminAuth(origin);
   const router = express.Router();
 
   router.post('/api/v1/modules/:name/enable', guard, async (req: Request, res: Response) => {
@@ -35,7 +37,8 @@ export function mountAdmin(app: Express, kernel: Kernel): void {
     answer(res, await restartModule(kernel, req.params.name));
   });
 
-  router.get('/api/v1/modules/:name/logs', (req: Request, res: Response) => {
+  // module output can hold anything (secrets a module logged, other modules' data it saw)
+  router.get('/api/v1/modules/:name/logs', guard, (req: Request, res: Response) => {
     const sup = findModule(kernel, req.params.name);
     streamLogs(kernel.logs, sup.name, req, res);
   });

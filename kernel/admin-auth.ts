@@ -1,70 +1,73 @@
-// Who may change the hub. With HUB_ADMIN_TOKEN set, a mutation needs that bearer token
-// (compared in constant time); without it, only loopback clients may mutate. Either way a
-// request whose Host is not one of the hub's own names is refused, so a web page that
-// rebinds its DNS name to 127.0.0.1 cannot drive the admin API from a browser, and so is a
-// cross-site request (Origin or Sec-Fetch-Site), so no other site can either.
+// Who is admin. The one credential is the admin token (kernel/admin-token.ts), shown as
+// `Authorization: Bearer <token>` (compared in constant time). On the admin origin a
+// browser may instead show the session cookie it got by presenting the token at /login,
+// but only on requests from the admin origin's own pages. On the public origin cookies
+// count for nothing. Never "loopback means admin": a module's child is a loopback client.
+// Rules: DESIGN.md "Trust boundary", issue 11 items 5 and 10.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { hostname } from 'node:os';
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { HubError } from '../shared/errors.js';
-import type { KernelConfig } from './config.js';
+import type { AdminSessions } from './admin-session.js';
 
-const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
-
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}
-
-function hostOnly(host: string): string {
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1).toLowerCase();
-  const colon = host.lastIndexOf(':');
-  return (colon === -1 ? host : host.slice(0, colon)).toLowerCase();
-}
-
-export function allowedHosts(config: KernelConfig, env: NodeJS.ProcessEnv = process.env): Set<string> | null {
-  const extra = (env.HUB_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
-  if (extra.includes('*')) return null;
-  // bound to every interface with a token: the token is the guard, any Host may reach us
-  if ((config.host === '0.0.0.0' || config.host === '::') && config.adminToken && extra.length === 0) return null;
-  return new Set([...LOOPBACK_NAMES, hostname().toLowerCase(), config.host.toLowerCase(), ...extra]);
-}
-
-function originHost(origin: string): string {
-  try {
-    return new URL(origin).host.toLowerCase();
-  } catch {
-    return '';
-  }
-}
+export type Origin = 'public' | 'admin';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-export function adminGuard(config: KernelConfig): (req: Request, res: Response, next: NextFunction) => void {
-  const hosts = allowedHosts(config);
-  const expected = config.adminToken ? digest(config.adminToken) : null;
-  return (req, _res, next) => {
-    const host = req.headers.host;
-    if (hosts && (!host || !hosts.has(hostOnly(host)))) {
-      throw new HubError('forbidden', `Host "${String(host).slice(0, 100)}" is not this hub's name; add it to HUB_ALLOWED_HOSTS`);
-    }
-    // A browser sends Origin / Sec-Fetch-Site: another site's page must not drive the admin
-    // API through the user's browser (a plain form POST passes the Host and loopback checks).
-    const site = req.headers['sec-fetch-site'];
-    const origin = req.headers.origin;
-    if (site === 'cross-site' || (typeof origin === 'string' && origin !== 'null' && host && originHost(origin) !== host.toLowerCase())) {
-      throw new HubError('forbidden', `cross-site request from ${String(origin ?? site).slice(0, 100)} refused; call the admin API from the hub's own pages or a non-browser client`);
-    }
-    if (expected) {
-      const auth = req.headers.authorization ?? '';
-      const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-      // hashing first makes both sides the same length, so the compare leaks nothing
-      if (!token || !timingSafeEqual(digest(token), expected)) {
-        throw new HubError('unauthorized', 'admin token missing or wrong: send Authorization: Bearer <HUB_ADMIN_TOKEN>');
-      }
-    } else if (!isLoopback(req.socket.remoteAddress)) {
-      throw new HubError('forbidden', 'admin changes are accepted from this machine only; set HUB_ADMIN_TOKEN to allow remote clients');
-    }
-    next();
+/** A constant-time check of a presented token against the expected token's SHA-256. */
+export function tokenMatches(token: string, expected: Buffer): boolean {
+  // hashing first makes both sides the same length, so the compare leaks nothing
+  return token.length > 0 && timingSafeEqual(digest(token), expected);
+}
+
+/** A constant-time check of a bearer header against the token. */
+export function bearerMatches(req: IncomingMessage, expected: Buffer): boolean {
+  const auth = req.headers.authorization ?? '';
+  return tokenMatches(auth.startsWith('Bearer ') ? auth.slice(7).trim() : '', expected);
+}
+
+/**
+ * A session cookie counts only on requests the admin origin's own pages make: no
+ * Sec-Fetch-Site (old browsers), `same-origin`, `none` (typed URL, bookmark), or a
+ * top-level navigation (frame-ancestors 'none' keeps it out of frames). A module page on
+ * the public port is `same-site` and gets nothing from the cookie.
+ */
+function cookieContextOk(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site === undefined || site === 'same-origin' || site === 'none') return true;
+  const method = (req.method ?? 'GET').toUpperCase();
+  return (method === 'GET' || method === 'HEAD') && req.headers['sec-fetch-mode'] === 'navigate' && req.headers['sec-fetch-dest'] === 'document';
+}
+
+export interface AdminAuth {
+  /** True when the request carries the admin credential in a form this origin accepts. */
+  isAdmin(req: IncomingMessage): boolean;
+  /** True when `token` is the admin token (the /login form). */
+  matches(token: string): boolean;
+  /** express middleware: next() for admin, else `unauthorized` (401). */
+  guard(req: Request, res: Response, next: NextFunction): void;
+}
+
+/**
+ * The admin check for one origin. `sessions` is given on the admin origin only; without it
+ * only the bearer header counts. The refusal is HubError `unauthorized` (401) naming where
+ * the token is.
+ */
+export function createAdminAuth(token: string, origin: Origin, sessions: AdminSessions | null): AdminAuth {
+  const expected = digest(token);
+  const isAdmin = (req: IncomingMessage) =>
+    bearerMatches(req, expected) || (origin === 'admin' && sessions !== null && cookieContextOk(req) && sessions.valid(req));
+  return {
+    isAdmin,
+    matches: (t) => tokenMatches(t, expected),
+    guard(req, _res, next) {
+      if (isAdmin(req)) return next();
+      throw new HubError(
+        'unauthorized',
+        origin === 'admin'
+          ? 'admin credential missing or wrong: send Authorization: Bearer <token from HUB_ADMIN_TOKEN or HUB_DATA_DIR/admin-token>, or sign in at /login'
+          : 'admin credential missing or wrong: send Authorization: Bearer <token from HUB_ADMIN_TOKEN or HUB_DATA_DIR/admin-token>',
+      );
+    },
   };
 }

@@ -4,11 +4,19 @@ import { resolve } from 'node:path';
 import { parseBool } from '../shared/runtime/config.js';
 
 export interface KernelConfig {
+  /** The public origin: modules, /health, records, API docs (HUB_PORT, HUB_HOST). */
   port: number;
   host: string;
+  /** The admin origin: dashboard, admin API, /metrics (HUB_ADMIN_PORT, default 8001; 0 = a free port). */
+  adminPort: number;
+  /** HUB_ADMIN_HOST, default 127.0.0.1: the admin origin stays on this machine unless told otherwise. */
+  adminHost: string;
+  /** Extra Host names accepted while an origin is bound to loopback (HUB_ALLOWED_HOSTS, comma separated; `*` = any). */
+  allowedHosts: string[];
   modulesDir: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** HUB_ADMIN_TOKEN; unset means the kernel keeps one in HUB_DATA_DIR/admin-token (kernel/admin-token.ts). */
   adminToken: string | undefined;
   modulesEnabled: boolean;
   autoReload: boolean;
@@ -48,6 +56,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   return {
     port: int(env, 'HUB_PORT', 8000),
     host: env.HUB_HOST || '127.0.0.1',
+    adminPort: int(env, 'HUB_ADMIN_PORT', 8001),
+    adminHost: env.HUB_ADMIN_HOST || '127.0.0.1',
+    allowedHosts: (env.HUB_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
     modulesDir: resolve(cwd, env.HUB_MODULES_DIR || './modules'),
     dataDir: resolve(cwd, env.HUB_DATA_DIR || './.hub'),
     databaseUrl: env.DATABASE_URL || undefined,

@@ -9,7 +9,9 @@ export const DASHBOARD_CSP =
 export function securityHeaders(res: ServerResponse, csp: string = DASHBOARD_CSP): void {
   res.setHeader('content-security-policy', csp);
   res.setHeader('x-content-type-options', 'nosniff');
-  res.setHeader('referrer-policy', 'no-referrer');
+  // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on the pages' own
+  // form posts, which the admin origin must refuse as cross-site
+  res.setHeader('referrer-policy', 'same-origin');
   res.setHeader('x-frame-options', 'DENY');
   res.setHeader('cache-control', 'no-store');
 }

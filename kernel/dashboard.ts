@@ -1,12 +1,16 @@
-// The operator's dashboard: GET / (every module), GET /modules/:name (one module with its
-// dependencies, last error and log tail), GET /api/v1/events (module records over SSE), and
-// the static files under /static. Pages are rendered on the server, so they read fine
-// without JavaScript; kernel/public/dashboard.js then keeps them live and adds the buttons,
-// which call the admin API like any other client (same guard, same token).
+// The operator's dashboard, served on the admin origin only: GET / (every module),
+// GET /modules/:name (one module with its dependencies, last error and log tail),
+// GET /api/v1/events (module records over SSE), /login and /logout, and the static files
+// under /static. Pages are rendered on the server, so they read fine without JavaScript;
+// kernel/public/dashboard.js then keeps them live and adds the buttons, which call the admin
+// API on the same origin. The browser's credential is an HttpOnly session cookie
+// (kernel/admin-session.ts); no script ever sees a token.
 // `/modules` and `/static` are reserved module names, so no module UI can shadow them.
 import { join } from 'node:path';
 import ejs from 'ejs';
-import express, { type Express, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { HubError } from '../shared/errors.js';
+import { AdminSessions } from './admin-session.js';
 import { parseDependency } from '../shared/manifest.js';
 import { HUB_ROOT, HUB_VERSION } from '../shared/paths.js';
 import { securityHeaders } from './dashboard-security.js';
@@ -50,9 +54,19 @@ export function formatBytes(n: number | null): string {
 }
 
 
-/** Where the module's endpoints start in Swagger UI (deep link to its first tag). */
-export function docsLink(sup: ModuleSupervisor): string {
-  return `/api/docs#/${encodeURIComponent(moduleTags(sup)[0]!)}`;
+/** Where the module's endpoints start in Swagger UI (deep link to its first tag), under the public origin. */
+export function docsLink(sup: ModuleSupervisor, publicUrl = ''): string {
+  return `${publicUrl}/api/docs#/${encodeURIComponent(moduleTags(sup)[0]!)}`;
+}
+
+/**
+ * The public origin as seen from the admin page's request: same host name, the public
+ * port (module UIs and the API docs live there, never on the admin origin).
+ */
+export function publicUrlFor(req: Request, publicPort: number): string {
+  const host = req.headers.host ?? '127.0.0.1';
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return `${req.protocol}://${name}:${publicPort}`;
 }
 
 interface DependencyView {
@@ -88,7 +102,7 @@ async function render(res: Response, view: string, data: Record<string, unknown>
 }
 
 /** Server-sent events: every record at once on connect and every TICK_MS, one record on each change. */
-function streamEvents(kernel: Kernel, res: Response): void {
+export function streamEvents(kernel: Kernel, res: Response): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -106,30 +120,65 @@ function streamEvents(kernel: Kernel, res: Response): void {
   });
 }
 
-export function mountDashboard(app: Express, kernel: Kernel): void {
-  const tokenRequired = kernel.config.adminToken !== undefined;
+/** GET /api/v1/events behind the admin check of one origin (the public one takes bearer only). */
+export function mountEvents(app: Express, kernel: Kernel, guard: (req: Request, res: Response, next: NextFunction) => void): void {
+  app.get('/api/v1/events', guard, (_req: Request, res: Response) => streamEvents(kernel, res));
+}
+
+/** Mounts the dashboard, its sign-in and its live events on the admin origin's app. */
+export function mountDashboard(app: Express, kernel: Kernel, sessions: AdminSessions): void {
+  const auth = kernel.adminAuth('admin');
+  const form = express.urlencoded({ extended: false, limit: '4kb' });
 
   app.use('/static', express.static(PUBLIC, { index: false, maxAge: '10m', fallthrough: true }));
 
-  app.get('/', async (_req: Request, res: Response) => {
+  // a page a signed-out browser asks for leads to the sign-in form; scripts get 401 JSON
+  const page = (req: Request, res: Response, next: NextFunction) => {
+    if (auth.isAdmin(req)) return next();
+    if ((req.headers.accept ?? '').includes('text/html')) return void res.redirect(303, '/login');
+    throw new HubError('unauthorized', 'sign in at /login, or send Authorization: Bearer <admin token>');
+  };
+
+  app.get('/login', async (req: Request, res: Response) => {
+    await renderLogin(res, req.query.failed === '1');
+  });
+
+  // The token is shown once and traded for a session cookie; the answer is a redirect, so
+  // a reload never posts it again.
+  app.post('/login', form, (req: Request, res: Response) => {
+    const token = typeof req.body?.token === 'string' ? req.body.token : '';
+    if (!auth.matches(token.trim())) return void res.redirect(303, '/login?failed=1');
+    res.setHeader('set-cookie', AdminSessions.setCookie(sessions.create(), req.secure));
+    res.redirect(303, '/');
+  });
+
+  app.post('/logout', (req: Request, res: Response) => {
+    sessions.end(req);
+    res.setHeader('set-cookie', AdminSessions.clearCookie());
+    res.redirect(303, '/login');
+  });
+
+  app.get('/', page, async (req: Request, res: Response) => {
     const sups = kernel.supervisors();
+    const publicUrl = publicUrlFor(req, kernel.port);
     await render(res, 'dashboard', {
       title: 'Modules',
       page: 'dashboard',
-      tokenRequired,
-      modules: sups.map((s) => ({ ...moduleRecord(s), docs: docsLink(s) })),
+      publicUrl,
+      modules: sups.map((s) => ({ ...moduleRecord(s), docs: docsLink(s, publicUrl) })),
     });
   });
 
-  app.get('/modules/:name', async (req: Request, res: Response) => {
+  app.get('/modules/:name', page, async (req: Request, res: Response) => {
     const sup = findModule(kernel, req.params.name);
     const logs: LogEntry[] = kernel.logs.recent(sup.name, LOG_LINES);
+    const publicUrl = publicUrlFor(req, kernel.port);
     await render(res, 'module', {
       title: sup.name,
       page: 'module',
-      tokenRequired,
+      publicUrl,
       m: moduleRecord(sup),
-      docs: docsLink(sup),
+      docs: docsLink(sup, publicUrl),
       deps: dependencies(kernel, sup),
       usedBy: dependents(kernel, sup.name),
       logs,
@@ -137,5 +186,11 @@ export function mountDashboard(app: Express, kernel: Kernel): void {
     });
   });
 
-  app.get('/api/v1/events', (_req: Request, res: Response) => streamEvents(kernel, res));
+  mountEvents(app, kernel, auth.guard);
+}
+
+async function renderLogin(res: Response, failed: boolean): Promise<void> {
+  const html = await ejs.renderFile(join(VIEWS, 'login.ejs'), { hubVersion: HUB_VERSION, failed });
+  securityHeaders(res);
+  res.status(failed ? 401 : 200).type('html').send(html);
 }

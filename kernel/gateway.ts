@@ -1,11 +1,14 @@
 // The kernel's HTTP front door. Requests for a module are matched and proxied here,
 // before express: proxied traffic never runs the kernel's body parsers or middleware,
 // and its body reaches the child byte for byte. Everything else goes to the kernel's
-// own express app.
+// own express app. Both origins' front doors live here: before anything else, every
+// request meets the Host guard (421) and the cross-site guard (403), module routes included
+// (kernel/request-guards.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { HubError } from '../shared/errors.js';
 import { sendError } from './http-errors.js';
+import { adminOriginRefusal, crossSiteRefusal } from './request-guards.js';
 import type { RouteTable } from './route-table.js';
 import type { ModuleSupervisor } from './supervisor.js';
 
@@ -20,13 +23,23 @@ function notRunning(sup: ModuleSupervisor, res: ServerResponse): void {
 /** Called for every request routed to a module, before it is proxied (metrics hook on it). */
 export type ModuleRequestObserver = (sup: ModuleSupervisor, req: IncomingMessage, res: ServerResponse) => void;
 
+/** A Host check (kernel/request-guards.ts hostGuard), or null when any Host is fine. */
+export type HostCheck = ((req: IncomingMessage) => HubError | null) | null;
+
+/**
+ * The public origin: module routes proxied, the rest to `kernelApp`. `hostCheck` answers
+ * 421 for a foreign Host; a cross-site state-changing request gets 403 before any route.
+ */
 export function createGateway(
   routes: RouteTable<ModuleSupervisor>,
   kernelApp: RequestListener,
   holdMs: number,
   observe: ModuleRequestObserver = () => undefined,
+  hostCheck: HostCheck = null,
 ): Server {
   const server = createServer((req, res) => {
+    const refused = hostCheck?.(req) ?? crossSiteRefusal(req);
+    if (refused) return sendError(res, refused);
     const sup = routes.match(req.url ?? '/');
     if (sup === undefined) return kernelApp(req, res);
     observe(sup, req, res);
@@ -47,6 +60,21 @@ export function createGateway(
     });
   });
   // Clients such as load balancers keep connections open; ours must outlive their idle timers.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+}
+
+/**
+ * The admin origin: no module is ever routed here. Host guard (421), then the admin
+ * origin's own-pages-only rule for state-changing requests (403), then the admin app.
+ */
+export function createAdminGateway(adminApp: RequestListener, hostCheck: HostCheck = null): Server {
+  const server = createServer((req, res) => {
+    const refused = hostCheck?.(req) ?? adminOriginRefusal(req);
+    if (refused) return sendError(res, refused);
+    adminApp(req, res);
+  });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   return server;

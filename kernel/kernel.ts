@@ -1,4 +1,5 @@
-// The kernel: wires registry, database, supervisors, logs and gateway together, starts
+// The kernel: wires registry, database, supervisors, logs and the two origins together
+// (public: modules, health, records, docs; admin: dashboard, admin API, metrics), starts
 // enabled modules in dependency order and stops everything on the way out.
 import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
@@ -8,7 +9,12 @@ import { HUB_VERSION } from '../shared/paths.js';
 import { parseDependency } from '../shared/manifest.js';
 import type { KernelConfig } from './config.js';
 import { openDatabase, type Database } from './database.js';
-import { createGateway } from './gateway.js';
+import { createAdminAuth, type AdminAuth, type Origin } from './admin-auth.js';
+import { AdminSessions } from './admin-session.js';
+import { ensureAdminToken } from './admin-token.js';
+import { mountEvents } from './dashboard.js';
+import { createAdminGateway, createGateway } from './gateway.js';
+import { hostGuard } from './request-guards.js';
 import { createKernelApp } from './kernel-routes.js';
 import { ClusterSync } from './cluster-sync.js';
 import { watchModules } from './hot-reload.js';
@@ -33,6 +39,9 @@ export class Kernel {
   spares: SparePool;
   db: Database | null = null;
   server: Server | null = null;
+  /** The admin origin's server (HUB_ADMIN_PORT). */
+  adminServer: Server | null = null;
+  private auths: Record<Origin, AdminAuth> | null = null;
   private prep!: ModulePrep;
   private watcher: { close(): Promise<void> } | undefined;
   /** Present when there is a database: enable/disable agreed with other kernels on it. */
@@ -42,7 +51,11 @@ export class Kernel {
   private order: string[] = [];
   private readonly listeners = new Set<(sup: ModuleSupervisor) => void>();
 
-  constructor(readonly config: KernelConfig, readonly log: Logger, private readonly mountRoutes: (app: Express, kernel: Kernel) => void = () => undefined) {
+  constructor(
+    readonly config: KernelConfig,
+    readonly log: Logger,
+    private readonly mountRoutes: (app: Express, kernel: Kernel, origin: Origin) => void = () => undefined,
+  ) {
     this.logs = new LogHub(config.dataDir, log, true);
     this.spares = new SparePool(0, null); // replaced in start(), once the modules are known
   }
@@ -55,6 +68,21 @@ export class Kernel {
     return this.sups.get(name);
   }
 
+  /** The admin check for one origin (bearer only on the public one); set up in start(). */
+  adminAuth(origin: Origin): AdminAuth {
+    if (!this.auths) throw new Error('the admin credential is not loaded yet');
+    return this.auths[origin];
+  }
+
+  /**
+   * The secret the kernel sends with every request to a module (shared/runtime/kernel-secret.ts):
+   * for a forked child the one its spec carries; for a remote module MODULES__<NAME>__SECRET,
+   * configured on both sides (empty when unset: the remote module then refuses the kernel).
+   */
+  secretOf(name: string): string {
+    return this.sups.get(name)?.remote ? remoteSecret(name) : this.prep.secretOf(name);
+  }
+
   /** Called on every state change of any module (for live views). */
   onChange(fn: (sup: ModuleSupervisor) => void): () => void {
     this.listeners.add(fn);
@@ -65,6 +93,10 @@ export class Kernel {
     const { config, log } = this;
     await mkdir(config.dataDir, { recursive: true });
     log.info(`🚀 BMC Hub ${HUB_VERSION} starting (modules: ${config.modulesDir}, data: ${config.dataDir})`);
+    const admin = await ensureAdminToken(config.dataDir, config.adminToken);
+    if (admin.source === 'created') log.info(`🔑 Admin token created in ${admin.file} (mode 0600); hubctl on this machine reads it`);
+    const sessions = new AdminSessions();
+    this.auths = { public: createAdminAuth(admin.token, 'public', null), admin: createAdminAuth(admin.token, 'admin', sessions) };
     if (config.databaseEnabled) {
       this.db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
       await migrateKernel(this.db);
@@ -83,16 +115,24 @@ export class Kernel {
       await this.adoptClusterState(this.cluster);
     }
 
-    const app = createKernelApp(this, (a) => {
-      this.mountRoutes(a, this);
-      observability.mount(a);
+    const publicApp = createKernelApp(this, (a) => {
+      a.get('/', (_req, res) => {
+        res.json({ name: 'BMC Hub', version: HUB_VERSION, health: '/health', modules: '/api/v1/modules', docs: '/api/docs', dashboard: 'on the admin origin (HUB_ADMIN_PORT, default 8001)' });
+      });
+      this.mountRoutes(a, this, 'public');
+      mountEvents(a, this, this.adminAuth('public').guard);
+      observability.mountPublic(a);
     });
-    this.server = createGateway(this.routes, app, config.holdMs, observability.observe);
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(config.port, config.host, () => resolve());
+    const adminApp = createKernelApp(this, (a) => {
+      this.mountRoutes(a, this, 'admin');
+      observability.mountAdmin(a, sessions);
     });
-    log.info(`🌐 Gateway listening on http://${config.host}:${this.port}`);
+    this.server = createGateway(this.routes, publicApp, config.holdMs, observability.observe, hostGuard(config.host, config.allowedHosts));
+    this.adminServer = createAdminGateway(adminApp, hostGuard(config.adminHost, config.allowedHosts));
+    await listen(this.server, config.port, config.host);
+    log.info(`🌐 Gateway listening on http://${urlHost(config.host)}:${this.port}`);
+    await listen(this.adminServer, config.adminPort, config.adminHost);
+    log.info(`🔐 Admin listening on http://${urlHost(config.adminHost)}:${this.adminPort} (dashboard, admin API, /metrics)`);
 
     await this.startEnabled();
     this.ready = true;
@@ -106,6 +146,11 @@ export class Kernel {
   get port(): number {
     const a = this.server?.address();
     return a && typeof a === 'object' ? a.port : this.config.port;
+  }
+
+  get adminPort(): number {
+    const a = this.adminServer?.address();
+    return a && typeof a === 'object' ? a.port : this.config.adminPort;
   }
 
   /** Points the module's api_prefix and /<name> at its supervisor (after removing old ones). */
@@ -140,7 +185,8 @@ export class Kernel {
         sup.dbIsolation = this.prep.isolation(e.name);
         return spec;
       },
-      createProxy: createProxyTarget,
+      // a number is a child's port, a string a remote module's URL
+      createProxy: (name, to) => createProxyTarget(name, to, typeof to === 'string' ? remoteSecret(name) : this.prep.secretOf(name)),
       spawnChild: (maxMemoryMb) => this.spares.take(maxMemoryMb),
       output: (name) => this.logs.sink(name),
       onChange: (s) => {
@@ -149,7 +195,7 @@ export class Kernel {
     };
     const remoteUrl = remoteUrlFor(entry);
     const sup = remoteUrl
-      ? new RemoteModuleSupervisor(entry, deps, remoteUrl, this.config.remoteCheckMs)
+      ? new RemoteModuleSupervisor(entry, deps, remoteUrl, this.config.remoteCheckMs, () => remoteSecret(entry.name))
       : new ModuleSupervisor(entry, deps);
     this.sups.set(entry.name, sup);
     this.order.push(entry.name);
@@ -209,16 +255,34 @@ export class Kernel {
   async stop(): Promise<void> {
     const { log } = this;
     log.info('🛑 Stopping: draining modules');
-    const closing = this.server ? new Promise<void>((resolve) => this.server!.close(() => resolve())) : Promise.resolve();
-    this.server?.closeIdleConnections();
+    const servers = [this.server, this.adminServer].filter((s): s is Server => s !== null && s.listening);
+    const closing = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const s of servers) s.closeIdleConnections();
     await this.watcher?.close();
     this.spares.close();
     await Promise.all(this.supervisors().map((s) => s.stop()));
-    this.server?.closeAllConnections();
+    for (const s of servers) s.closeAllConnections();
     await this.cluster?.close();
     await closing;
     await this.db?.close();
     await this.logs.close();
     log.info('👋 Stopped');
   }
+}
+
+/** A remote module's kernel secret, set by the operator for both sides: MODULES__<NAME>__SECRET. */
+function remoteSecret(name: string): string {
+  return process.env[`MODULES__${name.toUpperCase()}__SECRET`] ?? '';
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+}
+
+/** A bind address as it goes in a URL (IPv6 in brackets). */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }

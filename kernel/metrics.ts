@@ -6,7 +6,7 @@
 // state/reason/status-class sets, so a client cannot grow the series count.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Express, Request, Response } from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ModuleRequestObserver } from './gateway.js';
 import { MODULE_STATES } from './module-state.js';
@@ -20,8 +20,8 @@ export interface HubMetrics {
   registry: Registry;
   /** Pass to createGateway: counts and times every request routed to a module. */
   observe: ModuleRequestObserver;
-  /** Adds GET /metrics to the kernel's express app. */
-  mount(app: Express): void;
+  /** Adds GET /metrics to the admin origin's app, behind `guard` (the admin credential). */
+  mount(app: Express, guard: (req: Request, res: Response, next: NextFunction) => void): void;
 }
 
 /** Every reason a supervisor counts a crash under (ChildExit reasons except a requested stop). */
@@ -177,8 +177,8 @@ export function createMetrics(source: MetricsSource): HubMetrics {
   return {
     registry,
     observe,
-    mount(app: Express) {
-      app.get('/metrics', async (_req: Request, res: Response) => {
+    mount(app, guard) {
+      app.get('/metrics', guard, async (_req: Request, res: Response) => {
         const text = await registry.metrics();
         res.setHeader('content-type', registry.contentType);
         res.setHeader('cache-control', 'no-store');

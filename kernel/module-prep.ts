@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ModuleSpec } from '../shared/ipc.js';
 import { HUB_VERSION } from '../shared/paths.js';
 import { moduleConfigFromEnv } from '../shared/runtime/config.js';
+import { newKernelSecret } from '../shared/runtime/kernel-secret.js';
 import type { KernelConfig } from './config.js';
 import type { Database } from './database.js';
 import { migrateModule } from './migrator.js';
@@ -15,11 +16,21 @@ export interface ModulePrep {
   prepare(entry: ModuleEntry): Promise<void>;
   buildSpec(entry: ModuleEntry): Promise<ModuleSpec>;
   isolation(name: string): 'role' | 'shared' | 'none';
+  /** The module's kernel secret (ModuleSpec.secret): random, one per module for this kernel's life. */
+  secretOf(name: string): string;
 }
 
 export function createModulePrep(config: KernelConfig, db: Database | null, log: Logger): ModulePrep {
   const builds = new Map<string, string>();
   const isolation = new Map<string, 'role' | 'shared'>();
+  // One per module, not per child: during a zero-downtime restart the old and the new child
+  // are both served, and the proxy of each must carry the secret that child was given.
+  const secrets = new Map<string, string>();
+  const secretOf = (name: string) => {
+    let s = secrets.get(name);
+    if (!s) secrets.set(name, (s = newKernelSecret()));
+    return s;
+  };
 
   return {
     async prepare(entry) {
@@ -51,8 +62,10 @@ export function createModulePrep(config: KernelConfig, db: Database | null, log:
         db: connection,
         hubVersion: HUB_VERSION,
         logLevel: config.logLevel,
+        secret: secretOf(entry.name),
       };
     },
     isolation: (name) => isolation.get(name) ?? 'none',
+    secretOf,
   };
 }

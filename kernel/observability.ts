@@ -1,25 +1,35 @@
-// What lets people see the hub: /metrics, /api/docs and the dashboard, mounted together
-// on the kernel's express app, plus the gateway hook that feeds the request metrics.
+// What lets people see the hub, split by origin: the API docs on the public origin;
+// /metrics and the dashboard on the admin origin (both behind the admin credential); plus
+// the gateway hook that feeds the request metrics.
 import type { Express } from 'express';
+import type { AdminSessions } from './admin-session.js';
 import type { ModuleRequestObserver } from './gateway.js';
 import type { Kernel } from './kernel.js';
 import { mountDashboard } from './dashboard.js';
 import { createMetrics } from './metrics.js';
-import { mountDocs } from './openapi.js';
+import { mountDocs, type OpenApiCollector } from './openapi.js';
 
 export interface Observability {
   observe: ModuleRequestObserver;
-  mount(app: Express): void;
+  /** GET /api/docs and /api/docs/openapi.json. */
+  mountPublic(app: Express): void;
+  /** GET /metrics, the dashboard, /login, /api/v1/events, and /api/docs with the admin scheme. */
+  mountAdmin(app: Express, sessions: AdminSessions): void;
 }
 
 export function createObservability(kernel: Kernel): Observability {
   const metrics = createMetrics(kernel);
+  let docs: OpenApiCollector | undefined;
   return {
     observe: metrics.observe,
-    mount(app) {
-      metrics.mount(app);
-      mountDocs(app, kernel);
-      mountDashboard(app, kernel);
+    mountPublic(app) {
+      docs = mountDocs(app, kernel, 'public', docs);
+    },
+    mountAdmin(app, sessions) {
+      metrics.mount(app, kernel.adminAuth('admin').guard);
+      // the docs' pages are public reading; on this origin their "Try it out" may carry the token
+      docs = mountDocs(app, kernel, 'admin', docs);
+      mountDashboard(app, kernel, sessions);
     },
   };
 }

@@ -11,14 +11,14 @@ const mutation = (summary: string, extra: Record<string, unknown> = {}) => ({
   summary,
   operationId: `hub__${summary.split(' ')[0]!.toLowerCase()}`,
   parameters: [name],
-  security: [{ adminToken: [] }, {}],
+  security: [{ adminToken: [] }],
   responses: { '200': record, '401': error, '403': error, '404': error, '409': error, ...extra },
 });
 
 export const kernelTag = { name: KERNEL_TAG, description: 'The hub itself: health, module records and the admin API.' };
 
 export const kernelSecuritySchemes = {
-  adminToken: { type: 'http', scheme: 'bearer', description: 'HUB_ADMIN_TOKEN; without it set, admin changes are accepted from this machine only' },
+  adminToken: { type: 'http', scheme: 'bearer', description: 'The admin credential: HUB_ADMIN_TOKEN, or the contents of HUB_DATA_DIR/admin-token. Only the hub\'s own operations below use it; module operations never do.' },
 };
 
 export const kernelPaths: Record<string, Record<string, Record<string, unknown>>> = {
@@ -39,7 +39,32 @@ export const kernelPaths: Record<string, Record<string, Record<string, unknown>>
         { name: 'lines', in: 'query', schema: { type: 'integer', default: 100, maximum: 10000 } },
         { name: 'follow', in: 'query', schema: { type: 'string', enum: ['0', '1'] } },
       ],
-      responses: { '200': { description: 'log entries' }, '404': error },
+      security: [{ adminToken: [] }],
+      responses: { '200': { description: 'log entries' }, '401': error, '404': error },
     },
   },
 };
+
+/**
+ * The kernel's paths as the public origin shows them: the same operations, but no security
+ * requirement, so Swagger UI there offers no "Authorize" box. A token typed into a page on
+ * the public origin would sit in the memory of an origin that module pages share (one can
+ * open the docs in a window and read it); admin operations are tried on the admin origin's
+ * copy of /api/docs instead.
+ */
+export function publicKernelPaths(): Record<string, Record<string, Record<string, unknown>>> {
+  const out: Record<string, Record<string, Record<string, unknown>>> = {};
+  for (const [path, item] of Object.entries(kernelPaths)) {
+    out[path] = {};
+    for (const [method, op] of Object.entries(item)) {
+      if (!op.security) {
+        out[path][method] = op;
+        continue;
+      }
+      const { security: _security, ...rest } = op;
+      const note = 'Needs `Authorization: Bearer <admin token>`; try it from /api/docs on the admin origin (HUB_ADMIN_PORT).';
+      out[path][method] = { ...rest, description: note, security: [] };
+    }
+  }
+  return out;
+}

@@ -6,6 +6,8 @@ import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
 import { HubError } from '../shared/errors.js';
+import { KERNEL_SECRET_HEADER } from '../shared/runtime/kernel-secret.js';
+import { isAdminCookie, withoutAdminCookie } from './admin-session.js';
 import { sendError } from './http-errors.js';
 
 export interface ProxyTarget {
@@ -15,7 +17,27 @@ export interface ProxyTarget {
   close(): void;
 }
 
-export function createProxyTarget(name: string, to: number | string): ProxyTarget {
+/**
+ * What every request to a module gets on its way: the kernel secret in KERNEL_SECRET_HEADER
+ * (a client's copy is overwritten, never forwarded) and no hub admin session cookie.
+ * Mutates `req.headers`; costs about a microsecond (bench/kernel-secret-cost.ts).
+ */
+export function stampForModule(req: IncomingMessage, secret: string): void {
+  req.headers[KERNEL_SECRET_HEADER] = secret;
+  const cookie = req.headers.cookie;
+  if (cookie !== undefined) {
+    const kept = withoutAdminCookie(cookie);
+    if (kept === undefined) delete req.headers.cookie;
+    else req.headers.cookie = kept;
+  }
+}
+
+/**
+ * A proxy to a child's loopback port (a number) or a remote module's URL. Every request it
+ * forwards carries `secret` in KERNEL_SECRET_HEADER (whatever the client sent there is
+ * replaced) and loses the hub's admin session cookie: a module never receives it.
+ */
+export function createProxyTarget(name: string, to: number | string, secret: string): ProxyTarget {
   const url = typeof to === 'number' ? `http://127.0.0.1:${to}` : to.replace(/\/+$/, '');
   const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, keepAliveMsecs: 1000, timeout: 60_000 });
   const onError = (err: Error, res: ServerResponse | Socket) => {
@@ -41,6 +63,9 @@ export function createProxyTarget(name: string, to: number | string): ProxyTarge
       const headers = { ...proxyRes.headers };
       delete headers.connection;
       delete headers['keep-alive'];
+      // cookies ignore ports: a module must not overwrite (or fixate) the hub's admin session
+      const setCookie = headers['set-cookie'];
+      if (setCookie !== undefined) headers['set-cookie'] = setCookie.filter((c) => !isAdminCookie(c));
       res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
       proxyRes.pipe(res);
       res.once('close', () => {
@@ -72,6 +97,7 @@ export function createProxyTarget(name: string, to: number | string): ProxyTarge
         delete req.headers['keep-alive'];
         delete req.headers['proxy-connection'];
       }
+      stampForModule(req, secret);
       void middleware(req, res, () => sendError(res, new HubError('not_found', 'not found')));
     },
     close() {

@@ -2,8 +2,12 @@
 // MODULES__<NAME>__URL): the kernel starts no child for it. It still migrates the
 // module's tables, proxies its prefixes to the URL, and health-checks it on an interval:
 // `running` while it answers, `unreachable` (requests get 503 + Retry-After) while not.
+// Every request the kernel sends it, checks included, carries the kernel secret that the
+// operator configured on both sides (MODULES__<NAME>__SECRET): a remote module answers
+// only its kernel, like a forked child.
 import type { ChildStats } from '../shared/ipc.js';
 import { toHubError } from '../shared/errors.js';
+import { KERNEL_SECRET_HEADER } from '../shared/runtime/kernel-secret.js';
 import type { ProxyTarget } from './proxy.js';
 import type { ModuleEntry } from './registry.js';
 import { ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
@@ -14,8 +18,19 @@ export class RemoteModuleSupervisor extends ModuleSupervisor {
   private remoteStats: ChildStats | null = null;
   private upSince = 0;
 
-  constructor(entry: ModuleEntry, deps: SupervisorDeps, readonly url: string, private readonly intervalMs: number) {
+  constructor(
+    entry: ModuleEntry,
+    deps: SupervisorDeps,
+    readonly url: string,
+    private readonly intervalMs: number,
+    private readonly secret: () => string,
+  ) {
     super(entry, deps);
+  }
+
+  /** Headers for the kernel's own requests to the module (the kernel secret). */
+  private headers(): Record<string, string> {
+    return { [KERNEL_SECRET_HEADER]: this.secret() };
   }
 
   override get remote(): boolean {
@@ -80,8 +95,12 @@ export class RemoteModuleSupervisor extends ModuleSupervisor {
   private async check(): Promise<void> {
     const health = `${this.url}${this.entry.manifest!.api_prefix}/health`;
     try {
-      const res = await fetch(health, { signal: AbortSignal.timeout(Math.min(2000, this.intervalMs * 2)) });
+      const res = await fetch(health, { headers: this.headers(), signal: AbortSignal.timeout(Math.min(2000, this.intervalMs * 2)) });
       await res.arrayBuffer();
+      if (res.status === 403) {
+        const env = `MODULES__${this.name.toUpperCase()}__SECRET`;
+        throw new Error(`health check answered 403: the module refused the kernel secret; set ${env} to the same value for the kernel and for serve-module`);
+      }
       if (res.status !== 200) throw new Error(`health check answered ${res.status}`);
       this.remoteStats = await this.fetchStats();
       if (this.state !== 'running') {
@@ -102,7 +121,7 @@ export class RemoteModuleSupervisor extends ModuleSupervisor {
 
   private async fetchStats(): Promise<ChildStats | null> {
     try {
-      const res = await fetch(`${this.url}/_hub/stats`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`${this.url}/_hub/stats`, { headers: this.headers(), signal: AbortSignal.timeout(1000) });
       return res.ok ? ((await res.json()) as ChildStats) : null;
     } catch {
       return null;

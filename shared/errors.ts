@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   // admin API
   unauthorized: 401,
   forbidden: 403,
+  /** The request named a Host this hub does not answer to (DNS rebinding guard). */
+  misdirected_request: 421,
   invalid_name: 400,
   conflict: 409,
   dependency_in_use: 409,

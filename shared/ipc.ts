@@ -22,6 +22,12 @@ export interface ModuleSpec {
   db: DbConnection | null;
   hubVersion: string;
   logLevel: string;
+  /**
+   * The kernel secret: every request the kernel sends this module carries it in the
+   * `x-hub-secret` header, and the runtime answers 403 to any request without it
+   * (shared/runtime/kernel-secret.ts). Never empty.
+   */
+  secret: string;
 }
 
 export interface ChildStats {

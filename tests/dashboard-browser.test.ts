@@ -1,7 +1,10 @@
-// The dashboard in a real browser (Debian's Chromium driven by playwright-core): modules are
-// listed and running, a click disables one and its badge changes without a reload, a log
-// line shows up live on the module page, /api/docs shows the modules' tags, and markup
-// inside errors and log lines is shown as text, never run.
+// The dashboard in a real browser (Debian's Chromium driven by playwright-core), on the admin
+// origin: sign-in with the token gives an HttpOnly cookie and nothing script-readable;
+// modules are listed and running, a click disables one and its badge changes without a
+// reload, a log line shows up live on the module page, /api/docs (public origin) shows the
+// modules' tags, markup inside errors and log lines is shown as text, never run; and a
+// module's page on the public origin (/evilui) can neither read a credential nor drive the
+// admin API on either origin (issue 11 item 10).
 import { cpSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +19,7 @@ const CHROMIUM = '/usr/bin/chromium';
 // Page functions run in the browser; the project's tsconfig has no DOM types, so they see it as this.
 interface BrowserGlobal {
   __pwned?: number;
+  __loot?: { session: string; local: string; cookie: string; results: Record<string, unknown>; done: boolean };
   __sameDocument?: boolean;
   document: { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
 }
@@ -26,6 +30,35 @@ let db: TestDatabase;
 let browser: Browser;
 let page: Page;
 const problems: string[] = [];
+
+// A module page that tries everything a page on the public origin can: read storage and
+// cookies, POST disable to the public origin (riding cookies) and to the admin origin (fetch
+// and a plain form post, which needs no CORS).
+const evilViews = `const seen = [];
+export default (router) => {
+  router.get('/seen', (req, res) => res.json(seen));
+  router.get('/', (req, res) => {
+    seen.push(req.headers.cookie ?? '');
+    const pub = JSON.stringify('http://' + req.headers.host);
+    const adm = JSON.stringify(String(req.query.adm));
+    res.type('html').send(\`<!doctype html><title>evil</title>
+<iframe name="sink" style="display:none"></iframe>
+<form id="f" method="post" target="sink"></form>
+<script>
+const loot = window.__loot = { session: JSON.stringify(sessionStorage), local: JSON.stringify(localStorage), cookie: document.cookie, results: {}, done: false };
+const pub = \${pub}, adm = \${adm};
+const f = document.getElementById('f');
+f.action = adm + '/api/v1/modules/victim/disable';
+f.submit();
+Promise.all([
+  fetch(pub + '/api/v1/modules/victim/disable', { method: 'POST', credentials: 'include' }).then((r) => (loot.results.publicDisable = r.status), (e) => (loot.results.publicDisable = String(e))),
+  fetch(adm + '/api/v1/modules/victim/disable', { method: 'POST', credentials: 'include' }).then((r) => (loot.results.adminDisable = r.status), (e) => (loot.results.adminDisable = 'blocked')),
+  fetch(adm + '/api/v1/modules/victim/disable', { method: 'POST', credentials: 'include', mode: 'no-cors' }).then((r) => (loot.results.adminNoCors = r.type), (e) => (loot.results.adminNoCors = 'blocked')),
+  fetch(adm + '/api/v1/modules/victim/logs', { credentials: 'include' }).then((r) => r.text()).then((t) => (loot.results.adminLogs = t), (e) => (loot.results.adminLogs = 'blocked')),
+]).then(() => setTimeout(() => (loot.done = true), 500));
+</script>\`);
+  });
+};`;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does this)`);
@@ -44,6 +77,8 @@ beforeAll(async () => {
     manifest: { description: 'Cannot start' },
     router: `throw new Error(${JSON.stringify(HOSTILE)});\nexport default () => {};`,
   });
+  writeModule(modulesDir, 'victim', { router: helloRouter });
+  writeModule(modulesDir, 'evilui', { views: evilViews });
   k = await startKernel({ modulesDir, databaseUrl: db.url, env: { HUB_BACKOFF_BASE_MS: '20', HUB_CRASH_LIMIT: '2' } });
   await k.waitForState('broken', 'failed');
   browser = await chromium.launch({
@@ -51,7 +86,8 @@ beforeAll(async () => {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
   // launch() gives a fresh temporary profile: no cookies, no storage from earlier runs
-  page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  // one context for the operator's pages, so a module page opened later shares its cookies
+  page = await (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(m.text());
   });
@@ -74,15 +110,24 @@ async function waitText(selector: string, text: string, timeout = 20_000): Promi
   );
 }
 
+/** The sign-in form: a signed-out browser is sent to /login and comes back to the dashboard. */
+async function signIn(p: Page, kernel: RunningKernel): Promise<void> {
+  await p.goto(`${kernel.adminUrl}/`);
+  expect(new URL(p.url()).pathname).toBe('/login');
+  await p.fill('#token', kernel.adminToken()!);
+  await p.locator('form.login-form button[type="submit"]').click();
+  await p.waitForURL(`${kernel.adminUrl}/`);
+}
+
 describe('dashboard in Chromium', () => {
   it('lists the modules with their states, live', async () => {
-    await page.goto(`${k.url}/`);
+    await signIn(page, k);
     expect(await page.title()).toContain('BMC Hub');
     await page.locator('#live[data-state="open"]').waitFor({ timeout: 15_000 });
     expect(await badge('notes').textContent()).toBe('running');
     expect(await badge('loud').textContent()).toBe('running');
     expect(await badge('broken').textContent()).toBe('failed');
-    expect(await page.locator('[data-stat="running"]').textContent()).toBe('2');
+    expect(await page.locator('[data-stat="running"]').textContent()).toBe('4');
     expect(await page.locator('tr[data-module="notes"] code').textContent()).toBe('/api/v1/notes');
   });
 
@@ -100,7 +145,7 @@ describe('dashboard in Chromium', () => {
     expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobal).__sameDocument)).toBe(true);
     expect((await k.record('loud')).state).toBe('disabled');
     await page.locator('tr[data-module="loud"] button[data-action="enable"]').waitFor();
-    expect(await page.locator('[data-stat="running"]').textContent()).toBe('1');
+    expect(await page.locator('[data-stat="running"]').textContent()).toBe('3');
 
 
     // the README's picture is refreshed on request (UPDATE_SCREENSHOT=1), so test runs leave the tree clean
@@ -114,7 +159,7 @@ describe('dashboard in Chromium', () => {
   });
 
   it('follows a module log live on its page, markup shown as text', async () => {
-    await page.goto(`${k.url}/modules/loud`);
+    await page.goto(`${k.adminUrl}/modules/loud`);
     await page.locator('#live[data-state="open"]').waitFor({ timeout: 15_000 });
     // a line written after the tail connected can only arrive through the live stream
     await page.locator('#log-lines[data-following="true"]').waitFor({ timeout: 15_000 });
@@ -126,7 +171,7 @@ describe('dashboard in Chromium', () => {
   });
 
   it('shows a failed module page with its last error as text', async () => {
-    await page.goto(`${k.url}/modules/broken`);
+    await page.goto(`${k.adminUrl}/modules/broken`);
     expect(await page.locator('[data-field="state"]').first().textContent()).toBe('failed');
     expect(await page.locator('#last-error').isVisible()).toBe(true);
     expect(await page.locator('#last-error pre').textContent()).toContain(HOSTILE);
@@ -140,50 +185,60 @@ describe('dashboard in Chromium', () => {
     expect(await page.locator('.opblock-summary-path', { hasText: '/api/v1/loud/say' }).count()).toBeGreaterThan(0);
   });
 
-  it('asks for the admin token once, keeps it in session storage and never in a cookie', async () => {
-    const modulesDir = tempDir('dashboard-token');
-    writeModule(modulesDir, 'quiet', { router: helloRouter });
-    const guarded = await startKernel({ modulesDir, env: { HUB_ADMIN_TOKEN: 'sesame-123' } });
-    const context = await browser.newContext();
-    const p = await context.newPage();
+  it('keeps the credential only in an HttpOnly SameSite=Strict cookie: nothing a script can read', async () => {
+    await page.goto(`${k.adminUrl}/`);
+    const visible = await page.evaluate(() => {
+      const g = globalThis as unknown as { sessionStorage: { length: number }; localStorage: { length: number }; document: { cookie: string } };
+      return { session: g.sessionStorage.length, local: g.localStorage.length, cookie: g.document.cookie };
+    });
+    expect(visible).toEqual({ session: 0, local: 0, cookie: '' });
+    const cookies = await page.context().cookies();
+    expect(cookies).toHaveLength(1);
+    expect(cookies[0]).toMatchObject({ name: 'hub_admin_session', httpOnly: true, sameSite: 'Strict' });
+    expect(cookies[0]!.value).not.toContain(k.adminToken()!);
+    // the dashboard refuses to be framed by anyone, a module page included
+    expect((await k.admin('/', { headers: { accept: 'text/html' } })).headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
+  });
+
+  it('a module page on the public origin (/evilui) reads no credential and cannot drive the admin API on either origin', async () => {
+    // the operator is signed in on the admin origin in this very browser
+    expect((await page.context().cookies()).map((c) => c.name)).toContain('hub_admin_session');
+    const victim = await k.record('victim');
+    const evil = await page.context().newPage();
     try {
-      await p.goto(`${guarded.url}/`);
-      await p.locator('#live[data-state="open"]').waitFor({ timeout: 15_000 });
-      // a token is configured: the field is offered before any click
-      await p.locator('#token-form').waitFor();
-      await p.locator('tr[data-module="quiet"] button[data-action="restart"]').click();
-      await p.locator('#toast[data-kind="error"]').waitFor();
-      expect(await p.locator('#toast').textContent()).toContain('admin token');
-      await p.fill('#token-input', 'sesame-123');
-      await p.locator('#token-form button[type="submit"]').click();
-      await p.locator('#token-set').waitFor();
-      await p.locator('tr[data-module="quiet"] button[data-action="disable"]').click();
-      await p.waitForFunction(() =>
-        Array.from((globalThis as unknown as BrowserGlobal).document.querySelectorAll('tr[data-module="quiet"] [data-field="state"]')).some((n) => n.textContent === 'disabled'));
-      expect((await guarded.record('quiet')).state).toBe('disabled');
-      expect(await p.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('bmc-hub-admin-token'))).toBe('sesame-123');
-      expect(await context.cookies()).toEqual([]);
+      await evil.goto(`${k.url}/evilui?adm=${encodeURIComponent(k.adminUrl)}`);
+      await evil.waitForFunction(() => (globalThis as unknown as BrowserGlobal).__loot?.done === true, undefined, { timeout: 20_000 });
+      const loot = (await evil.evaluate(() => (globalThis as unknown as BrowserGlobal).__loot))!;
+      expect(loot.session).toBe('{}');
+      expect(loot.local).toBe('{}');
+      expect(loot.cookie).toBe('');
+      expect(loot.results.publicDisable).toBe(401);
+      expect(loot.results.adminDisable).toBe('blocked'); // no CORS: the answer is unreadable
+      expect(loot.results.adminLogs).toBe('blocked');
+      // the module never received the hub's cookie, though the browser sent it to the public port
+      for (const c of (await k.json('/evilui/seen')) as string[]) expect(c).not.toContain('hub_admin_session');
     } finally {
-      await context.close();
-      await guarded.stop();
+      await evil.close();
     }
+    expect(await k.record('victim')).toMatchObject({ state: 'running', enabled: true, pid: victim.pid });
   });
 
   it('reads fine without JavaScript: server-rendered, escaped, behind a strict CSP', async () => {
-    const res = await k.get('/');
+    const res = await k.admin('/', { headers: { accept: 'text/html' } });
     expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self'(;|$)/);
     const html = await res.text();
     expect(html).toMatch(/data-module="notes"[\s\S]*?data-field="state">running</);
     expect(html).not.toContain('<script>window.__pwned');
     expect(html).toContain('&lt;script&gt;window.__pwned');
-    const broken = await (await k.get('/modules/broken')).text();
+    const broken = await (await k.admin('/modules/broken', { headers: { accept: 'text/html' } })).text();
     expect(broken).not.toContain('<script>window.__pwned');
     expect(broken).toContain('&lt;script&gt;window.__pwned');
 
     const context = await browser.newContext({ javaScriptEnabled: false });
     const p = await context.newPage();
     try {
-      await p.goto(`${k.url}/`);
+      await signIn(p, k); // the sign-in form is plain HTML
+
       expect(await p.locator('tr[data-module="notes"] [data-field="state"]').textContent()).toBe('running');
       expect(await p.locator('tr[data-module="notes"] [data-field="memory"]').textContent()).toMatch(/MB$/);
       // buttons need the script: without it they are not offered

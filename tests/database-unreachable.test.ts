@@ -14,7 +14,7 @@ describe('unreachable DATABASE_URL', () => {
     const port = await freePort();
     const started = Date.now();
     const proc = spawn(process.execPath, [join(HUB_ROOT, 'dist/kernel/main.js')], {
-      env: { PATH: process.env.PATH, HUB_PORT: '0', HUB_MODULES_DIR: modulesDir, HUB_DATA_DIR: tempDir('data'), DATABASE_URL: `postgres://hub:pw@127.0.0.1:${port}/hub` },
+      env: { PATH: process.env.PATH, HUB_PORT: '0', HUB_ADMIN_PORT: '0', HUB_MODULES_DIR: modulesDir, HUB_DATA_DIR: tempDir('data'), DATABASE_URL: `postgres://hub:pw@127.0.0.1:${port}/hub` },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -92,13 +92,14 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }> | string[];
   healthcheck?: { test: string[] | string };
   stop_grace_period?: string;
+  user?: string;
 }
 
 const composeText = read('docker-compose.yml');
 const compose = parse(composeText) as { services: Record<string, ComposeService>; volumes?: Record<string, unknown> };
 
 /** The values a user would put in .env for these checks. */
-const DOTENV: Env = { POSTGRES_PASSWORD: 'compose-pw', HUB_ADMIN_TOKEN: 'compose-token' };
+const DOTENV: Env = { POSTGRES_PASSWORD: 'compose-pw', HUB_ADMIN_TOKEN: 'compose-token', INVOICE_PARSER_SECRET: 'compose-secret' };
 
 /** Compose's variable substitution: ${X}, ${X:-default}, ${X-default}, ${X:?error}, $$. */
 function interpolate(value: string, vars: Env = DOTENV): string {
@@ -308,10 +309,13 @@ describe('Dockerfile', () => {
     expect(finalStage.from).toMatch(/^node:20[.\d]*-(bookworm-)?slim$/);
   });
 
-  it('runs as a non-root user, under an init process, with the kernel as its command', () => {
+  it('runs the kernel as root, so each module child can get its own uid, under an init process', () => {
+    // the `uid` isolation tier needs a kernel that can change user: no USER, or root
     const user = finalIns('USER').at(-1)?.args.split(':')[0];
-    expect(user, 'USER in the final stage').toBeDefined();
-    expect(['root', '0']).not.toContain(user);
+    expect([undefined, 'root', '0']).toContain(user);
+    // and the image says which tier it gives, and how to get the other one
+    expect(read('Dockerfile')).toMatch(/"isolation": "uid"/);
+    expect(read('Dockerfile')).toMatch(/"isolation": "process"/);
     const entrypoint = jsonArray(finalIns('ENTRYPOINT').at(-1)!.args);
     expect(entrypoint[0]).toMatch(/(^|\/)(tini|dumb-init)$/);
     expect(finalStage.ins.some((i) => i.op === 'RUN' && /apt-get install[^\n]*\btini\b/.test(i.args))).toBe(true);
@@ -378,9 +382,12 @@ describe('Dockerfile', () => {
     expect(hc).toMatch(/\bCMD\b/);
     expect(hc).toMatch(/\/health\b/);
     expect(hc).not.toMatch(/\bcurl\b|\bwget\b/); // not in the slim image
-    // the data folder is made writable for the user the image runs as
-    const user = finalIns('USER').at(-1)!.args.split(':')[0]!;
-    expect(finalStage.ins.some((i) => i.op === 'RUN' && i.args.includes(config.dataDir) && new RegExp(`chown\\s+(-R\\s+)?${user}\\b`).test(i.args))).toBe(true);
+    // the data folder (admin token, database password, logs) is the kernel's alone: module
+    // children under their own uids cannot even list it
+    expect(finalStage.ins.some((i) => i.op === 'RUN' && new RegExp(`chmod\\s+0?700\\s+${config.dataDir}\\b`).test(i.args))).toBe(true);
+    // the admin origin stays on the container's loopback unless the deployment says otherwise
+    expect(config.adminHost).toBe('127.0.0.1');
+    expect(finalIns('EXPOSE').flatMap((i) => i.args.split(/\s+/)).map((p) => Number(p.split('/')[0]))).toContain(config.adminPort);
   });
 });
 
@@ -447,6 +454,21 @@ describe('docker-compose.yml', () => {
     expect(read('kernel/kernel-routes.ts')).toContain("app.get('/health'");
     // SIGTERM drains every module child before the kernel exits
     expect(Number.parseInt(hub.stop_grace_period ?? '10')).toBeGreaterThan(config.timing.drainMs / 1000);
+  });
+
+  it('publishes the admin origin on the host loopback only, runs the module as non-root, and gives both sides the same kernel secret', () => {
+    const config = loadConfig({ ...imageEnv, ...envOf(hub) }, '/app');
+    const published = (hub.ports ?? []).map((p) => (typeof p === 'string' ? interpolate(p) : `${p.published}:${p.target}`));
+    const admin = published.filter((p) => Number(p.split(':').at(-1)) === config.adminPort);
+    for (const p of admin) expect(p, 'admin port published beyond the host').toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    // only the public port is published to other machines
+    for (const p of published.filter((x) => !x.startsWith('127.0.0.1:'))) expect(Number(p.split(':').at(-1))).toBe(config.port);
+    expect(module.user?.split(':')[0]).toMatch(/^[1-9]\d*$/);
+    const key = `MODULES__${envName(serveModuleArgs(commandOf(module)).module)}__SECRET`;
+    const secrets = { ...DOTENV, INVOICE_PARSER_SECRET: 'shared-secret' };
+    expect(envOf(hub, secrets)[key]).toBe('shared-secret');
+    expect(envOf(module, secrets)[key]).toBe('shared-secret');
+    expect(String((hub.environment as Env)[key])).toMatch(/^\$\{[A-Z_]+:\?/); // compose refuses to start without it
   });
 
   it("points the hub at the module's service name and port, and the module's health check at its api_prefix", () => {
@@ -524,6 +546,9 @@ describe('deploy/k8s', () => {
       expect(read('kernel/kernel-routes.ts')).toContain(`app.get('${path}'`);
     }
     expect(serviceFor('bmc-hub').containerPort).toBe(config.port);
+    // the admin origin: pod loopback, reached by port-forward; no Service sends to it
+    expect(config.adminHost).toBe('127.0.0.1');
+    for (const svc of ofKind('Service')) for (const p of svc.spec.ports) expect(portNumber(c, p.targetPort ?? p.port)).not.toBe(config.adminPort);
     expect(c.command, 'no command: tini stays PID 1').toBeUndefined();
     expect(d.spec.replicas).toBeGreaterThanOrEqual(1);
     // longer than preStop + draining the module children
@@ -548,14 +573,27 @@ describe('deploy/k8s', () => {
     expect(url.hostname).toBe(svc.metadata.name);
     expect(Number(url.port || 80)).toBe(svcPort);
     const health = `${manifestOf(name).api_prefix}/health`;
+    // the module answers only with the kernel secret, so its probes send it from the environment
     for (const probe of ['readinessProbe', 'livenessProbe']) {
-      expect(c[probe]?.httpGet?.path, probe).toBe(health);
-      expect(portNumber(c, c[probe].httpGet.port), probe).toBe(port);
+      const command: string[] = c[probe]?.exec?.command ?? [];
+      const url = healthUrl(command);
+      expect(url.pathname, probe).toBe(health);
+      expect(Number(url.port), probe).toBe(port);
+      expect(command.join(' '), probe).toContain(`process.env.MODULES__${envName(name)}__SECRET`);
     }
+    const key = `MODULES__${envName(name)}__SECRET`;
+    expect(containerEnv(c)[key]).toBeTruthy();
+    expect(hubEnv[key]).toBeTruthy();
     const config = moduleConfigFromEnv(containerEnv(c), name);
     expect(config.DATABASE_URL).toBeTruthy();
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds(c) + SERVE_MODULE_DRAIN_MS / 1000);
     expect((c.volumeMounts ?? []).map((m: any) => m.mountPath)).toContain(loadConfig({ ...imageEnv, ...containerEnv(c) }, '/app').dataDir);
+  });
+
+  it('states its isolation tier and points to remote modules as the wall', () => {
+    const readme = read('deploy/k8s/README.md');
+    expect(readme).toMatch(/Isolation tier: `process`/);
+    expect(readme).toMatch(/remote module in its own Deployment/);
   });
 
   it('runs every container as non-root, read-only, without capabilities, with resources set', () => {
@@ -632,7 +670,7 @@ describe('the compose topology on loopback (no Docker)', () => {
     runner.stderr!.on('data', (c: Buffer) => (output += c.toString()));
 
     // the hub service: its environment, with the kernel on a free port (the helper's HUB_PORT=0)
-    const { HUB_PORT: _port, DATABASE_URL: _db, ...hubEnv } = loopbackEnv(hubSvc);
+    const { HUB_PORT: _port, HUB_ADMIN_PORT: _adminPort, DATABASE_URL: _db, ...hubEnv } = loopbackEnv(hubSvc);
     k = await startKernel({ modulesDir, databaseUrl: db.url, env: { ...hubEnv, HUB_REMOTE_CHECK_MS: '300' } });
   });
 
@@ -668,7 +706,9 @@ describe('the compose topology on loopback (no Docker)', () => {
     const hubCheck = script(hubSvc.healthcheck!.test).replace(`:${loadConfig({ ...imageEnv, ...envOf(hubSvc) }).port}/`, `:${k.port}/`);
     expect(await runNode(['-e', hubCheck])).toBe(0);
     const modCheck = script(modSvc.healthcheck!.test).replace(`:${composePort}/`, `:${modPort}/`).replace(`/${wanted}/`, `/${name}/`);
-    expect(await runNode(['-e', modCheck])).toBe(0);
+    expect(await runNode(['-e', modCheck], loopbackEnv(modSvc))).toBe(0);
+    // without the kernel secret the module's own health route refuses
+    expect(await runNode(['-e', modCheck])).not.toBe(0);
     // the Dockerfile's HEALTHCHECK reads HUB_PORT
     const imageCheck = jsonArray(finalIns('HEALTHCHECK').at(-1)!.args.replace(/^.*?\bCMD\s+/, ''));
     expect(await runNode(imageCheck.slice(1), { HUB_PORT: String(k.port) })).toBe(0);

@@ -65,7 +65,7 @@ beforeAll(async () => {
   symlinkSync(escaped, join(modulesDir, 'evil'));
   // the data folder lives elsewhere: logs of real modules are allowed to be written
   k = await startKernel({ modulesDir, dataDir: tempDir('data') });
-  env = { HUB_URL: k.url, HUB_MODULES_DIR: modulesDir };
+  env = { HUB_URL: k.adminUrl, HUB_ADMIN_TOKEN: k.adminToken()!, HUB_MODULES_DIR: modulesDir };
 });
 
 afterAll(stopAllKernels);
@@ -94,7 +94,7 @@ describe('hostile module names', () => {
       const paths = [encodeURIComponent(name), name.replace(/[^\x21-\x7e]|[?#]/g, (c) => encodeURIComponent(c))];
       for (const p of paths) {
         for (const [method, suffix] of [['POST', '/enable'], ['POST', '/disable'], ['POST', '/restart'], ['GET', '/logs?lines=5']]) {
-          const res = await rawRequest({ method: method!, port: k.port, path: `/api/v1/modules/${p}${suffix}` });
+          const res = await rawRequest({ method: method!, port: k.adminPort, path: `/api/v1/modules/${p}${suffix}`, headers: { authorization: `Bearer ${k.adminToken()}` } });
           const what = `${method} /api/v1/modules/${p}${suffix} → ${res.status} ${JSON.stringify(res.body)}`;
           expect([400, 404], what).toContain(res.status);
           expect(res.body, what).toMatchObject({ error: expect.any(String), message: expect.any(String) });
@@ -108,7 +108,7 @@ describe('hostile module names', () => {
 
   it('refuses a module folder that is a symlink out of the modules folder', async () => {
     const before = snapshot(root);
-    const api = await k.get('/api/v1/modules/evil/enable', { method: 'POST' });
+    const api = await k.admin('/api/v1/modules/evil/enable', { method: 'POST' });
     expect(api.status).toBe(403);
     expect(await api.json()).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/outside the modules folder/) });
     // with no hub, hubctl edits module.json itself: it must refuse the same folder

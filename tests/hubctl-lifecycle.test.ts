@@ -22,7 +22,7 @@ let env: Record<string, string>;
 
 async function kernel(): Promise<RunningKernel> {
   k = await startKernel({ modulesDir, dataDir, databaseUrl: db.url });
-  env = { HUB_URL: k.url, HUB_MODULES_DIR: modulesDir, HUB_DATA_DIR: dataDir };
+  env = { HUB_URL: k.adminUrl, HUB_MODULES_DIR: modulesDir, HUB_DATA_DIR: dataDir };
   return k;
 }
 
@@ -165,7 +165,7 @@ describe('hubctl with no hub running', () => {
     await k.stop();
     const r = await hubctl(['status'], env);
     expect(r.code).toBe(3);
-    expect(r.stderr).toBe(`hubctl: no hub at ${k.url}: is it running? (npm start)\n`);
+    expect(r.stderr).toBe(`hubctl: no hub at ${k.adminUrl}: is it running? (npm start)\n`);
   });
 
   it('enables and disables by editing module.json, applying at next start', async () => {

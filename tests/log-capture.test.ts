@@ -96,14 +96,14 @@ describe('a chatty child that crashes', () => {
   });
 
   it('serves the last lines as NDJSON, from the file beyond the in-memory ring', async () => {
-    const res = await k.get('/api/v1/modules/spewer/logs?lines=20');
+    const res = await k.admin('/api/v1/modules/spewer/logs?lines=20');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/x-ndjson/);
     const lines = (await res.text()).split('\n').filter(Boolean);
     expect(lines).toHaveLength(20);
     for (const l of lines) expect(JSON.parse(l).module).toBe('spewer');
 
-    const big = await k.get('/api/v1/modules/spewer/logs?lines=5000');
+    const big = await k.admin('/api/v1/modules/spewer/logs?lines=5000');
     const msgs = (await big.text()).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Entry).msg);
     expect(msgs).toHaveLength(5000);
     const numbers = msgs.filter((m) => m.startsWith('first line ')).map((m) => Number(/ line (\d+) of/.exec(m)![1]));
@@ -111,11 +111,11 @@ describe('a chatty child that crashes', () => {
     expect(numbers.every((v, i) => i === 0 || v === numbers[i - 1]! + 1)).toBe(true);
     expect(numbers[numbers.length - 1]).toBe(N);
 
-    expect((await k.get('/api/v1/modules/spewer/logs?lines=-1')).status).toBe(400);
+    expect((await k.admin('/api/v1/modules/spewer/logs?lines=-1')).status).toBe(400);
   });
 
   it('follows new lines live as NDJSON', async () => {
-    const res = await k.get('/api/v1/modules/spewer/logs?lines=0&follow=1');
+    const res = await k.admin('/api/v1/modules/spewer/logs?lines=0&follow=1');
     expect(res.status).toBe(200);
     const reading = readStream(res, (t) => t.includes('hello-ndjson-live'));
     await waitFor(async () => (await k.get('/api/v1/spewer/say?text=hello-ndjson-live')).ok);
@@ -125,7 +125,7 @@ describe('a chatty child that crashes', () => {
   });
 
   it('follows as server-sent events for Accept: text/event-stream', async () => {
-    const res = await k.get('/api/v1/modules/spewer/logs?lines=1&follow=1', { headers: { accept: 'text/event-stream' } });
+    const res = await k.admin('/api/v1/modules/spewer/logs?lines=1&follow=1', { headers: { accept: 'text/event-stream' } });
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     const reading = readStream(res, (t) => t.includes('hello-sse-live'));
     await k.get('/api/v1/spewer/say?text=hello-sse-live');

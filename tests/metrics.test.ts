@@ -43,7 +43,7 @@ function parseExposition(text: string): Sample[] {
 }
 
 async function scrape(): Promise<Sample[]> {
-  const res = await k.get('/metrics');
+  const res = await k.admin('/metrics');
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return parseExposition(await res.text());
@@ -154,7 +154,7 @@ describe('GET /metrics', () => {
 
   it('counts a requested restart without counting a crash', async () => {
     const before = await scrape();
-    const res = await k.get('/api/v1/modules/beta/restart', { method: 'POST' });
+    const res = await k.admin('/api/v1/modules/beta/restart', { method: 'POST' });
     expect(res.status).toBe(200);
     const after = await scrape();
     expect(value(after, 'hub_module_restarts_total', { module: 'beta' })).toBe((value(before, 'hub_module_restarts_total', { module: 'beta' }) ?? 0) + 1);
@@ -164,13 +164,13 @@ describe('GET /metrics', () => {
   });
 
   it('flips up to 0 and the state to disabled when a module is disabled', async () => {
-    expect((await k.get('/api/v1/modules/beta/disable', { method: 'POST' })).status).toBe(200);
+    expect((await k.admin('/api/v1/modules/beta/disable', { method: 'POST' })).status).toBe(200);
     const samples = await scrape();
     expect(value(samples, 'hub_module_up', { module: 'beta' })).toBe(0);
     expect(value(samples, 'hub_module_state', { module: 'beta', state: 'disabled' })).toBe(1);
     expect(value(samples, 'hub_module_state', { module: 'beta', state: 'running' })).toBe(0);
     expect(value(samples, 'hub_module_memory_rss_bytes', { module: 'beta' })).toBeUndefined();
-    expect((await k.get('/api/v1/modules/beta/enable', { method: 'POST' })).status).toBe(200);
+    expect((await k.admin('/api/v1/modules/beta/enable', { method: 'POST' })).status).toBe(200);
     expect(await metric('hub_module_up', { module: 'beta' })).toBe(1);
   });
 });

@@ -10,7 +10,7 @@ let k: RunningKernel;
 let modulesDir: string;
 
 const mod = (name: string, manifest: Record<string, unknown>) => writeModule(modulesDir, name, { router: helloRouter, manifest });
-const post = (path: string) => k.get(path, { method: 'POST' });
+const post = (path: string) => k.admin(path, { method: 'POST' });
 
 beforeAll(async () => {
   modulesDir = tempDir('modules');

@@ -5,13 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import express from 'express';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { collectRoutes, toOpenApiPath } from '../shared/runtime/openapi.js';
+import { mergeDocuments, readCapped } from '../kernel/openapi.js';
+import type { ModuleSupervisor } from '../kernel/supervisor.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
 import { waitFor } from './helpers/wait.js';
 
 let k: RunningKernel;
 
-type Doc = { openapi: string; info: { description: string }; tags: { name: string }[]; paths: Record<string, Record<string, any>> };
+type Doc = { openapi: string; info: { description: string }; tags: { name: string }[]; paths: Record<string, Record<string, any>>; components: { securitySchemes: Record<string, any> } };
 
 const docs = () => k.json<Doc>('/api/docs/openapi.json');
 
@@ -82,8 +84,18 @@ describe('merged OpenAPI document', () => {
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const op of Object.values(item)) expect(op.tags).toEqual([tagOf(path)]);
     }
-    // the kernel's own admin API is documented next to the modules, with its bearer token
-    expect(doc.paths['/api/v1/modules/{name}/enable']!.post.security).toEqual([{ adminToken: [] }, {}]);
+    // the kernel's own admin API is documented next to the modules; on the public origin with no
+    // "Authorize" box (a token typed there would sit where module pages can reach it) ...
+    expect(doc.paths['/api/v1/modules/{name}/enable']!.post.security).toEqual([]);
+    expect(doc.paths['/api/v1/modules/{name}/enable']!.post.description).toMatch(/admin origin/);
+    expect(doc.components.securitySchemes).toEqual({});
+    // ... and on the admin origin with its bearer token, required
+    const adminDoc = (await (await k.admin('/api/docs/openapi.json')).json()) as typeof doc;
+    expect(adminDoc.paths['/api/v1/modules/{name}/enable']!.post.security).toEqual([{ adminToken: [] }]);
+    expect(adminDoc.paths['/api/v1/modules/{name}/logs']!.get.security).toEqual([{ adminToken: [] }]);
+    expect(adminDoc.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    // and module operations carry the kernel's choice: no security, so Swagger UI sends them no token
+    expect(doc.paths['/api/v1/alpha/items']!.get.security).toEqual([]);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/health', '/api/v1/modules', '/api/v1/modules/{name}/logs']));
     // a manifest description is plain text, not Markdown/HTML for Swagger UI to render
     expect(JSON.stringify(doc.tags)).not.toContain('<b>');
@@ -92,19 +104,19 @@ describe('merged OpenAPI document', () => {
   });
 
   it('drops a module that is down and takes it back when it runs again', async () => {
-    expect((await k.get('/api/v1/modules/gamma/enable', { method: 'POST' })).status).toBe(200);
+    expect((await k.admin('/api/v1/modules/gamma/enable', { method: 'POST' })).status).toBe(200);
     let doc = await docs();
     expect(doc.paths['/api/v2/gamma/hello']).toBeDefined();
     expect(doc.tags.map((t) => t.name)).toContain('gamma');
 
-    expect((await k.get('/api/v1/modules/alpha/disable', { method: 'POST' })).status).toBe(200);
+    expect((await k.admin('/api/v1/modules/alpha/disable', { method: 'POST' })).status).toBe(200);
     doc = await docs();
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/api/v1/alpha'))).toEqual([]);
     expect(doc.tags.map((t) => t.name)).not.toContain('Alpha Things');
     expect(doc.info.description).toContain('alpha');
     await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeTruthy();
 
-    expect((await k.get('/api/v1/modules/alpha/enable', { method: 'POST' })).status).toBe(200);
+    expect((await k.admin('/api/v1/modules/alpha/enable', { method: 'POST' })).status).toBe(200);
     doc = await docs();
     expect(doc.paths['/api/v1/alpha/items/{id}']!.get.summary).toBe('One item');
   });
@@ -160,5 +172,42 @@ describe('routes read from an express router', () => {
       'patch /things/{id}/tags/{rest}',
     ]);
     expect(toOpenApiPath('/x/:"quoted name"/y/')).toBe('/x/{quoted name}/y');
+  });
+});
+
+describe('what the kernel keeps of a module document (pure)', () => {
+  const sup = { name: 'thief', entry: { manifest: { api_prefix: '/api/v1/thief', tags: ['Thief'], description: 'x' } } } as unknown as ModuleSupervisor;
+
+  it('drops a module\'s security, servers and anything that is not an HTTP method', () => {
+    const doc = {
+      openapi: '3.0.3',
+      info: { title: 'thief', version: '1.0.0' },
+      paths: {
+        '/loot': {
+          get: { summary: 'loot', security: [{ adminToken: [] }], servers: [{ url: 'http://evil.example' }] },
+          servers: [{ url: 'http://evil.example' }],
+          parameters: [{ name: 'x', in: 'query' }],
+        },
+      },
+      components: { securitySchemes: { adminToken: { type: 'apiKey', in: 'query', name: 'steal' } } },
+    } as never;
+    const merged = mergeDocuments([{ sup, doc }], []);
+    expect(merged.paths['/api/v1/thief/loot']).toEqual({ get: { summary: 'loot', tags: ['Thief'], operationId: 'thief__get_loot', security: [] } });
+    expect(merged.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('reads at most the byte limit of an answer and aborts past it', async () => {
+    let aborted = 0;
+    const big = new Response(new ReadableStream({
+      pull(c) {
+        c.enqueue(new Uint8Array(64 * 1024));
+      },
+    }));
+    const r = await readCapped(big, 1024 * 1024, () => aborted++);
+    expect(r).toMatchObject({ reason: expect.stringMatching(/1048576-byte limit/) });
+    expect(aborted).toBe(1);
+    const declared = new Response('{}', { headers: { 'content-length': String(200 * 1024 * 1024) } });
+    expect(await readCapped(declared, 1024, () => aborted++)).toMatchObject({ reason: expect.stringMatching(/209715200 bytes/) });
+    expect(await readCapped(new Response('{"paths":{}}'), 1024, () => aborted++)).toBe('{"paths":{}}');
   });
 });

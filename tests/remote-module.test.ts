@@ -1,6 +1,7 @@
 // A module served by `hubctl serve-module` in its own process (as in its own container)
 // and used by a kernel as a remote module: migrated by the kernel, proxied, health-checked,
-// marked unreachable when it dies and running again when it comes back.
+// marked unreachable when it dies and running again when it comes back. It answers only
+// requests carrying the kernel secret configured on both sides (MODULES__FARAWAY__SECRET).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ let k: RunningKernel;
 let modulesDir: string;
 let port: number;
 let runner: ChildProcess | null = null;
+const SECRET = 'remote-secret-5d1c';
 
 function serveModule(): ChildProcess {
   const proc = spawn(process.execPath, [join(HUB_ROOT, 'dist/cli/hubctl.js'), 'serve-module', 'faraway', '--port', String(port)], {
@@ -26,6 +28,7 @@ function serveModule(): ChildProcess {
       HUB_DATA_DIR: tempDir('remote-data'),
       MODULES__FARAWAY__DATABASE_URL: db.url,
       MODULES__FARAWAY__GREETING: 'hello from afar',
+      MODULES__FARAWAY__SECRET: SECRET,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -48,7 +51,7 @@ beforeAll(async () => {
   k = await startKernel({
     modulesDir,
     databaseUrl: db.url,
-    env: { MODULES__FARAWAY__URL: `http://127.0.0.1:${port}`, HUB_REMOTE_CHECK_MS: '300' },
+    env: { MODULES__FARAWAY__URL: `http://127.0.0.1:${port}`, HUB_REMOTE_CHECK_MS: '300', MODULES__FARAWAY__SECRET: SECRET },
   });
 });
 
@@ -75,7 +78,32 @@ describe('remote module', () => {
       return r.memory_rss_bytes > 0 ? r : undefined;
     }, { what: 'remote stats' });
     expect(withStats.memory_rss_bytes).toBeGreaterThan(10 * 1024 * 1024);
-    expect(await (await k.get('/metrics')).text()).toMatch(/hub_module_memory_rss_bytes\{module="faraway"\} \d+/);
+    expect(await (await k.admin('/metrics')).text()).toMatch(/hub_module_memory_rss_bytes\{module="faraway"\} \d+/);
+  });
+
+  it('answers 403 to anyone but its kernel, on every route, and never shows module code the secret', async () => {
+    await k.waitForState('faraway', 'running');
+    for (const path of ['/api/v1/faraway/hello', '/api/v1/faraway/health', '/_hub/stats', '/_hub/openapi.json']) {
+      const direct = await fetch(`http://127.0.0.1:${port}${path}`);
+      expect(direct.status, path).toBe(403);
+      expect(await direct.json()).toMatchObject({ error: 'forbidden' });
+      const wrong = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'x-hub-secret': 'guess' } });
+      expect(wrong.status, path).toBe(403);
+    }
+    // a client's copy of the header is replaced by the kernel's, so a wrong one does no harm
+    expect((await k.get('/api/v1/faraway/hello', { headers: { 'x-hub-secret': 'guess' } })).status).toBe(200);
+  });
+
+  it('refuses to start without a secret', async () => {
+    const lonely = spawn(process.execPath, [join(HUB_ROOT, 'dist/cli/hubctl.js'), 'serve-module', 'faraway', '--port', String(await freePort())], {
+      env: { PATH: process.env.PATH, HUB_MODULES_DIR: modulesDir, HUB_DATA_DIR: tempDir('remote-data') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    lonely.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => lonely.once('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(err).toMatch(/MODULES__FARAWAY__SECRET/);
   });
 
   it('is marked unreachable when its process dies, answering 503 with Retry-After', async () => {

@@ -18,7 +18,7 @@ const router = `export default (router, ctx) => {
 function hubctlRestart(name: string): Promise<number | null> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [join(HUB_ROOT, 'dist/cli/hubctl.js'), 'restart', name], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HUB_URL: k.url },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HUB_URL: k.adminUrl, HUB_ADMIN_TOKEN: k.adminToken()! },
       stdio: 'ignore',
     });
     p.on('close', resolve);
@@ -58,7 +58,7 @@ describe('restart under load', () => {
     const pids = [(await k.record('busy')).pid as number];
     for (let i = 0; i < 6; i++) {
       if (i % 2 === 0) {
-        const res = await k.get('/api/v1/modules/busy/restart', { method: 'POST' });
+        const res = await k.admin('/api/v1/modules/busy/restart', { method: 'POST' });
         expect(res.status).toBe(200);
         const rec = (await res.json()) as { state: string };
         expect(rec.state).toBe('running');

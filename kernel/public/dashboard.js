@@ -1,17 +1,17 @@
 // Keeps the server-rendered dashboard pages live: module records over SSE (/api/v1/events),
 // the log tail over SSE, and the enable/disable/restart buttons, which call the admin API.
 // Everything from the hub is written with textContent, never parsed as HTML: module names,
-// errors and log lines are data, not markup. The admin token lives in sessionStorage for
-// this tab only; it is never put in a cookie, so other sites cannot ride on it.
+// errors and log lines are data, not markup. This script never holds a credential: the
+// browser's HttpOnly session cookie (from /login) goes with its same-origin requests, and
+// nothing is kept in sessionStorage, localStorage or a script-readable cookie.
 (() => {
   'use strict';
   document.documentElement.classList.add('js');
 
-  const TOKEN_KEY = 'bmc-hub-admin-token';
   const STATES = ['disabled', 'starting', 'running', 'stopping', 'restarting', 'failed', 'missing'];
   const MAX_LOG_LINES = 1000;
   const page = document.body.dataset.page;
-  const tokenRequired = document.body.dataset.tokenRequired === 'true';
+  const publicUrl = document.body.dataset.publicUrl || '';
   const $ = (id) => document.getElementById(id);
 
   // ---------------------------------------------------------------- formatting (as the server does)
@@ -63,29 +63,6 @@
     clearTimeout(toastTimer);
     toastTimer = setTimeout(() => (box.hidden = true), kind === 'error' ? 9000 : 3500);
   }
-
-  // ---------------------------------------------------------------- admin token
-  function token() {
-    try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }
-  }
-  function showTokenUi(ask) {
-    const has = Boolean(token());
-    $('token-form').hidden = has || !(tokenRequired || ask);
-    $('token-set').hidden = !has;
-  }
-  $('token-form').addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    const input = $('token-input');
-    try { sessionStorage.setItem(TOKEN_KEY, input.value); } catch { toast('This browser keeps no session storage: the token cannot be saved', 'error'); }
-    input.value = '';
-    showTokenUi(false);
-    toast('Token saved for this tab');
-  });
-  $('token-forget').addEventListener('click', () => {
-    try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* nothing kept */ }
-    showTokenUi(false);
-  });
-  showTokenUi(false);
 
   // ---------------------------------------------------------------- records → page
   const records = new Map();
@@ -148,7 +125,7 @@
     const tbody = document.querySelector('#modules tbody');
     for (const empty of tbody.querySelectorAll('tr.empty')) empty.remove();
     const name = encodeURIComponent(rec.name);
-    const docs = `/api/docs#/${encodeURIComponent((rec.tags && rec.tags[0]) || rec.name)}`;
+    const docs = `${publicUrl}/api/docs#/${encodeURIComponent((rec.tags && rec.tags[0]) || rec.name)}`;
     const tr = el('tr', { dataset: { module: rec.name } },
       el('td', { class: 'mod' },
         el('a', { class: 'mod-name', href: `/modules/${name}`, text: rec.name }), ' ',
@@ -161,7 +138,7 @@
       el('td', { class: 'num', dataset: { field: 'memory' } }),
       el('td', {}, el('code', { text: rec.api_prefix || '—' })),
       el('td', { class: 'links' },
-        el('a', { href: `/${name}`, text: 'UI' }), ' ',
+        el('a', { href: `${publicUrl}/${name}`, text: 'UI' }), ' ',
         el('a', { href: docs, text: 'Docs' }), ' ',
         el('a', { href: `/modules/${name}#log`, text: 'Logs' })),
       el('td', { class: 'js-only' }, actionsBox(rec)));
@@ -222,10 +199,11 @@
     const original = btn.textContent;
     btn.textContent = `${original}…`;
     try {
-      const headers = { accept: 'application/json' };
-      const t = token();
-      if (t) headers.authorization = `Bearer ${t}`;
-      const res = await fetch(`/api/v1/modules/${encodeURIComponent(name)}/${encodeURIComponent(action)}`, { method: 'POST', headers });
+      const res = await fetch(`/api/v1/modules/${encodeURIComponent(name)}/${encodeURIComponent(action)}`, {
+        method: 'POST',
+        headers: { accept: 'application/json' },
+        credentials: 'same-origin',
+      });
       const body = await res.json().catch(() => ({}));
       btn.textContent = original;
       delete box.dataset.busy;
@@ -233,7 +211,7 @@
         applyRecord(body);
         toast(`${name} ${DONE[action] || action}`);
       } else {
-        if (res.status === 401) showTokenUi(true);
+        if (res.status === 401) window.location.assign('/login');
         if (body && body.details && body.details.record) applyRecord(body.details.record);
         toast(`${name}: ${(body && body.message) || `HTTP ${res.status}`}`, 'error');
       }

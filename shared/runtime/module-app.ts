@@ -1,5 +1,6 @@
 // Builds one module's express app inside its child: the free health route, the
-// module's router at api_prefix, its views at /<name>, EJS, and JSON errors.
+// module's router at api_prefix, its views at /<name>, EJS, and JSON errors. Before any
+// of it, every request must carry the kernel secret (./kernel-secret.ts), else 403.
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import ejs from 'ejs';
 import { existsSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type { ModuleContext, ModuleRoutes } from '../module-api.js';
 import type { ModuleSpec } from '../ipc.js';
 import { HubError, toHubError } from '../errors.js';
+import { kernelSecretCheck } from './kernel-secret.js';
 import { OPENAPI_CHILD_PATH, openApiDocument } from './openapi.js';
 import { takeStats } from './stats.js';
 
@@ -34,6 +36,13 @@ export async function buildModuleApp(spec: ModuleSpec, ctx: ModuleContext): Prom
   app.set('views', join(spec.moduleDir, 'templates'));
   app.set('view engine', 'ejs');
   app.engine('html', ejs.renderFile as never);
+
+  // First of all routes, /_hub/* and the health route included: only the kernel may ask.
+  const fromKernel = kernelSecretCheck(spec.secret);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (fromKernel(req)) return next();
+    res.status(403).json(new HubError('forbidden', `module ${spec.name} answers only its hub kernel`).toJSON());
+  });
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const id = req.headers['x-request-id'];

@@ -1,5 +1,7 @@
-// Starts a real kernel process (node dist/kernel/main.js) on a temporary data folder and a
-// free port, and gives tests a handle on it: its URL, its log lines, and a clean stop.
+// Starts a real kernel process (node dist/kernel/main.js) on a temporary data folder and
+// free ports (public and admin origin), and gives tests a handle on it: its URLs, its log
+// lines, and a clean stop. Tests call admin routes only through `admin()`, which goes to the
+// admin origin with the admin credential.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,8 +22,12 @@ export interface KernelOptions {
 }
 
 export interface RunningKernel {
+  /** The public origin (modules, /health, records, docs). */
   url: string;
   port: number;
+  /** The admin origin (dashboard, admin API, /metrics), from the "Admin listening" line. */
+  adminUrl: string;
+  adminPort: number;
   proc: ChildProcess;
   dataDir: string;
   modulesDir: string;
@@ -32,7 +38,7 @@ export interface RunningKernel {
   get(path: string, init?: RequestInit): Promise<Response>;
   /** The admin credential this kernel accepts (HUB_ADMIN_TOKEN, else HUB_DATA_DIR/admin-token), if any. */
   adminToken(): string | undefined;
-  /** A request to the kernel's admin surface with the admin credential as a bearer header. */
+  /** A request to the kernel's admin origin with the admin credential as a bearer header (unless init sets authorization). */
   admin(path: string, init?: RequestInit): Promise<Response>;
   json<T = any>(path: string, init?: RequestInit): Promise<T>;
   record(name: string): Promise<any>;
@@ -56,6 +62,7 @@ export async function startKernel(opts: KernelOptions): Promise<RunningKernel> {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/tmp',
     HUB_PORT: '0',
+    HUB_ADMIN_PORT: '0',
     HUB_MODULES_DIR: opts.modulesDir,
     HUB_DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
@@ -90,18 +97,24 @@ export async function startKernel(opts: KernelOptions): Promise<RunningKernel> {
     }, { timeoutMs, what: `log line ${re}` });
 
   let port = 0;
+  let adminPort = 0;
   try {
     const listening = await waitForLog(/Gateway listening on http:\/\/[^:]+:(\d+)/, 60_000);
     port = Number(/Gateway listening on http:\/\/[^:]+:(\d+)/.exec(listening)![1]);
+    const adminLine = await waitForLog(/Admin listening on http:\/\/[^:]+:(\d+)/, 60_000);
+    adminPort = Number(/Admin listening on http:\/\/[^:]+:(\d+)/.exec(adminLine)![1]);
     if (opts.waitLoaded !== false) await waitForLog(/✅ Loaded \d+ modules/, 90_000);
   } catch (e) {
     proc.kill('SIGKILL');
     throw new Error(`${(e as Error).message}\n--- kernel output ---\n${lines.join('\n')}`);
   }
   const url = `http://127.0.0.1:${port}`;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const k: RunningKernel = {
     url,
     port,
+    adminUrl,
+    adminPort,
     proc,
     dataDir,
     modulesDir: opts.modulesDir,
@@ -121,7 +134,7 @@ export async function startKernel(opts: KernelOptions): Promise<RunningKernel> {
       const token = k.adminToken();
       const headers = new Headers(init.headers);
       if (token && !headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
-      return fetch(url + path, { ...init, headers });
+      return fetch(adminUrl + path, { ...init, headers });
     },
     json: async <T,>(path: string, init?: RequestInit) => (await (await fetch(url + path, init)).json()) as T,
     record: async (name) => (await fetch(`${url}/api/v1/modules/${name}`)).json(),
