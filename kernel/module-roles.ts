@@ -112,14 +112,24 @@ async function setupRoles(db: Database, moduleName: string): Promise<ModuleRoleN
 async function createRoles(client: Pick<PoolClient, 'query'>, names: ModuleRoleNames): Promise<void> {
   const own = quoteIdent(names.owner);
   const rt = quoteIdent(names.runtime);
-  const existing = new Set((await client.query<{ rolname: string }>(
-    'SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [[names.owner, names.runtime]])).rows.map((r) => r.rolname));
-  if (!existing.has(names.owner)) await client.query(`CREATE ROLE ${own} ${OWNER_ATTRIBUTES}`);
-  else await client.query(`ALTER ROLE ${own} ${OWNER_ATTRIBUTES}`); // roles made by older hubs were NOLOGIN
-  if (!existing.has(names.runtime)) await client.query(`CREATE ROLE ${rt} LOGIN NOINHERIT`);
-  await client.query(`ALTER ROLE ${own} CONNECTION LIMIT ${OWNER_CONNECTION_LIMIT}`);
-  await client.query(`ALTER ROLE ${rt} CONNECTION LIMIT ${RUNTIME_CONNECTION_LIMIT}`);
-  await client.query(`ALTER ROLE ${rt} SET statement_timeout = '${RUNTIME_STATEMENT_TIMEOUT}'`);
+  // Only what differs is altered: another kernel may be rotating the owner's password under
+  // the module's migration lock, and two writes to one pg_authid row collide.
+  const existing = new Map((await client.query<{ rolname: string; ok: boolean; limit: number; config: string[] | null }>(
+    `SELECT rolname, (rolcanlogin AND NOT rolsuper AND NOT rolcreatedb AND NOT rolcreaterole AND NOT rolinherit
+                      AND NOT rolreplication AND NOT rolbypassrls) AS ok, rolconnlimit AS limit, rolconfig AS config
+       FROM pg_roles WHERE rolname = ANY($1)`, [[names.owner, names.runtime]])).rows.map((r) => [r.rolname, r]));
+  const owner = existing.get(names.owner);
+  const runtime = existing.get(names.runtime);
+  if (!owner) await client.query(`CREATE ROLE ${own} ${OWNER_ATTRIBUTES} CONNECTION LIMIT ${OWNER_CONNECTION_LIMIT}`);
+  else if (!owner.ok || owner.limit !== OWNER_CONNECTION_LIMIT) {
+    // roles made by older hubs were NOLOGIN
+    await client.query(`ALTER ROLE ${own} ${OWNER_ATTRIBUTES} CONNECTION LIMIT ${OWNER_CONNECTION_LIMIT}`);
+  }
+  if (!runtime) await client.query(`CREATE ROLE ${rt} LOGIN NOINHERIT CONNECTION LIMIT ${RUNTIME_CONNECTION_LIMIT}`);
+  else if (runtime.limit !== RUNTIME_CONNECTION_LIMIT) await client.query(`ALTER ROLE ${rt} CONNECTION LIMIT ${RUNTIME_CONNECTION_LIMIT}`);
+  if (!runtime?.config?.includes(`statement_timeout=${RUNTIME_STATEMENT_TIMEOUT}`)) {
+    await client.query(`ALTER ROLE ${rt} SET statement_timeout = '${RUNTIME_STATEMENT_TIMEOUT}'`);
+  }
 
   const db = quoteIdent((await client.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d);
   for (const role of [names.owner, names.runtime]) {
@@ -127,8 +137,10 @@ async function createRoles(client: Pick<PoolClient, 'query'>, names: ModuleRoleN
       "SELECT has_database_privilege($1, current_database(), 'CONNECT') AS ok", [role]);
     if (!canConnect.rows[0]!.ok) await client.query(`GRANT CONNECT ON DATABASE ${db} TO ${quoteIdent(role)}`);
   }
-  await client.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${own}`);
-  await client.query(`GRANT USAGE ON SCHEMA public TO ${rt}`);
+  const schema = await client.query<{ own: boolean; rt: boolean }>(
+    "SELECT has_schema_privilege($1, 'public', 'CREATE') AND has_schema_privilege($1, 'public', 'USAGE') AS own, has_schema_privilege($2, 'public', 'USAGE') AS rt", [names.owner, names.runtime]);
+  if (!schema.rows[0]!.own) await client.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${own}`);
+  if (!schema.rows[0]!.rt) await client.query(`GRANT USAGE ON SCHEMA public TO ${rt}`);
   // Before PostgreSQL 15 every role could create in public; the runtime role must not.
   const rtCreates = await client.query<{ ok: boolean }>("SELECT has_schema_privilege($1, 'public', 'CREATE') AS ok", [names.runtime]);
   if (rtCreates.rows[0]!.ok) await client.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');

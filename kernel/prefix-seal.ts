@@ -164,19 +164,24 @@ export async function pinCatalogSearchPath(client: Pick<PoolClient, 'query'>): P
  * temporary; one message per object, e.g. `creates operator public.~~*(varchar,varchar), which
  * cannot carry the prefix "mop_"`. Runs in the migration's transaction, before it commits.
  */
-export async function findOwnedOutsidePrefix(client: Pick<PoolClient, 'query'>, owner: string, prefix: string, label: string): Promise<string[]> {
+export interface OwnedViolation { name: string; message: string }
+
+export async function findOwnedOutsidePrefix(client: Pick<PoolClient, 'query'>, owner: string, prefix: string, label: string): Promise<OwnedViolation[]> {
   const r = await client.query<{ type: string; schema: string | null; name: string | null; identity: string }>(OWNED_SQL, [owner]);
-  const out: string[] = [];
+  const out: OwnedViolation[] = [];
+  const push = (o: { name: string | null; identity: string }, message: string): void => { out.push({ name: o.name ?? o.identity, message }); };
   for (const o of r.rows) {
+    // Default privileges (ALTER DEFAULT PRIVILEGES) are settings of the role, not named objects.
+    if (o.type === 'default acl') continue;
     const unprefixable = /^(operator|cast|extension|language|transform|event trigger)/.test(o.type);
     if (o.schema !== null && /^pg_temp_\d+$/.test(o.schema)) {
-      out.push(`${label} creates temporary ${o.type} ${o.identity}; migrations may not create temporary objects`);
+      push(o, `${label} creates temporary ${o.type} ${o.identity}; migrations may not create temporary objects`);
     } else if (unprefixable) {
-      out.push(`${label} creates ${o.type} ${o.identity}, which cannot carry the prefix "${prefix}"; module migrations may not create ${o.type}s`);
+      push(o, `${label} creates ${o.type} ${o.identity}, which cannot carry the prefix "${prefix}"; module migrations may not create ${o.type}s`);
     } else if (o.name !== null && !o.name.startsWith(prefix) && !(o.type === 'schema')) {
-      out.push(`${label} creates ${o.type} ${o.identity} without the prefix "${prefix}"; rename it to ${prefix}${o.name}`);
+      push(o, `${label} creates ${o.type} ${o.identity} without the prefix "${prefix}"; rename it to ${prefix}${o.name}`);
     } else if (o.name === null && !o.identity.replace(/^[^.]*\./, '').startsWith(prefix)) {
-      out.push(`${label} owns ${o.type} ${o.identity}, which does not carry the prefix "${prefix}"`);
+      push(o, `${label} owns ${o.type} ${o.identity}, which does not carry the prefix "${prefix}"`);
     }
   }
   return out;
@@ -256,16 +261,17 @@ function rank(o: CatalogObject): number {
  * Throws migration_prefix naming the file and the first offending object; the caller rolls back.
  * `owned` are findOwnedOutsidePrefix's messages (role isolation), checked after the diff.
  */
-export function assertPrefixSeal(before: CatalogSnapshot, after: CatalogSnapshot, prefix: string, label: string, owned: string[] = []): void {
+export function assertPrefixSeal(before: CatalogSnapshot, after: CatalogSnapshot, prefix: string, label: string, owned: OwnedViolation[] = []): void {
   const violations = findViolations(before, after, prefix, label);
-  const messages = [...violations.map((v) => v.message), ...owned.filter((m) => !violations.some((v) => v.message === m))];
+  const extra = owned.filter((o) => !violations.some((v) => v.object.name === o.name));
+  const messages = [...violations.map((v) => v.message), ...extra.map((o) => o.message)];
   if (messages.length === 0) return;
   const more = messages.length > 1 ? ` (and ${messages.length - 1} more)` : '';
   throw new HubError('migration_prefix', messages[0]! + more, {
     file: label,
     violations: [
       ...violations.map((v) => ({ action: v.action, kind: kindName(v.object), name: v.object.name, schema: v.object.schema, ...(v.previousName ? { previous_name: v.previousName } : {}) })),
-      ...owned.map((message) => ({ action: 'owns', message })),
+      ...extra.map((o) => ({ action: 'owns', name: o.name, message: o.message })),
     ],
   });
 }
