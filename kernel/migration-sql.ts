@@ -89,8 +89,18 @@ export async function parseMigrationSql(sql: string, where: string, startLine = 
  * runs only outside a transaction (CREATE/DROP INDEX CONCURRENTLY, REINDEX, VACUUM, ALTER TYPE
  * … ADD VALUE); anything else belongs in an ordinary file, where a failure rolls back.
  */
-export function assertNoTransactionStatements(statements: SqlStatement[], where: string): void {
+export function assertNoTransactionStatements(statements: SqlStatement[], where: string, prefix: string | null): void {
   for (const s of statements) {
+    // Nothing here can be rolled back, so the prefix is checked on the parse tree before it runs.
+    if (prefix !== null && s.node === 'IndexStmt') {
+      const idx = s.tree.idxname as string | undefined;
+      const rel = s.tree.relation as { relname?: string; schemaname?: string } | undefined;
+      if ((idx !== undefined && !idx.startsWith(prefix)) || !rel?.relname?.startsWith(prefix) || (rel.schemaname ?? 'public') !== 'public') {
+        throw new HubError('migration_prefix',
+          `${where}: ${s.keyword} at line ${s.line} names ${idx === undefined ? '' : `index "${idx}" `}on "${rel?.relname ?? '?'}"; both must carry the prefix "${prefix}"`,
+          { file: where, line: s.line });
+      }
+    }
     if (!NO_TRANSACTION_NODES.has(s.node)) {
       throw new HubError('migration_failed',
         `${where}: ${s.keyword} at line ${s.line} is not allowed in a "-- migrate:no-transaction" file; ` +

@@ -218,7 +218,7 @@ async function readFiles(mod: MigrationTarget): Promise<MigrationFile[]> {
 async function parseFile(mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down'): Promise<SqlStatement[]> {
   const where = label(mod, f);
   const statements = await parseMigrationSql(direction === 'up' ? f.up : f.down!, where, direction === 'up' ? 1 : f.downStartLine);
-  if (f.noTransaction) assertNoTransactionStatements(statements, where);
+  if (f.noTransaction) assertNoTransactionStatements(statements, where, mod.name === KERNEL_MODULE ? null : mod.tablePrefix);
   return statements;
 }
 

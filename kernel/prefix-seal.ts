@@ -220,6 +220,7 @@ export function findViolations(before: CatalogSnapshot, after: CatalogSnapshot, 
   for (const [key, o] of after) {
     const old = before.get(key);
     const what = kindName(o);
+    if (o.cat === 'schema' && isTemp(o)) continue; // the session's temp schema; its objects are named below
     if (!old) {
       if (isTemp(o)) {
         out.push({ action: 'creates', object: o, message: `${label} creates temporary ${what} "${o.name}"; migrations may not create temporary objects` });
