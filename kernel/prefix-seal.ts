@@ -154,6 +154,10 @@ const OTHER_KINDS: Partial<Record<CatalogKind, string>> = {
   foreign_server: 'foreign server', transform: 'transform',
 };
 
+function unquoteIdent(name: string): string {
+  return /^".*"$/s.test(name) ? name.slice(1, -1).replace(/""/g, '"') : name;
+}
+
 /** Makes the seal's own queries immune to objects the migration created (SET LOCAL; call inside the transaction). */
 export async function pinCatalogSearchPath(client: Pick<PoolClient, 'query'>): Promise<void> {
   await client.query("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)");
@@ -170,7 +174,9 @@ export async function findOwnedOutsidePrefix(client: Pick<PoolClient, 'query'>, 
   const r = await client.query<{ type: string; schema: string | null; name: string | null; identity: string }>(OWNED_SQL, [owner]);
   const out: OwnedViolation[] = [];
   const push = (o: { name: string | null; identity: string }, message: string): void => { out.push({ name: o.name ?? o.identity, message }); };
-  for (const o of r.rows) {
+  for (const row of r.rows) {
+    // pg_identify_object quotes names where SQL would ("p_weird;x"); the prefix is on the bare name.
+    const o = { ...row, name: row.name === null ? null : unquoteIdent(row.name) };
     // Default privileges (ALTER DEFAULT PRIVILEGES) are settings of the role, not named objects.
     if (o.type === 'default acl') continue;
     const unprefixable = /^(operator|cast|extension|language|transform|event trigger)/.test(o.type);
