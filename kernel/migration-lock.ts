@@ -69,6 +69,7 @@ export async function acquireLock(db: Database, name: string, waitMs: number): P
     await client.end().catch(() => undefined);
     throw e;
   }
+  await dropPortal(client);
   let released = false;
   return {
     client,
@@ -117,5 +118,15 @@ export async function endOrphans(db: Database, lock: HeldLock, module: string, l
       db.log.warn({ module, pid }, `migrate: cannot end orphaned migration session ${pid} of ${module} (${(e as Error).message}); it ends at its statement timeout`);
     }
   }
+  await dropPortal(lock.client);
   return ended;
+}
+
+/**
+ * A parameterised query leaves its unnamed portal, and the portal's snapshot, open until the
+ * next query; a lock-holding transaction with a snapshot makes CREATE INDEX CONCURRENTLY in a
+ * `-- migrate:no-transaction` file wait for it forever. A plain query drops the portal.
+ */
+async function dropPortal(client: pg.Client): Promise<void> {
+  await client.query('SELECT 1');
 }

@@ -92,7 +92,7 @@ async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Pr
   }
   const roles = mod.name === KERNEL_MODULE ? null : await ensureModuleRoles(db, mod);
   return withModuleLock(db, mod, roles, opts, settings, async (lock, worker) => {
-    const ledger = await readLedger(lock.client, mod.name);
+    const ledger = await readLedger(db.pool, mod.name); // written only under this lock, which we hold
     verifyChecksums(mod, files, ledger);
     const pending = files.filter((x) => !ledger.has(x.version));
     checkOrder(mod, files, ledger, pending, settings, log);
@@ -137,7 +137,7 @@ export async function revertModule(db: Database, mod: MigrationTarget, count: nu
   }
   const roles = mod.name === KERNEL_MODULE ? null : await ensureModuleRoles(db, mod);
   return withModuleLock(db, mod, roles, opts, settings, async (lock, worker) => {
-    const steps = planFor(await readLedger(lock.client, mod.name));
+    const steps = planFor(await readLedger(db.pool, mod.name));
     const parsed = new Map<number, SqlStatement[]>();
     for (const s of steps) parsed.set(s.file.version, await parseFile(mod, s.file, 'down'));
     const reverted: AppliedMigration[] = [];
