@@ -9,6 +9,7 @@
 // by the next holder (see endOrphans) and terminated instead of being waited on.
 import pg from 'pg';
 import { HubError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
 import type { Database } from './database.js';
 
 /** application_name of every connection a kernel migrates on: `hub-migrate:<module>`. */
@@ -100,7 +101,7 @@ export async function withLock<T>(db: Database, name: string, waitMs: number, fn
  * login is neither superuser nor in pg_signal_backend) leaves the session to its own
  * statement_timeout and client_connection_check_interval, and that is logged.
  */
-export async function endOrphans(db: Database, lock: HeldLock, module: string, login: string): Promise<number[]> {
+export async function endOrphans(db: Database, lock: HeldLock, module: string, login: string, log: Logger = db.log): Promise<number[]> {
   const r = await lock.client.query<{ pid: number }>(
     `SELECT pid FROM pg_catalog.pg_stat_activity
       WHERE datname = current_database() AND usename = $1 AND application_name = $2 AND pid <> pg_backend_pid()`,
@@ -112,10 +113,10 @@ export async function endOrphans(db: Database, lock: HeldLock, module: string, l
       await lock.client.query('SELECT pg_terminate_backend($1, 10000)', [pid]);
       await lock.client.query('RELEASE SAVEPOINT orphan');
       ended.push(pid);
-      db.log.warn({ module, pid }, `migrate: ended orphaned migration session ${pid} of ${module}, left by a kernel that stopped mid-migration`);
+      log.warn({ module, pid }, `migrate: ended orphaned migration session ${pid} of ${module}, left by a kernel that stopped mid-migration`);
     } catch (e) {
       await lock.client.query('ROLLBACK TO SAVEPOINT orphan').catch(() => undefined);
-      db.log.warn({ module, pid }, `migrate: cannot end orphaned migration session ${pid} of ${module} (${(e as Error).message}); it ends at its statement timeout`);
+      log.warn({ module, pid }, `migrate: cannot end orphaned migration session ${pid} of ${module} (${(e as Error).message}); it ends at its statement timeout`);
     }
   }
   await dropPortal(lock.client);

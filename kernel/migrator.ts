@@ -263,7 +263,7 @@ async function adoptForeign(db: Database, mod: MigrationTarget, roles: ModuleRol
 async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: ModuleRoleNames | null, opts: MigrateOptions,
   settings: MigrationSettings, fn: (lock: HeldLock, worker: pg.Client) => Promise<T>): Promise<T> {
   return withLock(db, `migrate:${mod.name}`, opts.lockTimeoutMs ?? settings.waitMs, async (lock) => {
-    await endOrphans(db, lock, mod.name, roles ? roles.owner : db.connection.user);
+    await endOrphans(db, lock, mod.name, roles ? roles.owner : db.connection.user, opts.log ?? db.log);
     let worker: pg.Client;
     if (roles) {
       worker = await openOwnerSession(db, mod.name, roles, settings);
