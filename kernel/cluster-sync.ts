@@ -23,6 +23,8 @@ export class ClusterSync {
   private rereading: Promise<void> | null = null;
   private dirty = false;
   private lastReread = 0;
+  /** Notifications received on the channel, whoever sent them. */
+  hints = 0;
   /** How many times this kernel re-read hub_module_state because of notifications (for tests and metrics). */
   rereads = 0;
 
@@ -69,6 +71,7 @@ export class ClusterSync {
 
   /** Coalesces hints: one re-read in flight, at most one every minIntervalMs, never lost. */
   private hint(apply: (module: string, enabled: boolean) => Promise<void>, log: Logger): void {
+    this.hints++;
     this.dirty = true;
     if (this.rereading || this.closed) return;
     this.rereading = (async () => {
@@ -95,6 +98,11 @@ export class ClusterSync {
       log.info({ module: r.module }, `🔗 Another kernel ${r.enabled ? 'enabled' : 'disabled'} ${r.module}; applying`);
       await apply(r.module, r.enabled).catch((e) => log.error({ module: r.module }, `cluster sync: ${toHubError(e).message}`));
     }
+  }
+
+  /** Resolves once the hints received so far have been handled. */
+  async idle(): Promise<void> {
+    while (this.rereading) await this.rereading.catch(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -40,7 +40,7 @@ describe('several kernels on one database', () => {
   });
 
   it('applies an enable made on one kernel on the other within a second or two', async () => {
-    const res = await a.get('/api/v1/modules/shared_mod/enable', { method: 'POST' });
+    const res = await a.admin('/api/v1/modules/shared_mod/enable', { method: 'POST' });
     expect(res.status, await res.clone().text()).toBe(200);
     const t0 = Date.now();
     await b.waitForState('shared_mod', 'running', 10_000);
@@ -50,7 +50,7 @@ describe('several kernels on one database', () => {
   });
 
   it('applies a disable the same way', async () => {
-    expect((await b.get('/api/v1/modules/shared_mod/disable', { method: 'POST' })).status).toBe(200);
+    expect((await b.admin('/api/v1/modules/shared_mod/disable', { method: 'POST' })).status).toBe(200);
     await a.waitForState('shared_mod', 'disabled', 10_000);
     // the switch is written right after the child has drained
     await waitFor(() => enabledOnDisk(dirA, 'shared_mod') === false, { what: 'module.json to say disabled' });
@@ -58,7 +58,7 @@ describe('several kernels on one database', () => {
 
   it('converges a kernel that was down during a change', async () => {
     await b.stop();
-    expect((await a.get('/api/v1/modules/shared_mod/enable', { method: 'POST' })).status).toBe(200);
+    expect((await a.admin('/api/v1/modules/shared_mod/enable', { method: 'POST' })).status).toBe(200);
     expect(enabledOnDisk(dirB, 'shared_mod')).toBe(false);
     b = await startKernel({ modulesDir: dirB, databaseUrl: db.url });
     expect((await b.record('shared_mod')).state).toBe('running');
