@@ -34,6 +34,6 @@ export async function probePasswordTrust(c: DatabaseConnection, timeoutMs = 5_00
 /** The one loud line a kernel logs when the server trusts logins. */
 export function trustWarning(c: DatabaseConnection): string {
   return `database: the PostgreSQL server at ${c.host}:${c.port} lets logins in without checking passwords (pg_hba.conf "trust"): ` +
-    'any module can connect as any role, the kernel\'s superuser included, so per-module roles do not isolate modules; ' +
+    'any module can connect as any role, the kernel\'s own login included, so the modules\' own database roles do not isolate them; ' +
     'set the server to scram-sha-256 for these connections, or unset DATABASE_URL to use the embedded database';
 }

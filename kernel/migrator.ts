@@ -285,10 +285,9 @@ async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: Modu
 }
 
 /**
- * One file. Normally one transaction on `worker`: run, seal to the prefix, commit. The ledger
- * row goes in the same transaction when the worker is the kernel's login; on the owner's login
- * (which has no privilege on hub_migrations) it is written by the kernel right after the commit.
- * A `-- migrate:no-transaction` file runs statement by statement, then is sealed.
+ * One file. Normally one transaction on `worker`: run, seal to the prefix, record in the
+ * ledger, commit, so a file is applied and recorded together or not at all. A
+ * `-- migrate:no-transaction` file runs statement by statement, then is sealed and recorded.
  */
 async function runFile(db: Database, worker: pg.Client, mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down',
   roles: ModuleRoleNames | null, statements: SqlStatement[]): Promise<number> {
@@ -296,9 +295,12 @@ async function runFile(db: Database, worker: pg.Client, mod: MigrationTarget, f:
   const where = label(mod, f);
   const startLine = direction === 'up' ? 1 : f.downStartLine;
   const sealed = mod.name !== KERNEL_MODULE;
-  const ledgerInTx = roles === null;
+  // The ledger row goes in the file's own transaction: on the kernel's login directly, on the
+  // owner's through hub_record_migration, which writes only the login's own module's rows.
   const record = async (q: Pick<PoolClient, 'query'>, durationMs: number): Promise<void> => {
-    if (direction === 'up') {
+    if (roles) {
+      await q.query('SELECT public.hub_record_migration($1, $2, $3, $4, $5)', [f.version, f.name, f.checksum, durationMs, direction === 'up']);
+    } else if (direction === 'up') {
       await q.query('INSERT INTO public.hub_migrations (module, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',
         [mod.name, f.version, f.name, f.checksum, durationMs]);
     } else {
@@ -329,7 +331,7 @@ async function runFile(db: Database, worker: pg.Client, mod: MigrationTarget, f:
     } finally {
       await worker.query('ROLLBACK').catch(() => undefined);
     }
-    await record(db.pool, durationMs);
+    await record(worker, durationMs);
     return durationMs;
   }
 
@@ -349,9 +351,8 @@ async function runFile(db: Database, worker: pg.Client, mod: MigrationTarget, f:
       if (who.rows[0]!.u !== roles.owner) throw new HubError('migration_failed', `${where}: ended as role "${who.rows[0]!.u}"; migrations must run as the module's own role`);
     }
     await seal(before);
-    if (ledgerInTx) await record(worker, durationMs);
+    await record(worker, durationMs);
     await worker.query('COMMIT');
-    if (!ledgerInTx) await record(db.pool, durationMs);
     return durationMs;
   } catch (e) {
     await worker.query('ROLLBACK').catch(() => {});

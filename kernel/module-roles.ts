@@ -98,6 +98,7 @@ async function setupRoles(db: Database, moduleName: string): Promise<ModuleRoleN
       const meta = await client.query<{ db: string }>('SELECT current_database() AS db');
       const names = roleNamesFor(meta.rows[0]!.db, moduleName, db.instance);
       await createRoles(client, names);
+      await registerOwner(client, names, moduleName);
       return names;
     });
   } catch (e) {
@@ -144,6 +145,26 @@ async function createRoles(client: Pick<PoolClient, 'query'>, names: ModuleRoleN
   // Before PostgreSQL 15 every role could create in public; the runtime role must not.
   const rtCreates = await client.query<{ ok: boolean }>("SELECT has_schema_privilege($1, 'public', 'CREATE') AS ok", [names.runtime]);
   if (rtCreates.rows[0]!.ok) await client.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+}
+
+/**
+ * Lets the owner role record its own module's migrations (hub_record_migration, kernel
+ * migration 003), and drops the kernel's membership in the owner role that older hubs granted
+ * for SET ROLE: the kernel needs no membership in any module role.
+ */
+async function registerOwner(client: Pick<PoolClient, 'query'>, names: ModuleRoleNames, moduleName: string): Promise<void> {
+  const own = quoteIdent(names.owner);
+  await client.query(
+    `INSERT INTO public.hub_module_owners (owner_role, module) VALUES ($1, $2)
+     ON CONFLICT (owner_role) DO UPDATE SET module = EXCLUDED.module WHERE hub_module_owners.module <> EXCLUDED.module`,
+    [names.owner, moduleName]);
+  const can = await client.query<{ ok: boolean }>(
+    "SELECT has_function_privilege($1, 'public.hub_record_migration(integer, text, text, integer, boolean)', 'EXECUTE') AS ok", [names.owner]);
+  if (!can.rows[0]!.ok) await client.query(`GRANT EXECUTE ON FUNCTION public.hub_record_migration(integer, text, text, integer, boolean) TO ${own}`);
+  const member = await client.query<{ yes: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_auth_members WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = $1)
+                                                  AND member = (SELECT oid FROM pg_roles WHERE rolname = current_user)) AS yes`, [names.owner]);
+  if (member.rows[0]!.yes) await client.query(`REVOKE ${own} FROM CURRENT_USER`);
 }
 
 export interface OwnerSessionOptions {

@@ -96,6 +96,27 @@ describe('2. RESET ROLE inside a DO block', () => {
     expect(await applied('victim')).toBe(1);
   });
 
+  it('can record only its own module\'s ledger rows, and a runtime role none', async () => {
+    const m = mod('doforge', "SELECT public.hub_record_migration(7, 'forged', 'x', 0, true);\nSELECT public.hub_record_migration(1, 'init', 'x', 0, false);");
+    await migrateModule(db, m);
+    const rows = await db.pool.query("SELECT module, version, name FROM hub_migrations WHERE module IN ('doforge', 'victim') ORDER BY module, version");
+    // its own forged row and its real one; victim's row untouched
+    expect(rows.rows).toEqual([
+      { module: 'doforge', version: 1, name: 'init' },
+      { module: 'doforge', version: 7, name: 'forged' },
+      { module: 'victim', version: 1, name: 'init' },
+    ]);
+    const { issueRuntimeCredentials } = await import('../kernel/module-roles.js');
+    const { connectAs } = await import('./helpers/database.js');
+    const creds = await issueRuntimeCredentials(db, { name: 'victim' });
+    const rt = await connectAs(tdb.url, creds.connection.user, creds.connection.password);
+    try {
+      await expect(rt.query("SELECT public.hub_record_migration(9, 'x', 'x', 0, true)")).rejects.toThrow(/permission denied for function hub_record_migration/);
+    } finally {
+      await rt.end();
+    }
+  });
+
   it('runs as the module\'s owner role even after RESET ROLE and SET SESSION AUTHORIZATION', async () => {
     const who = mod('dowho', [
       'CREATE TABLE dowho_seen (at text, who text, sess text);',
