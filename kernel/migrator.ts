@@ -102,7 +102,7 @@ async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Pr
     if (roles) await adoptForeign(db, mod, roles, opts, log);
     const applied: AppliedMigration[] = [];
     for (const f of pending) {
-      const durationMs = await runFile(db, worker, mod, f, 'up', roles, parsed.get(f.version)!);
+      const durationMs = await runFile(worker, mod, f, 'up', roles, parsed.get(f.version)!);
       applied.push({ version: f.version, name: f.name, file: f.file, durationMs });
       log.info({ module: mod.name, file: f.file, ms: durationMs }, 'migration applied');
     }
@@ -142,7 +142,7 @@ export async function revertModule(db: Database, mod: MigrationTarget, count: nu
     for (const s of steps) parsed.set(s.file.version, await parseFile(mod, s.file, 'down'));
     const reverted: AppliedMigration[] = [];
     for (const s of steps) {
-      const durationMs = await runFile(db, worker, mod, s.file, 'down', roles, parsed.get(s.file.version)!);
+      const durationMs = await runFile(worker, mod, s.file, 'down', roles, parsed.get(s.file.version)!);
       reverted.push({ version: s.file.version, name: s.file.name, file: s.file.file, durationMs });
       log.info({ module: mod.name, file: s.file.file, ms: durationMs }, 'migration reverted');
     }
@@ -289,11 +289,9 @@ async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: Modu
  * ledger, commit, so a file is applied and recorded together or not at all. A
  * `-- migrate:no-transaction` file runs statement by statement, then is sealed and recorded.
  */
-async function runFile(db: Database, worker: pg.Client, mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down',
+async function runFile(worker: pg.Client, mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down',
   roles: ModuleRoleNames | null, statements: SqlStatement[]): Promise<number> {
-  const sql = direction === 'up' ? f.up : f.down!;
   const where = label(mod, f);
-  const startLine = direction === 'up' ? 1 : f.downStartLine;
   const sealed = mod.name !== KERNEL_MODULE;
   // The ledger row goes in the file's own transaction: on the kernel's login directly, on the
   // owner's through hub_record_migration, which writes only the login's own module's rows.
@@ -339,10 +337,14 @@ async function runFile(db: Database, worker: pg.Client, mod: MigrationTarget, f:
   try {
     const before = sealed ? await snapshotCatalog(worker) : null;
     const t0 = performance.now();
-    try {
-      await worker.query(sql);
-    } catch (e) {
-      throw sqlFailure(e, where, sql, startLine);
+    // Statement by statement, as the parser split them, so an error the server reports
+    // without a position (one raised inside a DO block, say) still names its line.
+    for (const s of statements) {
+      try {
+        await worker.query(s.text);
+      } catch (e) {
+        throw sqlFailure(e, where, s.text, s.line);
+      }
     }
     const durationMs = Math.round(performance.now() - t0);
     if (roles) {
@@ -361,13 +363,11 @@ async function runFile(db: Database, worker: pg.Client, mod: MigrationTarget, f:
   }
 }
 
+/** `sql` is one statement's text and `startLine` its file line; the error names the line. */
 function sqlFailure(e: unknown, where: string, sql: string, startLine: number): HubError {
   const err = e as { message?: string; position?: string; code?: string };
   const message = err.message ?? String(e);
   const position = err.position ? Number(err.position) : NaN;
-  if (Number.isFinite(position) && position > 0) {
-    const line = lineOfPosition(sql, position, startLine);
-    return new HubError('migration_failed', `${where}: ${message} at line ${line}`, { file: where, line, sqlstate: err.code });
-  }
-  return new HubError('migration_failed', `${where}: ${message}`, { file: where, sqlstate: err.code });
+  const line = Number.isFinite(position) && position > 0 ? lineOfPosition(sql, position, startLine) : startLine;
+  return new HubError('migration_failed', `${where}: ${message} at line ${line}`, { file: where, line, sqlstate: err.code });
 }

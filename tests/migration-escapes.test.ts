@@ -71,7 +71,7 @@ describe('2. RESET ROLE inside a DO block', () => {
     const marker = `/tmp/hub-escape-${randomBytes(4).toString('hex')}`;
     const err = await failure(mod('doshell', `CREATE TABLE doshell_t (id int);\n${escape(`COPY (SELECT 1) TO PROGRAM 'touch ${marker}'`)}`));
     expect(err.code).toBe('migration_failed');
-    expect(err.message).toMatch(/^doshell\/migrations\/001_init\.sql: (permission denied|must be superuser).*COPY to or from an external program/);
+    expect(err.message).toMatch(/^doshell\/migrations\/001_init\.sql: (permission denied|must be superuser).*COPY to or from an external program.* at line 2$/);
     expect(existsSync(marker)).toBe(false);
     expect(await relationExists('doshell_t')).toBe(false);
   });
@@ -86,13 +86,13 @@ describe('2. RESET ROLE inside a DO block', () => {
 
   it('cannot write another module\'s table', async () => {
     const err = await failure(mod('dowrite', escape('DELETE FROM victim_data')));
-    expect(err.message).toBe('dowrite/migrations/001_init.sql: permission denied for table victim_data');
+    expect(err.message).toBe('dowrite/migrations/001_init.sql: permission denied for table victim_data at line 1');
     expect(await victimRows()).toBe(3);
   });
 
   it('cannot edit the kernel\'s ledger', async () => {
     const err = await failure(mod('doledger', escape("DELETE FROM hub_migrations WHERE module = 'victim'")));
-    expect(err.message).toBe('doledger/migrations/001_init.sql: permission denied for table hub_migrations');
+    expect(err.message).toBe('doledger/migrations/001_init.sql: permission denied for table hub_migrations at line 1');
     expect(await applied('victim')).toBe(1);
   });
 

@@ -50,7 +50,7 @@ describe('7. slow migrations', () => {
     const slow = mod('sleepy', { '001_init.sql': 'CREATE TABLE sleepy_t (id int);\nSELECT pg_sleep(200);' });
     const t0 = Date.now();
     await expect(migrateModule(db, slow, { settings: { ...MIGRATION_DEFAULTS, statementTimeoutMs: 500 } }))
-      .rejects.toMatchObject({ code: 'migration_failed', message: 'sleepy/migrations/001_init.sql: canceling statement due to statement timeout' });
+      .rejects.toMatchObject({ code: 'migration_failed', message: 'sleepy/migrations/001_init.sql: canceling statement due to statement timeout at line 2' });
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
@@ -116,7 +116,7 @@ describe('7. slow migrations', () => {
     const t0 = Date.now();
     const k2 = await startKernel({ modulesDir, databaseUrl: tdb.url, env: { HUB_MIGRATION_STATEMENT_TIMEOUT_MS: '1500' } });
     const rec = await k2.waitForState('slowpoke', 'failed', 30_000);
-    expect(rec.last_error).toMatch(/slowpoke\/migrations\/001_init\.sql: canceling statement due to statement timeout/);
+    expect(rec.last_error).toMatch(/slowpoke\/migrations\/001_init\.sql: canceling statement due to statement timeout at line 2/);
     expect(Date.now() - t0).toBeLessThan(45_000);
     expect((await k2.record('quick')).state).toBe('running');
     await waitFor(async () => (await migrationSessions('slowpoke')).length === 0 || undefined, { what: 'no slowpoke migration session left' });
