@@ -61,6 +61,8 @@ export async function findForeignPrefixed(client: Pick<PoolClient, 'query'>, pre
  */
 export async function adoptPrefixed(admin: PoolClient, opts: {
   module: string; prefix: string; owner: string; kernelLogin: string; adoptAll: boolean; log: Logger;
+  /** lock_timeout for ALTER … OWNER TO, which waits for queries on the table (ms). */
+  lockTimeoutMs: number;
 }): Promise<ForeignObject[]> {
   const found = await findForeignPrefixed(admin, opts.prefix, opts.owner);
   if (found.length === 0) return [];
@@ -75,6 +77,7 @@ export async function adoptPrefixed(admin: PoolClient, opts: {
   const own = quoteIdent(opts.owner);
   await admin.query('BEGIN');
   try {
+    await admin.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", [`${Math.max(1, Math.floor(opts.lockTimeoutMs))}ms`]);
     // ALTER … OWNER TO needs the right to become the new owner; a CREATEROLE login gets it
     // for this transaction only, so the kernel is a member of no module role afterwards.
     const su = (await admin.query<{ su: boolean }>('SELECT rolsuper AS su FROM pg_catalog.pg_roles WHERE rolname = current_user')).rows[0]!.su;

@@ -99,7 +99,7 @@ async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Pr
     // Every pending file is parsed before the first one runs.
     const parsed = new Map<number, SqlStatement[]>();
     for (const f of pending) parsed.set(f.version, await parseFile(mod, f, 'up'));
-    if (roles) await adoptForeign(db, mod, roles, opts, log);
+    if (roles) await adoptForeign(db, mod, roles, opts, settings, log);
     const applied: AppliedMigration[] = [];
     for (const f of pending) {
       const durationMs = await runFile(worker, mod, f, 'up', roles, parsed.get(f.version)!);
@@ -243,11 +243,13 @@ function checkOrder(mod: MigrationTarget, files: MigrationFile[], ledger: Map<nu
   }
 }
 
-async function adoptForeign(db: Database, mod: MigrationTarget, roles: ModuleRoleNames, opts: MigrateOptions, log: Logger): Promise<void> {
+async function adoptForeign(db: Database, mod: MigrationTarget, roles: ModuleRoleNames, opts: MigrateOptions,
+  settings: MigrationSettings, log: Logger): Promise<void> {
   const admin = await db.pool.connect();
   try {
     await adoptPrefixed(admin, {
       module: mod.name, prefix: mod.tablePrefix, owner: roles.owner, kernelLogin: db.connection.user, adoptAll: opts.adopt === true, log,
+      lockTimeoutMs: settings.lockTimeoutMs,
     });
   } finally {
     admin.release();
