@@ -114,7 +114,7 @@ function isRoleChange(s: SqlStatement): boolean {
   if (ROLE_NODES.has(s.node)) return true;
   if (s.node === 'VariableSetStmt') {
     const name = String(s.tree.name ?? '');
-    return ROLE_SETTINGS.has(name) || s.tree.kind === 'VAR_RESET_ALL';
+    return ROLE_SETTINGS.has(name); // RESET ALL leaves role and session_authorization alone
   }
   return false;
 }
@@ -124,7 +124,6 @@ function keywordOf(node: string, tree: Record<string, unknown>, words: string[])
     const verb = String(tree.kind ?? '').startsWith('VAR_RESET') ? 'RESET' : 'SET';
     if (tree.name === 'role') return `${verb} ROLE`;
     if (tree.name === 'session_authorization') return `${verb} SESSION AUTHORIZATION`;
-    if (tree.kind === 'VAR_RESET_ALL') return 'RESET ALL';
   }
   const [a = node, b] = words;
   if (node === 'TransactionStmt') {
