@@ -17,7 +17,7 @@ import { HUB_ROOT } from '../shared/paths.js';
 import type { Database } from './database.js';
 import { adoptPrefixed } from './migration-adopt.js';
 import { lineOfPosition, readMigrationDir, type MigrationFile } from './migration-files.js';
-import { dedicatedClient, endOrphans, migrationAppName, withLock, type HeldLock } from './migration-lock.js';
+import { dedicatedClient, endOrphans, migrationAppName, withLock } from './migration-lock.js';
 import { migrationSettings, type MigrationSettings } from './migration-settings.js';
 import { assertNoTransactionStatements, parseMigrationSql, type SqlStatement } from './migration-sql.js';
 import { ensureModuleRoles, grantToRuntime, openOwnerSession, type ModuleRoleNames } from './module-roles.js';
@@ -91,7 +91,7 @@ async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Pr
     return { module: mod.name, applied: [], pending: pending.map((f) => plan(f, f.up)) };
   }
   const roles = mod.name === KERNEL_MODULE ? null : await ensureModuleRoles(db, mod);
-  return withModuleLock(db, mod, roles, opts, settings, async (lock, worker) => {
+  return withModuleLock(db, mod, roles, opts, settings, async (worker) => {
     const ledger = await readLedger(db.pool, mod.name); // written only under this lock, which we hold
     verifyChecksums(mod, files, ledger);
     const pending = files.filter((x) => !ledger.has(x.version));
@@ -136,7 +136,7 @@ export async function revertModule(db: Database, mod: MigrationTarget, count: nu
     return { module: mod.name, reverted: [], plan: steps.map((s) => plan(s.file, s.down)) };
   }
   const roles = mod.name === KERNEL_MODULE ? null : await ensureModuleRoles(db, mod);
-  return withModuleLock(db, mod, roles, opts, settings, async (lock, worker) => {
+  return withModuleLock(db, mod, roles, opts, settings, async (worker) => {
     const steps = planFor(await readLedger(db.pool, mod.name));
     const parsed = new Map<number, SqlStatement[]>();
     for (const s of steps) parsed.set(s.file.version, await parseFile(mod, s.file, 'down'));
@@ -263,7 +263,7 @@ async function adoptForeign(db: Database, mod: MigrationTarget, roles: ModuleRol
  * Neither the lock nor the worker comes from the admin pool.
  */
 async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: ModuleRoleNames | null, opts: MigrateOptions,
-  settings: MigrationSettings, fn: (lock: HeldLock, worker: pg.Client) => Promise<T>): Promise<T> {
+  settings: MigrationSettings, fn: (worker: pg.Client) => Promise<T>): Promise<T> {
   return withLock(db, `migrate:${mod.name}`, opts.lockTimeoutMs ?? settings.waitMs, async (lock) => {
     await endOrphans(db, lock, mod.name, roles ? roles.owner : db.connection.user, opts.log ?? db.log);
     let worker: pg.Client;
@@ -277,7 +277,7 @@ async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: Modu
     try {
       // Default privileges first, so what the files create is granted (and not PUBLIC-executable).
       if (roles) await grantToRuntime(worker, roles);
-      const result = await fn(lock, worker);
+      const result = await fn(worker);
       if (roles) await grantToRuntime(worker, roles);
       return result;
     } finally {
