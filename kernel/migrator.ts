@@ -20,7 +20,7 @@ import { lineOfPosition, readMigrationDir, type MigrationFile } from './migratio
 import { dedicatedClient, endOrphans, migrationAppName, withLock } from './migration-lock.js';
 import { migrationSettings, type MigrationSettings } from './migration-settings.js';
 import { assertNoTransactionStatements, parseMigrationSql, type SqlStatement } from './migration-sql.js';
-import { ensureModuleRoles, grantToRuntime, openOwnerSession, type ModuleRoleNames } from './module-roles.js';
+import { ensureModuleRoles, grantToRuntime, openOwnerSession, registerOwner, type ModuleRoleNames } from './module-roles.js';
 import { assertPrefixSeal, findOwnedOutsidePrefix, pinCatalogSearchPath, snapshotCatalog } from './prefix-seal.js';
 
 export const KERNEL_MODULE = '_kernel';
@@ -268,6 +268,7 @@ async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: Modu
     await endOrphans(db, lock, mod.name, roles ? roles.owner : db.connection.user, opts.log ?? db.log);
     let worker: pg.Client;
     if (roles) {
+      await registerOwner(db, roles, mod.name);
       worker = await openOwnerSession(db, mod.name, roles, settings);
     } else {
       worker = await dedicatedClient(db, migrationAppName(mod.name));

@@ -98,7 +98,6 @@ async function setupRoles(db: Database, moduleName: string): Promise<ModuleRoleN
       const meta = await client.query<{ db: string }>('SELECT current_database() AS db');
       const names = roleNamesFor(meta.rows[0]!.db, moduleName, db.instance);
       await createRoles(client, names);
-      await registerOwner(client, names, moduleName);
       return names;
     });
   } catch (e) {
@@ -149,22 +148,31 @@ async function createRoles(client: Pick<PoolClient, 'query'>, names: ModuleRoleN
 
 /**
  * Lets the owner role record its own module's migrations (hub_record_migration, kernel
- * migration 003), and drops the kernel's membership in the owner role that older hubs granted
- * for SET ROLE: the kernel needs no membership in any module role.
+ * migration 003) and drops the kernel's membership in the owner role that older hubs granted
+ * for SET ROLE: the kernel needs no membership in any module role. Needs the kernel's tables,
+ * so the migrator calls it (after migrating the kernel); cheap when already done, and takes
+ * the roles lock only to change something (two GRANTs on one function at once collide).
  */
-async function registerOwner(client: Pick<PoolClient, 'query'>, names: ModuleRoleNames, moduleName: string): Promise<void> {
-  const own = quoteIdent(names.owner);
-  await client.query(
-    `INSERT INTO public.hub_module_owners (owner_role, module) VALUES ($1, $2)
-     ON CONFLICT (owner_role) DO UPDATE SET module = EXCLUDED.module WHERE hub_module_owners.module <> EXCLUDED.module`,
-    [names.owner, moduleName]);
-  const can = await client.query<{ ok: boolean }>(
-    "SELECT has_function_privilege($1, 'public.hub_record_migration(integer, text, text, integer, boolean)', 'EXECUTE') AS ok", [names.owner]);
-  if (!can.rows[0]!.ok) await client.query(`GRANT EXECUTE ON FUNCTION public.hub_record_migration(integer, text, text, integer, boolean) TO ${own}`);
-  const member = await client.query<{ yes: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_auth_members WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = $1)
-                                                  AND member = (SELECT oid FROM pg_roles WHERE rolname = current_user)) AS yes`, [names.owner]);
-  if (member.rows[0]!.yes) await client.query(`REVOKE ${own} FROM CURRENT_USER`);
+export async function registerOwner(db: Database, names: ModuleRoleNames, moduleName: string): Promise<void> {
+  const state = async (q: Pick<PoolClient, 'query'>) => (await q.query<{ row: boolean; exec: boolean; member: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM public.hub_module_owners WHERE owner_role = $1 AND module = $2) AS row,
+            has_function_privilege($1, 'public.hub_record_migration(integer, text, text, integer, boolean)', 'EXECUTE') AS exec,
+            EXISTS (SELECT 1 FROM pg_auth_members WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = $1)
+                                                    AND member = (SELECT oid FROM pg_roles WHERE rolname = current_user)) AS member`,
+    [names.owner, moduleName])).rows[0]!;
+  const now = await state(db.pool);
+  if (now.row && now.exec && !now.member) return;
+  await withLock(db, ROLES_LOCK, ROLES_LOCK_WAIT_MS, async ({ client }) => {
+    const s = await state(client);
+    const own = quoteIdent(names.owner);
+    if (!s.row) {
+      await client.query(
+        `INSERT INTO public.hub_module_owners (owner_role, module) VALUES ($1, $2)
+         ON CONFLICT (owner_role) DO UPDATE SET module = EXCLUDED.module`, [names.owner, moduleName]);
+    }
+    if (!s.exec) await client.query(`GRANT EXECUTE ON FUNCTION public.hub_record_migration(integer, text, text, integer, boolean) TO ${own}`);
+    if (s.member) await client.query(`REVOKE ${own} FROM CURRENT_USER`);
+  });
 }
 
 export interface OwnerSessionOptions {
