@@ -65,7 +65,8 @@ function program(): Command {
     .option('--down <N>', 'revert the last N migrations of <name>', positiveInt)
     .option('--dry-run', 'show what would run, change nothing')
     .option('--json', 'results as JSON')
-    .action((name: string | undefined, opts: { down?: number; dryRun?: boolean; json?: boolean }) => migrate(name, opts));
+    .option('--adopt', "hand every object carrying the module's prefix to the module's role, whoever owns it (tables made by hand)")
+    .action((name: string | undefined, opts: { down?: number; dryRun?: boolean; json?: boolean; adopt?: boolean }) => migrate(name, opts));
 
   p.command('serve-module <name>')
     .description('run one module on its own (e.g. in its own container); a hub reaches it through remote_url. Needs MODULES__<NAME>__SECRET (or HUB_MODULE_SECRET), the same value the hub has: the module answers only requests that carry it')

@@ -20,6 +20,8 @@ export interface MigrateOptions {
   down?: number;
   dryRun?: boolean;
   json?: boolean;
+  /** Adopt prefixed objects whoever owns them (needs a module name). */
+  adopt?: boolean;
 }
 
 /** The embedded server's address, as the running hub left it: port in postmaster.pid, password beside it. */
@@ -78,7 +80,7 @@ async function withDb<T>(fn: (db: Database) => Promise<T>): Promise<T> {
   try {
     return await fn(db);
   } catch (e) {
-    if (isHubError(e)) throw new CliError(e.message, e.code === 'migration_locked' ? EXIT.conflict : EXIT.error, e.code);
+    if (isHubError(e)) throw new CliError(e.message, ['migration_locked', 'migration_order', 'migration_adopt'].includes(e.code) ? EXIT.conflict : EXIT.error, e.code);
     throw e;
   } finally {
     await db.close();
@@ -90,6 +92,9 @@ export async function migrate(rawName: string | undefined, opts: MigrateOptions)
   const name = rawName === undefined ? undefined : checkName(rawName);
   if (opts.down !== undefined && name === undefined) {
     throw new CliError('--down needs a module: hubctl migrate <name> --down N', EXIT.usage);
+  }
+  if (opts.adopt && name === undefined) {
+    throw new CliError('--adopt needs a module: hubctl migrate <name> --adopt', EXIT.usage);
   }
   const mods = await targets(name);
   const out = (s: string) => process.stdout.write(s + '\n');
@@ -110,7 +115,7 @@ export async function migrate(rawName: string | undefined, opts: MigrateOptions)
         out(files.length ? `${pc.green('✔')} ${mod.name}: ${opts.dryRun ? 'would revert' : 'reverted'} ${files.join(', ')}${dry}` : `${mod.name}: nothing to revert`);
         if (opts.dryRun) for (const p of r.plan) out(pc.dim(p.sql.trim().split('\n').map((l) => `    ${l}`).join('\n')));
       } else {
-        const r = await migrateModule(db, mod, { dryRun: opts.dryRun });
+        const r = await migrateModule(db, mod, { dryRun: opts.dryRun, adopt: opts.adopt });
         results.push(r);
         if (!opts.json) report(out, mod.name, opts.dryRun ? r.pending.map((p) => p.file) : r.applied.map((a) => a.file), opts.dryRun);
       }

@@ -1,32 +1,38 @@
 // Several kernels on one database agree on which modules are enabled. Every enable or
-// disable is recorded in hub_module_state and announced with NOTIFY; every kernel LISTENs
-// and applies what another kernel decided within moments. A kernel that starts later
-// adopts the recorded state. Only a real change is announced, so kernels applying each
-// other's notifications never echo them back.
-import { randomUUID } from 'node:crypto';
+// disable is recorded in hub_module_state, which only the kernel's login may write (module
+// roles have no privilege on it), and announced with NOTIFY. A notification carries no
+// decision: anyone who can connect can NOTIFY any channel, a module's own database role
+// included. It is only a hint to re-read hub_module_state; the table is the truth. Hints are
+// coalesced (at most one re-read in flight and one per `minIntervalMs`), so a module flooding
+// NOTIFY costs the kernel a few reads a second, not one per notification. A kernel that
+// starts later adopts the recorded state.
 import pg from 'pg';
 import { toHubError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
 import { isValidModuleName } from '../shared/names.js';
 import type { Database } from './database.js';
-import type { Kernel } from './kernel.js';
 
 const CHANNEL = 'hub_module_state';
-
-interface Announcement {
-  module: string;
-  enabled: boolean;
-  kernel: string;
-}
+const MIN_REREAD_INTERVAL_MS = 250;
 
 export class ClusterSync {
-  readonly kernelId = randomUUID();
   private listener: pg.Client | null = null;
   private closed = false;
+  /** What this kernel last knew hub_module_state to say, module → enabled. */
+  private readonly known = new Map<string, boolean>();
+  private rereading: Promise<void> | null = null;
+  private dirty = false;
+  private lastReread = 0;
+  /** Notifications received on the channel, whoever sent them. */
+  hints = 0;
+  /** How many times this kernel re-read hub_module_state because of notifications (for tests and metrics). */
+  rereads = 0;
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database, private readonly minIntervalMs = MIN_REREAD_INTERVAL_MS) {}
 
   /** Records a decision; announces it only when it changes what was recorded. */
   async record(module: string, enabled: boolean): Promise<void> {
+    this.known.set(module, enabled);
     const { rows } = await this.db.pool.query(
       `INSERT INTO hub_module_state (module, enabled, updated_at) VALUES ($1, $2, now())
        ON CONFLICT (module) DO UPDATE SET enabled = EXCLUDED.enabled, updated_at = now()
@@ -34,20 +40,22 @@ export class ClusterSync {
        RETURNING module`,
       [module, enabled],
     );
-    if (rows.length > 0) {
-      const note: Announcement = { module, enabled, kernel: this.kernelId };
-      await this.db.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(note)]);
-    }
+    if (rows.length > 0) await this.db.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, module]);
   }
 
   /** What the cluster decided so far, for a kernel that is starting. */
   async recorded(): Promise<Map<string, boolean>> {
     const { rows } = await this.db.pool.query<{ module: string; enabled: boolean }>('SELECT module, enabled FROM hub_module_state');
+    for (const r of rows) this.known.set(r.module, r.enabled);
     return new Map(rows.map((r) => [r.module, r.enabled]));
   }
 
-  /** Applies other kernels' announcements as they come. */
-  async listen(apply: (module: string, enabled: boolean) => Promise<void>, kernel: Kernel): Promise<void> {
+  /**
+   * Applies other kernels' decisions as they come: on every notification (whatever its
+   * payload) schedules one re-read of hub_module_state and applies each row that differs from
+   * what this kernel knew.
+   */
+  async listen(apply: (module: string, enabled: boolean) => Promise<void>, kernel: { log: Logger }): Promise<void> {
     const c = this.db.connection;
     const client = new pg.Client({ host: c.host, port: c.port, database: c.database, user: c.user, password: c.password, application_name: 'bmc-hub-listen' });
     client.on('error', (err) => {
@@ -55,24 +63,51 @@ export class ClusterSync {
       this.listener = null;
       if (!this.closed) setTimeout(() => void this.listen(apply, kernel).catch(() => undefined), 1000).unref();
     });
-    client.on('notification', (msg) => {
-      let note: Announcement;
-      try {
-        note = JSON.parse(msg.payload ?? '') as Announcement;
-      } catch {
-        return;
-      }
-      if (note.kernel === this.kernelId || !isValidModuleName(note.module) || typeof note.enabled !== 'boolean') return;
-      kernel.log.info({ module: note.module }, `🔗 Another kernel ${note.enabled ? 'enabled' : 'disabled'} ${note.module}; applying`);
-      apply(note.module, note.enabled).catch((e) => kernel.log.error({ module: note.module }, `cluster sync: ${toHubError(e).message}`));
-    });
+    client.on('notification', () => this.hint(apply, kernel.log));
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
     this.listener = client;
   }
 
+  /** Coalesces hints: one re-read in flight, at most one every minIntervalMs, never lost. */
+  private hint(apply: (module: string, enabled: boolean) => Promise<void>, log: Logger): void {
+    this.hints++;
+    this.dirty = true;
+    if (this.rereading || this.closed) return;
+    this.rereading = (async () => {
+      while (this.dirty && !this.closed) {
+        this.dirty = false;
+        const wait = this.lastReread + this.minIntervalMs - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait).unref());
+        this.lastReread = Date.now();
+        this.rereads++;
+        try {
+          await this.reread(apply, log);
+        } catch (e) {
+          log.warn(`cluster sync: cannot re-read hub_module_state (${toHubError(e).message})`);
+        }
+      }
+    })().finally(() => { this.rereading = null; });
+  }
+
+  private async reread(apply: (module: string, enabled: boolean) => Promise<void>, log: Logger): Promise<void> {
+    const { rows } = await this.db.pool.query<{ module: string; enabled: boolean }>('SELECT module, enabled FROM hub_module_state');
+    for (const r of rows) {
+      if (!isValidModuleName(r.module) || this.known.get(r.module) === r.enabled) continue;
+      this.known.set(r.module, r.enabled);
+      log.info({ module: r.module }, `🔗 Another kernel ${r.enabled ? 'enabled' : 'disabled'} ${r.module}; applying`);
+      await apply(r.module, r.enabled).catch((e) => log.error({ module: r.module }, `cluster sync: ${toHubError(e).message}`));
+    }
+  }
+
+  /** Resolves once the hints received so far have been handled. */
+  async idle(): Promise<void> {
+    while (this.rereading) await this.rereading.catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.listener?.end().catch(() => undefined);
+    await this.rereading?.catch(() => undefined);
   }
 }

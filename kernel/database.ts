@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HubError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { probePasswordTrust, trustWarning } from './database-trust.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 
 export interface DatabaseConnection {
@@ -30,6 +31,11 @@ export interface Database {
    * another kernel's children.
    */
   instance: string;
+  /**
+   * Whether the server let a login in without checking its password (database-trust.ts):
+   * true means per-module roles do not isolate modules; null when it could not be told.
+   */
+  trustsPasswords: boolean | null;
 }
 
 /** Reads HUB_DATA_DIR/kernel-id, creating it on first use. */
@@ -63,7 +69,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     const pool = createPool(opts.databaseUrl, opts.connectTimeoutMs ?? 5_000, log);
     await probe(pool, connection, opts.connectTimeoutMs ?? 5_000);
     log.info({ host: connection.host, port: connection.port, database: connection.database }, 'database: using DATABASE_URL');
-    return { pool, connection, embedded: false, log, close: () => pool.end(), instance: instanceId(opts.dataDir) };
+    const trustsPasswords = await checkTrust(connection, log);
+    return { pool, connection, embedded: false, log, close: () => pool.end(), instance: instanceId(opts.dataDir), trustsPasswords };
   }
   const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, log });
   const pool = createPool(server.connectionString, 10_000, log);
@@ -76,13 +83,20 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     throw e;
   }
   let closing: Promise<void> | null = null;
+  const trustsPasswords = await checkTrust(connection, log);
   return {
-    pool, connection, embedded: true, log, instance: instanceId(opts.dataDir),
+    pool, connection, embedded: true, log, instance: instanceId(opts.dataDir), trustsPasswords,
     close() {
       closing ??= pool.end().catch(() => {}).then(() => server.stop());
       return closing;
     },
   };
+}
+
+async function checkTrust(c: DatabaseConnection, log: Logger): Promise<boolean | null> {
+  const trusts = await probePasswordTrust(c);
+  if (trusts) log.warn({ host: c.host, port: c.port, trusts_passwords: true }, trustWarning(c));
+  return trusts;
 }
 
 function createPool(connectionString: string, connectTimeoutMs: number, log: Logger): pg.Pool {

@@ -7,6 +7,8 @@ import type { ModuleSupervisor } from './supervisor.js';
 
 export interface KernelView {
   readonly ready: boolean;
+  /** The kernel's database, if it has one; /health reports whether the server checks passwords. */
+  readonly db?: { readonly trustsPasswords: boolean | null } | null;
   supervisors(): ModuleSupervisor[];
   supervisor(name: string): ModuleSupervisor | undefined;
 }
@@ -23,7 +25,13 @@ export function createKernelApp(kernel: KernelView, mount: (app: Express) => voi
       modules[s.name] = s.state;
       if (s.entry.manifest?.enabled && s.state !== 'running') degraded = true;
     }
-    res.json({ status: degraded ? 'degraded' : 'ok', modules });
+    if (!kernel.db) {
+      res.json({ status: degraded ? 'degraded' : 'ok', modules });
+      return;
+    }
+    const trusts = kernel.db.trustsPasswords;
+    const warnings = trusts ? ['the database server does not check passwords (pg_hba.conf "trust"): modules are not isolated from each other or from the kernel\'s login'] : [];
+    res.json({ status: degraded ? 'degraded' : 'ok', modules, database: { trusts_passwords: trusts }, warnings });
   });
 
   // For load balancers and Kubernetes readiness: 503 until the first start of the enabled

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HubError } from '../shared/errors.js';
+import { NO_TRANSACTION_MARKER } from './migration-sql.js';
 
 export interface MigrationFile {
   version: number;
@@ -19,9 +20,13 @@ export interface MigrationFile {
   /** 1-based line of the file where the down SQL starts, so errors in it map to file lines. */
   downStartLine: number;
   checksum: string;
+  /** The first line is `-- migrate:no-transaction`: run statement by statement, outside a transaction. */
+  noTransaction: boolean;
 }
 
-const FILE_RE = /^(\d+)_([A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$/;
+const FILE_RE = /^(\d+)_([A-Za-z0-9][A-Za-z0-9_-]*)\.sql$/;
+/** Files a migrations folder may hold besides migrations: dotfiles (.gitkeep) and notes (*.md). */
+const IGNORED_RE = /^\.|\.md$/i;
 const DOWN_MARKER_RE = /^[ \t]*--[ \t]*migrate:down[ \t]*$/i;
 
 export function normaliseSql(content: string): string {
@@ -35,7 +40,7 @@ export function checksumOf(content: string): string {
 /** Splits at the first `-- migrate:down` line: before it is up, after it is down. */
 export function parseMigration(file: string, path: string, raw: string): MigrationFile {
   const m = FILE_RE.exec(file);
-  if (!m) throw new HubError('migration_failed', `${file} is not named NNN_name.sql`);
+  if (!m) throw new HubError('migration_failed', `migrations/${file} is not named NNN_name.sql`, { file });
   const text = normaliseSql(raw);
   const lines = text.split('\n');
   const markerIdx = lines.findIndex((l) => DOWN_MARKER_RE.test(l));
@@ -50,10 +55,16 @@ export function parseMigration(file: string, path: string, raw: string): Migrati
     down: downText.trim() === '' ? null : downText,
     downStartLine: markerIdx === -1 ? 0 : markerIdx + 2,
     checksum: checksumOf(raw),
+    noTransaction: NO_TRANSACTION_MARKER.test(lines[0] ?? ''),
   };
 }
 
-/** `dir` is the migrations folder itself. A missing folder means "no migrations". */
+/**
+ * `dir` is the migrations folder itself. A missing folder means "no migrations". Every other
+ * entry must be named NNN_name.sql (lower-case .sql; dotfiles and *.md notes are left alone):
+ * a misnamed file is an error naming it (`migrations/002-add_b.sql is not named NNN_name.sql`),
+ * never silently skipped, because a skipped migration is a schema that differs from the author's.
+ */
 export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
   let names: string[];
   try {
@@ -63,6 +74,11 @@ export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
     throw e;
   }
   const files: MigrationFile[] = [];
+  const misnamed = names.filter((f) => !FILE_RE.test(f) && !IGNORED_RE.test(f)).sort();
+  if (misnamed.length > 0) {
+    const more = misnamed.length > 1 ? ` (and ${misnamed.slice(1).join(', ')})` : '';
+    throw new HubError('migration_failed', `migrations/${misnamed[0]} is not named NNN_name.sql${more}`, { files: misnamed });
+  }
   for (const file of names) {
     if (!FILE_RE.test(file)) continue;
     const path = join(dir, file);
@@ -89,51 +105,4 @@ export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
 export function lineOfPosition(sqlText: string, position: number, startLine = 1): number {
   const before = Array.from(sqlText).slice(0, Math.max(0, position - 1)).join('');
   return startLine + (before.match(/\n/g)?.length ?? 0);
-}
-
-/**
- * Finds a statement-level BEGIN/COMMIT/ROLLBACK/START TRANSACTION/ABORT. The migrator already
- * wraps each file in a transaction; a COMMIT inside it would commit early, drop the module's
- * role (SET LOCAL ends with the transaction) and leave the rest of the file unchecked.
- */
-export function findTransactionControl(sql: string): { keyword: string; line: number } | null {
-  const code = blankLiteralsAndComments(sql);
-  const re = /(^|;)(\s*)(BEGIN|COMMIT|ROLLBACK(?!\s+TO\b)|START\s+TRANSACTION|ABORT)\b/gi;
-  const m = re.exec(code);
-  if (!m) return null;
-  const at = m.index + m[1]!.length + m[2]!.length;
-  return { keyword: m[3]!.toUpperCase().replace(/\s+/g, ' '), line: 1 + (code.slice(0, at).match(/\n/g)?.length ?? 0) };
-}
-
-/** Replaces comments, quoted strings and dollar-quoted bodies with spaces, keeping newlines. */
-function blankLiteralsAndComments(sql: string): string {
-  let out = '';
-  let i = 0;
-  const skipTo = (end: number): void => {
-    out += sql.slice(i, end).replace(/[^\n]/g, ' ');
-    i = end;
-  };
-  while (i < sql.length) {
-    const rest = sql.slice(i, i + 2);
-    const ch = sql[i]!;
-    if (rest === '--') {
-      const nl = sql.indexOf('\n', i);
-      skipTo(nl === -1 ? sql.length : nl);
-    } else if (rest === '/*') {
-      const end = sql.indexOf('*/', i + 2);
-      skipTo(end === -1 ? sql.length : end + 2);
-    } else if (ch === "'" || ch === '"') {
-      let j = i + 1;
-      while (j < sql.length && !(sql[j] === ch && sql[j + 1] !== ch)) j += sql[j] === ch ? 2 : 1;
-      skipTo(Math.min(sql.length, j + 1));
-    } else if (ch === '$' && /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.test(sql.slice(i))) {
-      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i))![0];
-      const end = sql.indexOf(tag, i + tag.length);
-      skipTo(end === -1 ? sql.length : end + tag.length);
-    } else {
-      out += ch;
-      i++;
-    }
-  }
-  return out;
 }

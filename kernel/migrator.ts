@@ -1,22 +1,29 @@
 // Applies and reverts numbered SQL migrations, for the kernel itself (module "_kernel",
 // folder migrations/ at the project root) and for every module, recording each file in
-// hub_migrations. Each file runs in its own transaction together with its ledger row, so a
-// file is either fully applied and recorded or not at all. All migrating kernels of one
-// database take the same session advisory lock, and re-read the ledger after getting it:
-// the second kernel finds the work done instead of redoing it.
+// hub_migrations. Every pending file is read by PostgreSQL's own parser before any runs
+// (migration-sql.ts). A module's files run on a connection that logs in as the module's owner
+// role (module-roles.ts), never on the kernel's login; each file in its own transaction, sealed
+// to the module's prefix (prefix-seal.ts) before it commits. Kernels of one database serialise
+// per module on a hub_locks row (migration-lock.ts) and re-read the ledger after getting it:
+// the second kernel finds the work done instead of redoing it, and a slow module holds up
+// only itself.
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
+import type pg from 'pg';
 import type { PoolClient } from 'pg';
-import { HubError } from '../shared/errors.js';
+import { HubError, isHubError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { HUB_ROOT } from '../shared/paths.js';
 import type { Database } from './database.js';
-import { findTransactionControl, lineOfPosition, readMigrationDir, type MigrationFile } from './migration-files.js';
-import { ensureModuleRoles, HUB_LOCK_CLASS, quoteIdent, type ModuleRoleNames } from './module-roles.js';
-import { assertPrefixSeal, snapshotCatalog } from './prefix-seal.js';
+import { adoptPrefixed } from './migration-adopt.js';
+import { lineOfPosition, readMigrationDir, type MigrationFile } from './migration-files.js';
+import { dedicatedClient, endOrphans, migrationAppName, withLock } from './migration-lock.js';
+import { migrationSettings, type MigrationSettings } from './migration-settings.js';
+import { assertNoTransactionStatements, parseMigrationSql, type SqlStatement } from './migration-sql.js';
+import { ensureModuleRoles, grantToRuntime, openOwnerSession, registerOwner, type ModuleRoleNames } from './module-roles.js';
+import { assertPrefixSeal, findOwnedOutsidePrefix, pinCatalogSearchPath, snapshotCatalog } from './prefix-seal.js';
 
 export const KERNEL_MODULE = '_kernel';
-const MIGRATE_LOCK_KEY = 1;
 
 export interface MigrationTarget {
   name: string;
@@ -28,8 +35,12 @@ export interface MigrationTarget {
 export interface MigrateOptions {
   dryRun?: boolean;
   log?: Logger;
-  /** How long to wait for another kernel's migration run before giving up (migration_locked). */
+  /** How long to wait for another kernel's run of the same module before giving up (migration_locked); default HUB_MIGRATION_WAIT_MS. */
   lockTimeoutMs?: number;
+  /** Hand every object carrying the module's prefix to its owner role, whoever owns it (hubctl migrate <name> --adopt). */
+  adopt?: boolean;
+  /** Defaults to migrationSettings(process.env). */
+  settings?: MigrationSettings;
 }
 
 export interface AppliedMigration { version: number; name: string; file: string; durationMs: number }
@@ -67,22 +78,31 @@ export async function migrateModule(db: Database, mod: MigrationTarget, opts: Mi
 }
 
 async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Promise<MigrateResult> {
-  const files = await readMigrationDir(join(mod.dir, 'migrations'));
+  const files = await readFiles(mod);
   const log = opts.log ?? db.log;
+  const settings = opts.settings ?? migrationSettings();
   if (opts.dryRun) {
     const ledger = await readLedger(db.pool, mod.name);
     verifyChecksums(mod, files, ledger);
-    const pending = files.filter((f) => !ledger.has(f.version)).map((f) => plan(f, f.up));
+    const pending = files.filter((f) => !ledger.has(f.version));
+    checkOrder(mod, files, ledger, pending, settings, log);
+    for (const f of pending) await parseFile(mod, f, 'up');
     for (const p of pending) log.info({ module: mod.name, file: p.file }, 'migrate (dry run): would apply');
-    return { module: mod.name, applied: [], pending };
+    return { module: mod.name, applied: [], pending: pending.map((f) => plan(f, f.up)) };
   }
   const roles = mod.name === KERNEL_MODULE ? null : await ensureModuleRoles(db, mod);
-  return withMigrationLock(db, opts, async (client) => {
-    const ledger = await readLedger(client, mod.name);
+  return withModuleLock(db, mod, roles, opts, settings, async (worker) => {
+    const ledger = await readLedger(db.pool, mod.name); // written only under this lock, which we hold
     verifyChecksums(mod, files, ledger);
+    const pending = files.filter((x) => !ledger.has(x.version));
+    checkOrder(mod, files, ledger, pending, settings, log);
+    // Every pending file is parsed before the first one runs.
+    const parsed = new Map<number, SqlStatement[]>();
+    for (const f of pending) parsed.set(f.version, await parseFile(mod, f, 'up'));
+    if (roles) await adoptForeign(db, mod, roles, opts, settings, log);
     const applied: AppliedMigration[] = [];
-    for (const f of files.filter((x) => !ledger.has(x.version))) {
-      const durationMs = await runFile(client, mod, f, 'up', roles);
+    for (const f of pending) {
+      const durationMs = await runFile(worker, mod, f, 'up', roles, parsed.get(f.version)!);
       applied.push({ version: f.version, name: f.name, file: f.file, durationMs });
       log.info({ module: mod.name, file: f.file, ms: durationMs }, 'migration applied');
     }
@@ -92,10 +112,14 @@ async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Pr
 
 /** Reverts the last `count` applied migrations, newest first, each in its own transaction. */
 export async function revertModule(db: Database, mod: MigrationTarget, count: number, opts: MigrateOptions = {}): Promise<RevertResult> {
-  const files = await readMigrationDir(join(mod.dir, 'migrations'));
+  const files = await readFiles(mod);
   const log = opts.log ?? db.log;
+  const settings = opts.settings ?? migrationSettings();
   const planFor = (ledger: Map<number, LedgerRow>): { file: MigrationFile; down: string }[] => {
-    const versions = [...ledger.keys()].sort((a, b) => b - a).slice(0, Math.max(0, count));
+    // Newest applied first: with HUB_MIGRATIONS_OUT_OF_ORDER a lower number can be the newest.
+    const versions = [...ledger.values()]
+      .sort((a, b) => b.appliedAt.getTime() - a.appliedAt.getTime() || b.version - a.version)
+      .map((r) => r.version).slice(0, Math.max(0, count));
     verifyChecksums(mod, files, ledger);
     // Check every step before running any, so a missing down section cannot leave a half-done revert.
     return versions.map((v) => {
@@ -112,11 +136,13 @@ export async function revertModule(db: Database, mod: MigrationTarget, count: nu
     return { module: mod.name, reverted: [], plan: steps.map((s) => plan(s.file, s.down)) };
   }
   const roles = mod.name === KERNEL_MODULE ? null : await ensureModuleRoles(db, mod);
-  return withMigrationLock(db, opts, async (client) => {
-    const steps = planFor(await readLedger(client, mod.name));
+  return withModuleLock(db, mod, roles, opts, settings, async (worker) => {
+    const steps = planFor(await readLedger(db.pool, mod.name));
+    const parsed = new Map<number, SqlStatement[]>();
+    for (const s of steps) parsed.set(s.file.version, await parseFile(mod, s.file, 'down'));
     const reverted: AppliedMigration[] = [];
     for (const s of steps) {
-      const durationMs = await runFile(client, mod, s.file, 'down', roles);
+      const durationMs = await runFile(worker, mod, s.file, 'down', roles, parsed.get(s.file.version)!);
       reverted.push({ version: s.file.version, name: s.file.name, file: s.file.file, durationMs });
       log.info({ module: mod.name, file: s.file.file, ms: durationMs }, 'migration reverted');
     }
@@ -127,7 +153,7 @@ export async function revertModule(db: Database, mod: MigrationTarget, count: nu
 export async function migrationStatus(db: Database, mods: MigrationTarget[]): Promise<ModuleMigrationStatus[]> {
   const out: ModuleMigrationStatus[] = [];
   for (const mod of mods) {
-    const files = await readMigrationDir(join(mod.dir, 'migrations'));
+    const files = await readFiles(mod);
     const ledger = await readLedger(db.pool, mod.name);
     const byVersion = new Map(files.map((f) => [f.version, f]));
     out.push({
@@ -178,88 +204,173 @@ function verifyChecksums(mod: MigrationTarget, files: MigrationFile[], ledger: M
   }
 }
 
-async function withMigrationLock<T>(db: Database, opts: MigrateOptions, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await db.pool.connect();
-  let broken: Error | undefined;
+/** The module's files; a misnamed file is an error naming the module and the file. */
+async function readFiles(mod: MigrationTarget): Promise<MigrationFile[]> {
   try {
-    const timeoutMs = opts.lockTimeoutMs ?? 120_000;
-    await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
-    try {
-      await client.query('SELECT pg_advisory_lock($1, $2)', [HUB_LOCK_CLASS, MIGRATE_LOCK_KEY]);
-    } catch (e) {
-      if ((e as { code?: string }).code === '55P03') {
-        throw new HubError('migration_locked',
-          `another kernel has held the migration lock of database "${db.connection.database}" for over ${Math.round(timeoutMs / 1000)} s; try again when it has finished`);
-      }
-      throw e;
-    } finally {
-      await client.query('RESET lock_timeout');
-    }
-    try {
-      return await fn(client);
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1, $2)', [HUB_LOCK_CLASS, MIGRATE_LOCK_KEY]).catch((e: Error) => { broken = e; });
-    }
-  } finally {
-    // Destroying a connection we could not unlock releases the lock server-side.
-    client.release(broken);
+    return await readMigrationDir(join(mod.dir, 'migrations'));
+  } catch (e) {
+    if (isHubError(e) && e.message.startsWith('migrations/')) throw new HubError(e.code, `${mod.name}/${e.message}`, e.details);
+    throw e;
   }
 }
 
-/** One file, one transaction: run as the module's owner role, check the prefix seal, record it. */
-async function runFile(client: PoolClient, mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down',
-  roles: ModuleRoleNames | null): Promise<number> {
-  const sql = direction === 'up' ? f.up : f.down!;
+/** Parses one direction of a file with PostgreSQL's parser; refuses what migration-sql.ts refuses. */
+async function parseFile(mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down'): Promise<SqlStatement[]> {
   const where = label(mod, f);
-  const startLine = direction === 'up' ? 1 : f.downStartLine;
-  const tc = findTransactionControl(sql);
-  if (tc) {
-    throw new HubError('migration_failed',
-      `${where}: ${tc.keyword} at line ${startLine + tc.line - 1}; each migration file already runs in its own transaction, remove its transaction statements`);
+  const statements = await parseMigrationSql(direction === 'up' ? f.up : f.down!, where, direction === 'up' ? 1 : f.downStartLine);
+  if (f.noTransaction) assertNoTransactionStatements(statements, where, mod.name === KERNEL_MODULE ? null : mod.tablePrefix);
+  return statements;
+}
+
+/**
+ * A pending file numbered below an applied one: refused (migration_order) naming both, unless
+ * HUB_MIGRATIONS_OUT_OF_ORDER=true, which applies it with one warning line.
+ */
+function checkOrder(mod: MigrationTarget, files: MigrationFile[], ledger: Map<number, LedgerRow>,
+  pending: MigrationFile[], settings: MigrationSettings, log: Logger): void {
+  if (ledger.size === 0) return;
+  const newest = [...ledger.values()].reduce((a, b) => (b.version > a.version ? b : a));
+  const newestFile = files.find((f) => f.version === newest.version)?.file ?? `${newest.version}_${newest.name}.sql`;
+  for (const f of pending.filter((p) => p.version < newest.version)) {
+    if (!settings.outOfOrder) {
+      throw new HubError('migration_order',
+        `${label(mod, f)} is numbered below ${mod.name}/migrations/${newestFile}, which is already applied; ` +
+        'give it a number above the applied ones, or set HUB_MIGRATIONS_OUT_OF_ORDER=true to apply it anyway',
+        { module: mod.name, file: f.file, applied: newestFile });
+    }
+    log.warn({ module: mod.name, file: f.file, applied: newestFile },
+      `migrate: applying ${label(mod, f)} after ${newestFile} (out of order, HUB_MIGRATIONS_OUT_OF_ORDER=true)`);
   }
-  const sealed = mod.name !== KERNEL_MODULE;
-  await client.query('BEGIN');
+}
+
+async function adoptForeign(db: Database, mod: MigrationTarget, roles: ModuleRoleNames, opts: MigrateOptions,
+  settings: MigrationSettings, log: Logger): Promise<void> {
+  const admin = await db.pool.connect();
   try {
-    if (roles) await client.query(`SET LOCAL ROLE ${quoteIdent(roles.owner)}`);
-    const before = sealed ? await snapshotCatalog(client) : null;
-    const t0 = performance.now();
+    await adoptPrefixed(admin, {
+      module: mod.name, prefix: mod.tablePrefix, owner: roles.owner, kernelLogin: db.connection.user, adoptAll: opts.adopt === true, log,
+      lockTimeoutMs: settings.lockTimeoutMs,
+    });
+  } finally {
+    admin.release();
+  }
+}
+
+/**
+ * Holds the module's hub_locks row for the whole run, ends sessions a dead kernel left behind,
+ * and opens the connection the files run on: the owner role's own login for a module with
+ * roles, else the kernel's login (the kernel's own migrations; servers without CREATE ROLE).
+ * Neither the lock nor the worker comes from the admin pool.
+ */
+async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: ModuleRoleNames | null, opts: MigrateOptions,
+  settings: MigrationSettings, fn: (worker: pg.Client) => Promise<T>): Promise<T> {
+  return withLock(db, `migrate:${mod.name}`, opts.lockTimeoutMs ?? settings.waitMs, async (lock) => {
+    await endOrphans(db, lock, mod.name, roles ? roles.owner : db.connection.user, opts.log ?? db.log);
+    let worker: pg.Client;
+    if (roles) {
+      await registerOwner(db, roles, mod.name);
+      worker = await openOwnerSession(db, mod.name, roles, settings);
+    } else {
+      worker = await dedicatedClient(db, migrationAppName(mod.name));
+      await worker.query(`SET statement_timeout = ${settings.statementTimeoutMs}`);
+      await worker.query(`SET lock_timeout = ${settings.lockTimeoutMs}`);
+    }
     try {
-      await client.query(sql);
-    } catch (e) {
-      throw sqlFailure(e, where, sql, startLine);
+      // Default privileges first, so what the files create is granted (and not PUBLIC-executable).
+      if (roles) await grantToRuntime(worker, roles);
+      const result = await fn(worker);
+      if (roles) await grantToRuntime(worker, roles);
+      return result;
+    } finally {
+      await worker.end().catch(() => undefined);
+    }
+  });
+}
+
+/**
+ * One file. Normally one transaction on `worker`: run, seal to the prefix, record in the
+ * ledger, commit, so a file is applied and recorded together or not at all. A
+ * `-- migrate:no-transaction` file runs statement by statement, then is sealed and recorded.
+ */
+async function runFile(worker: pg.Client, mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down',
+  roles: ModuleRoleNames | null, statements: SqlStatement[]): Promise<number> {
+  const where = label(mod, f);
+  const sealed = mod.name !== KERNEL_MODULE;
+  // The ledger row goes in the file's own transaction: on the kernel's login directly, on the
+  // owner's through hub_record_migration, which writes only the login's own module's rows.
+  const record = async (q: Pick<PoolClient, 'query'>, durationMs: number): Promise<void> => {
+    if (roles) {
+      await q.query('SELECT public.hub_record_migration($1, $2, $3, $4, $5)', [f.version, f.name, f.checksum, durationMs, direction === 'up']);
+    } else if (direction === 'up') {
+      await q.query('INSERT INTO public.hub_migrations (module, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',
+        [mod.name, f.version, f.name, f.checksum, durationMs]);
+    } else {
+      await q.query('DELETE FROM public.hub_migrations WHERE module = $1 AND version = $2', [mod.name, f.version]);
+    }
+  };
+  const seal = async (before: Awaited<ReturnType<typeof snapshotCatalog>> | null): Promise<void> => {
+    if (!before) return;
+    await pinCatalogSearchPath(worker);
+    const owned = roles ? await findOwnedOutsidePrefix(worker, roles.owner, mod.tablePrefix, where) : [];
+    assertPrefixSeal(before, await snapshotCatalog(worker), mod.tablePrefix, where, owned);
+  };
+
+  if (f.noTransaction) {
+    const before = sealed ? await snapshotCatalog(worker) : null;
+    const t0 = performance.now();
+    for (const s of statements) {
+      try {
+        await worker.query(s.text);
+      } catch (e) {
+        throw sqlFailure(e, where, s.text, s.line);
+      }
+    }
+    const durationMs = Math.round(performance.now() - t0);
+    await worker.query('BEGIN');
+    try {
+      await seal(before);
+    } finally {
+      await worker.query('ROLLBACK').catch(() => undefined);
+    }
+    await record(worker, durationMs);
+    return durationMs;
+  }
+
+  await worker.query('BEGIN');
+  try {
+    const before = sealed ? await snapshotCatalog(worker) : null;
+    const t0 = performance.now();
+    // Statement by statement, as the parser split them, so an error the server reports
+    // without a position (one raised inside a DO block, say) still names its line.
+    for (const s of statements) {
+      try {
+        await worker.query(s.text);
+      } catch (e) {
+        throw sqlFailure(e, where, s.text, s.line);
+      }
     }
     const durationMs = Math.round(performance.now() - t0);
     if (roles) {
-      // A migration that switched roles would escape both the ownership model and the seal's premise.
-      const who = await client.query<{ u: string }>('SELECT current_user AS u');
-      if (who.rows[0]!.u !== roles.owner) {
-        throw new HubError('migration_failed', `${where}: changes the session role (SET ROLE / RESET ROLE); migrations must run as the module's own role`);
-      }
+      // Belt and braces: the owner's login is a member of nothing, so this cannot differ.
+      const who = await worker.query<{ u: string }>('SELECT pg_catalog.current_user() AS u');
+      if (who.rows[0]!.u !== roles.owner) throw new HubError('migration_failed', `${where}: ended as role "${who.rows[0]!.u}"; migrations must run as the module's own role`);
     }
-    if (before) assertPrefixSeal(before, await snapshotCatalog(client), mod.tablePrefix, where);
-    if (roles) await client.query('RESET ROLE');
-    if (direction === 'up') {
-      await client.query('INSERT INTO public.hub_migrations (module, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',
-        [mod.name, f.version, f.name, f.checksum, durationMs]);
-    } else {
-      await client.query('DELETE FROM public.hub_migrations WHERE module = $1 AND version = $2', [mod.name, f.version]);
-    }
-    await client.query('COMMIT');
+    await seal(before);
+    await record(worker, durationMs);
+    await worker.query('COMMIT');
     return durationMs;
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => {});
+    await worker.query('ROLLBACK').catch(() => {});
     if (e instanceof HubError) throw e;
     throw new HubError('migration_failed', `${where}: ${(e as Error).message}`);
   }
 }
 
+/** `sql` is one statement's text and `startLine` its file line; the error names the line. */
 function sqlFailure(e: unknown, where: string, sql: string, startLine: number): HubError {
   const err = e as { message?: string; position?: string; code?: string };
   const message = err.message ?? String(e);
   const position = err.position ? Number(err.position) : NaN;
-  if (Number.isFinite(position) && position > 0) {
-    const line = lineOfPosition(sql, position, startLine);
-    return new HubError('migration_failed', `${where}: ${message} at line ${line}`, { file: where, line, sqlstate: err.code });
-  }
-  return new HubError('migration_failed', `${where}: ${message}`, { file: where, sqlstate: err.code });
+  const line = Number.isFinite(position) && position > 0 ? lineOfPosition(sql, position, startLine) : startLine;
+  return new HubError('migration_failed', `${where}: ${message} at line ${line}`, { file: where, line, sqlstate: err.code });
 }

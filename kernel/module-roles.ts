@@ -1,5 +1,9 @@
 // One pair of PostgreSQL roles per module, so a module's code can touch only its own tables:
-//   <prefix><module>_own  NOLOGIN; owns the module's objects; migrations run as it (SET LOCAL ROLE)
+//   <prefix><module>_own  owns the module's objects; migrations LOG IN as it, with a password
+//                         the kernel sets afresh for every migration run and never hands out.
+//                         NOSUPERUSER NOCREATEROLE NOCREATEDB NOINHERIT and a member of
+//                         nothing, so RESET ROLE or SET SESSION AUTHORIZATION inside a DO block
+//                         lands on the owner itself: a migration can never become the kernel.
 //   <prefix><module>_rt   LOGIN; DML on what _own owns, nothing else; what the module's child connects as
 // Role names are cluster-wide while several hub databases may share one server, so the prefix
 // is derived from the database name: h<8 hex of sha256(dbname)>_. Two kernels on one database
@@ -7,8 +11,9 @@
 // (<prefix><module>_rt_<kernel id>), so rotating its password never breaks the other's children.
 // Where the server refuses CREATE ROLE, modules share the kernel's connection instead.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
-import type { PoolClient } from 'pg';
+import pg, { type PoolClient } from 'pg';
 import type { Database, DatabaseConnection } from './database.js';
+import { migrationAppName, withLock } from './migration-lock.js';
 
 export interface ModuleRoleNames { owner: string; runtime: string }
 
@@ -20,10 +25,13 @@ export interface RuntimeCredentials {
   connection: Required<DatabaseConnection>;
 }
 
-/** Advisory lock class shared by the migrator (key 1) and role setup (key 2). */
-export const HUB_LOCK_CLASS = 0x48554200;
-const ROLES_LOCK_KEY = 2;
+/** The hub_locks row that serialises role setup across kernels and parallel module starts. */
+const ROLES_LOCK = 'roles';
+const ROLES_LOCK_WAIT_MS = 60_000;
 const RUNTIME_CONNECTION_LIMIT = 10;
+/** The owner logs in only for migrations (one session) and the grants after them. */
+const OWNER_CONNECTION_LIMIT = 3;
+const OWNER_ATTRIBUTES = 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS';
 const RUNTIME_STATEMENT_TIMEOUT = '30s';
 
 interface RoleState {
@@ -84,62 +92,137 @@ async function setupRoles(db: Database, moduleName: string): Promise<ModuleRoleN
     warnShared(db, 'the database user may not create roles');
     return null;
   }
-  const client = await db.pool.connect();
   try {
-    await client.query('BEGIN');
     // Kernels sharing a database (and parallel module starts) would otherwise race on CREATE ROLE.
-    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [HUB_LOCK_CLASS, ROLES_LOCK_KEY]);
-    const meta = await client.query<{ db: string; su: boolean }>(
-      'SELECT current_database() AS db, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su');
-    const names = roleNamesFor(meta.rows[0]!.db, moduleName, db.instance);
-    await createRoles(client, names, meta.rows[0]!.su);
-    await grantExisting(client, names);
-    await client.query('COMMIT');
-    return names;
+    return await withLock(db, ROLES_LOCK, ROLES_LOCK_WAIT_MS, async ({ client }) => {
+      const meta = await client.query<{ db: string }>('SELECT current_database() AS db');
+      const names = roleNamesFor(meta.rows[0]!.db, moduleName, db.instance);
+      await createRoles(client, names);
+      return names;
+    });
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => {});
     if ((e as { code?: string }).code === '42501') {
       warnShared(db, (e as Error).message);
       return null;
     }
     throw e;
-  } finally {
-    client.release();
   }
 }
 
-async function createRoles(client: PoolClient, names: ModuleRoleNames, superuser: boolean): Promise<void> {
+async function createRoles(client: Pick<PoolClient, 'query'>, names: ModuleRoleNames): Promise<void> {
   const own = quoteIdent(names.owner);
   const rt = quoteIdent(names.runtime);
-  const existing = new Set((await client.query<{ rolname: string }>(
-    'SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [[names.owner, names.runtime]])).rows.map((r) => r.rolname));
-  if (!existing.has(names.owner)) await client.query(`CREATE ROLE ${own} NOLOGIN`);
-  if (!existing.has(names.runtime)) await client.query(`CREATE ROLE ${rt} LOGIN NOINHERIT`);
-  // SET ROLE and ALTER DEFAULT PRIVILEGES FOR ROLE need membership unless we are superuser.
-  if (!superuser) await client.query(`GRANT ${own} TO CURRENT_USER`);
-  await client.query(`ALTER ROLE ${rt} CONNECTION LIMIT ${RUNTIME_CONNECTION_LIMIT}`);
-  await client.query(`ALTER ROLE ${rt} SET statement_timeout = '${RUNTIME_STATEMENT_TIMEOUT}'`);
+  // Only what differs is altered: another kernel may be rotating the owner's password under
+  // the module's migration lock, and two writes to one pg_authid row collide.
+  const existing = new Map((await client.query<{ rolname: string; ok: boolean; limit: number; config: string[] | null }>(
+    `SELECT rolname, (rolcanlogin AND NOT rolsuper AND NOT rolcreatedb AND NOT rolcreaterole AND NOT rolinherit
+                      AND NOT rolreplication AND NOT rolbypassrls) AS ok, rolconnlimit AS limit, rolconfig AS config
+       FROM pg_roles WHERE rolname = ANY($1)`, [[names.owner, names.runtime]])).rows.map((r) => [r.rolname, r]));
+  const owner = existing.get(names.owner);
+  const runtime = existing.get(names.runtime);
+  if (!owner) await client.query(`CREATE ROLE ${own} ${OWNER_ATTRIBUTES} CONNECTION LIMIT ${OWNER_CONNECTION_LIMIT}`);
+  else if (!owner.ok || owner.limit !== OWNER_CONNECTION_LIMIT) {
+    // roles made by older hubs were NOLOGIN
+    await client.query(`ALTER ROLE ${own} ${OWNER_ATTRIBUTES} CONNECTION LIMIT ${OWNER_CONNECTION_LIMIT}`);
+  }
+  if (!runtime) await client.query(`CREATE ROLE ${rt} LOGIN NOINHERIT CONNECTION LIMIT ${RUNTIME_CONNECTION_LIMIT}`);
+  else if (runtime.limit !== RUNTIME_CONNECTION_LIMIT) await client.query(`ALTER ROLE ${rt} CONNECTION LIMIT ${RUNTIME_CONNECTION_LIMIT}`);
+  if (!runtime?.config?.includes(`statement_timeout=${RUNTIME_STATEMENT_TIMEOUT}`)) {
+    await client.query(`ALTER ROLE ${rt} SET statement_timeout = '${RUNTIME_STATEMENT_TIMEOUT}'`);
+  }
 
   const db = quoteIdent((await client.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d);
-  const canConnect = await client.query<{ ok: boolean }>(
-    "SELECT has_database_privilege($1, current_database(), 'CONNECT') AS ok", [names.runtime]);
-  if (!canConnect.rows[0]!.ok) await client.query(`GRANT CONNECT ON DATABASE ${db} TO ${rt}`);
-  await client.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${own}`);
-  await client.query(`GRANT USAGE ON SCHEMA public TO ${rt}`);
+  for (const role of [names.owner, names.runtime]) {
+    const canConnect = await client.query<{ ok: boolean }>(
+      "SELECT has_database_privilege($1, current_database(), 'CONNECT') AS ok", [role]);
+    if (!canConnect.rows[0]!.ok) await client.query(`GRANT CONNECT ON DATABASE ${db} TO ${quoteIdent(role)}`);
+  }
+  const schema = await client.query<{ own: boolean; rt: boolean }>(
+    "SELECT has_schema_privilege($1, 'public', 'CREATE') AND has_schema_privilege($1, 'public', 'USAGE') AS own, has_schema_privilege($2, 'public', 'USAGE') AS rt", [names.owner, names.runtime]);
+  if (!schema.rows[0]!.own) await client.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${own}`);
+  if (!schema.rows[0]!.rt) await client.query(`GRANT USAGE ON SCHEMA public TO ${rt}`);
   // Before PostgreSQL 15 every role could create in public; the runtime role must not.
   const rtCreates = await client.query<{ ok: boolean }>("SELECT has_schema_privilege($1, 'public', 'CREATE') AS ok", [names.runtime]);
   if (rtCreates.rows[0]!.ok) await client.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+}
 
-  const adp = `ALTER DEFAULT PRIVILEGES FOR ROLE ${own}`;
-  await client.query(`${adp} IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${rt}`);
-  await client.query(`${adp} IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${rt}`);
-  await client.query(`${adp} IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO ${rt}`);
+/**
+ * Lets the owner role record its own module's migrations (hub_record_migration, kernel
+ * migration 003) and drops the kernel's membership in the owner role that older hubs granted
+ * for SET ROLE: the kernel needs no membership in any module role. Needs the kernel's tables,
+ * so the migrator calls it (after migrating the kernel); cheap when already done, and takes
+ * the roles lock only to change something (two GRANTs on one function at once collide).
+ */
+export async function registerOwner(db: Database, names: ModuleRoleNames, moduleName: string): Promise<void> {
+  const state = async (q: Pick<PoolClient, 'query'>) => (await q.query<{ row: boolean; exec: boolean; member: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM public.hub_module_owners WHERE owner_role = $1 AND module = $2) AS row,
+            has_function_privilege($1, 'public.hub_record_migration(integer, text, text, integer, boolean)', 'EXECUTE') AS exec,
+            EXISTS (SELECT 1 FROM pg_auth_members WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = $1)
+                                                    AND member = (SELECT oid FROM pg_roles WHERE rolname = current_user)) AS member`,
+    [names.owner, moduleName])).rows[0]!;
+  const now = await state(db.pool);
+  if (now.row && now.exec && !now.member) return;
+  await withLock(db, ROLES_LOCK, ROLES_LOCK_WAIT_MS, async ({ client }) => {
+    const s = await state(client);
+    const own = quoteIdent(names.owner);
+    if (!s.row) {
+      await client.query(
+        `INSERT INTO public.hub_module_owners (owner_role, module) VALUES ($1, $2)
+         ON CONFLICT (owner_role) DO UPDATE SET module = EXCLUDED.module`, [names.owner, moduleName]);
+    }
+    if (!s.exec) await client.query(`GRANT EXECUTE ON FUNCTION public.hub_record_migration(integer, text, text, integer, boolean) TO ${own}`);
+    if (s.member) await client.query(`REVOKE ${own} FROM CURRENT_USER`);
+  });
+}
+
+export interface OwnerSessionOptions {
+  /** statement_timeout of every statement, ms (HUB_MIGRATION_STATEMENT_TIMEOUT_MS). */
+  statementTimeoutMs: number;
+  /** lock_timeout of every statement, ms (HUB_MIGRATION_LOCK_TIMEOUT_MS). */
+  lockTimeoutMs: number;
+}
+
+/**
+ * Logs in as the module's owner role, on a connection of its own (never the admin pool), with
+ * a password set just now and known only to this kernel. Call only while holding the module's
+ * migration lock: another kernel rotating the same password would otherwise lock this one out.
+ * The session carries application_name `hub-migrate:<module>` (how a later kernel recognises an
+ * orphan), the statement and lock timeouts, and client_connection_check_interval, so a session
+ * whose kernel died notices by itself.
+ */
+export async function openOwnerSession(db: Database, moduleName: string, names: ModuleRoleNames, opts: OwnerSessionOptions): Promise<pg.Client> {
+  const password = randomBytes(24).toString('base64url');
+  await db.pool.query(`ALTER ROLE ${quoteIdent(names.owner)} PASSWORD '${scramVerifier(password)}'`);
+  const c = db.connection;
+  const client = new pg.Client({
+    host: c.host, port: c.port, database: c.database, user: names.owner, password,
+    application_name: migrationAppName(moduleName), connectionTimeoutMillis: 10_000,
+    statement_timeout: Math.max(1, Math.floor(opts.statementTimeoutMs)),
+    lock_timeout: Math.max(1, Math.floor(opts.lockTimeoutMs)),
+  });
+  client.on('error', () => undefined); // surfaces on the next query
+  await client.connect();
+  await client.query("SELECT pg_catalog.set_config('client_connection_check_interval', '2000', false)").catch(() => undefined);
+  return client;
+}
+
+/**
+ * From the owner's own session: default privileges for what it creates from now on, and the
+ * same grants on what it already owns, for this kernel's runtime role. Run after migrations.
+ * No FOR ROLE and no membership needed: a role may always grant on its own objects.
+ */
+export async function grantToRuntime(owner: Pick<PoolClient, 'query'>, names: ModuleRoleNames): Promise<void> {
+  const rt = quoteIdent(names.runtime);
+  await owner.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${rt}`);
+  await owner.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${rt}`);
+  await owner.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO ${rt}`);
   // Functions are executable by PUBLIC by default, i.e. by every other module's role.
-  await client.query(`${adp} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`);
+  await owner.query('ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC');
+  await grantExisting(owner, names);
 }
 
 /** Default privileges cover objects created from now on; this covers ones that already exist. */
-async function grantExisting(client: PoolClient, names: ModuleRoleNames): Promise<void> {
+async function grantExisting(client: Pick<PoolClient, 'query'>, names: ModuleRoleNames): Promise<void> {
   const rt = quoteIdent(names.runtime);
   const rels = await client.query<{ q: string; relkind: string }>(
     `SELECT format('%I.%I', n.nspname, c.relname) AS q, c.relkind::text AS relkind

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   migration_prefix: 422,
   migration_missing_down: 422,
   migration_locked: 409,
+  migration_order: 409,
+  migration_adopt: 409,
   // module code
   read_only: 403,
   task_failed: 500,

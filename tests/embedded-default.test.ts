@@ -36,6 +36,9 @@ describe('embedded PostgreSQL default', () => {
     expect(k.lines.join('\n')).not.toMatch(/5432/);
     const rec = await k.record('notes');
     expect(rec).toMatchObject({ state: 'running', db_isolation: 'role' });
+    // issue 11.13: the embedded server checks passwords (scram), so no trust warning
+    expect(await k.json('/health')).toMatchObject({ database: { trusts_passwords: false }, warnings: [] });
+    expect(k.lines.join('\n')).not.toMatch(/without checking passwords/);
     const created = await k.json('/api/v1/notes/notes', { method: 'POST', body: JSON.stringify({ title: 'first', body: 'kept' }), headers: { 'content-type': 'application/json' } });
     expect(created).toMatchObject({ success: true, id: 1 });
     expect(await k.stop()).toBe(0);

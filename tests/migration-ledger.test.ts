@@ -37,17 +37,17 @@ async function tableExists(name: string): Promise<boolean> {
 describe('migration ledger', () => {
   it('records the kernel\'s own migration as module _kernel', async () => {
     await migrateKernel(db);
-    expect(await ledger('_kernel')).toEqual([{ version: 1, name: 'kernel' }]);
+    expect(await ledger('_kernel')).toEqual([{ version: 1, name: 'kernel' }, { version: 2, name: 'locks' }, { version: 3, name: 'record_migration' }]);
     expect(await tableExists('hub_module_state')).toBe(true);
   });
 
-  it('applies files in numeric order, ignores other files, and applies each only once', async () => {
+  it('applies files in numeric order, ignores dotfiles and notes, and applies each only once', async () => {
     const m = mod('ordered', 'ord_', {
       '1_first.sql': 'CREATE TABLE ord_items (id serial PRIMARY KEY);',
       '2_second.sql': 'ALTER TABLE ord_items ADD COLUMN title text;',
       '10_tenth.sql': "INSERT INTO ord_items (title) VALUES ('needs column from 2');",
       'README.md': 'not a migration',
-      'notes.sql': 'SELECT broken syntax here',
+      '.gitkeep': '',
     });
     const first = await migrateModule(db, m);
     expect(first.applied.map((a) => a.version)).toEqual([1, 2, 10]);
@@ -114,7 +114,7 @@ describe('migration ledger', () => {
 
   it('refuses transaction statements in a file but not BEGIN/END inside function bodies or strings', async () => {
     const bad = mod('txctl', 'tx_', { '001_init.sql': '-- wrapped by habit\nCREATE TABLE tx_a (id int);\nCOMMIT;\nCREATE TABLE tx_b (id int);\n' });
-    await expect(migrateModule(db, bad)).rejects.toMatchObject({ code: 'migration_failed', message: 'txctl/migrations/001_init.sql: COMMIT at line 3; each migration file already runs in its own transaction, remove its transaction statements' });
+    await expect(migrateModule(db, bad)).rejects.toMatchObject({ code: 'migration_failed', message: 'txctl/migrations/001_init.sql: COMMIT at line 3; remove transaction statements' });
     expect(await tableExists('tx_a')).toBe(false);
     const good = mod('txok', 'txok_', {
       '001_init.sql': [

@@ -100,7 +100,7 @@ async function tryBad(bad: string): Promise<{ err: Error & { code?: string }; mo
   ] as const)('rolls back a migration that %s another module\'s table', async (_what, sql, phrase) => {
     const { err, module } = await tryBad(sql);
     if (mode === 'role') {
-      expect(err).toMatchObject({ code: 'migration_failed', message: `${module}/migrations/002_bad.sql: must be owner of table billing_invoices` });
+      expect(err).toMatchObject({ code: 'migration_failed', message: `${module}/migrations/002_bad.sql: must be owner of table billing_invoices at line 1` });
     } else {
       expect(err).toMatchObject({ code: 'migration_prefix', message: expect.stringContaining(`${module}/migrations/002_bad.sql `) });
       expect(err.message).toContain(phrase);

@@ -1,0 +1,183 @@
+// Issue 12, items 1-4: migrations that tried to leave their box. Each input is the one that
+// was observed to escape on main; each must now be refused (or fail on the database's own
+// permission check), with the stated message, and the `victim` module's 3 rows must survive.
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../kernel/database.js';
+import { migrateModule } from '../kernel/migrator.js';
+import { roleNamesFor } from '../kernel/module-roles.js';
+import { createTestDatabase, makeModule, openTestDatabase, type TestDatabase, type TestModule } from './helpers/database.js';
+
+let tdb: TestDatabase;
+let db: Database;
+const modules: TestModule[] = [];
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  db = await openTestDatabase(tdb.url, 'error');
+  const victim = makeModule('victim', 'victim_', {
+    '001_init.sql': "CREATE TABLE victim_data (id int PRIMARY KEY, secret text);\nINSERT INTO victim_data VALUES (1, 'a'), (2, 'b'), (3, 'c');",
+  });
+  modules.push(victim);
+  await migrateModule(db, victim);
+});
+
+afterAll(async () => {
+  await db?.close();
+  await tdb?.drop();
+  for (const m of modules) m.remove();
+});
+
+function mod(name: string, sql: string): TestModule {
+  const m = makeModule(name, `${name}_`, { '001_init.sql': sql });
+  modules.push(m);
+  return m;
+}
+
+async function failure(m: TestModule): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
+  return migrateModule(db, m).then(() => { throw new Error(`${m.name} unexpectedly migrated`); }, (e: Error) => e);
+}
+
+async function victimRows(): Promise<number> {
+  return (await db.pool.query('SELECT count(*)::int AS n FROM victim_data')).rows[0].n;
+}
+
+async function relationExists(name: string): Promise<boolean> {
+  return (await db.pool.query("SELECT to_regclass($1) IS NOT NULL AS ok", [`public.${name}`])).rows[0].ok;
+}
+
+async function applied(module: string): Promise<number> {
+  return (await db.pool.query('SELECT count(*)::int AS n FROM hub_migrations WHERE module = $1', [module])).rows[0].n;
+}
+
+describe('1. END is COMMIT', () => {
+  it('refuses the file before anything runs, naming END and its line', async () => {
+    const m = mod('endmod', 'CREATE TABLE endmod_a (id int);\nEND;\nCREATE TABLE no_prefix_here (id int);\nDELETE FROM victim_data;\n');
+    const err = await failure(m);
+    expect(err).toMatchObject({ code: 'migration_failed', message: 'endmod/migrations/001_init.sql: END at line 2; remove transaction statements' });
+    expect(await relationExists('endmod_a')).toBe(false);
+    expect(await relationExists('no_prefix_here')).toBe(false);
+    expect(await victimRows()).toBe(3);
+    expect(await applied('endmod')).toBe(0);
+  });
+});
+
+describe('2. RESET ROLE inside a DO block', () => {
+  const escape = (anything: string): string =>
+    `DO $$ DECLARE me text := current_user; BEGIN RESET ROLE; ${anything}; EXECUTE format('SET ROLE %I', me); END $$;`;
+
+  it('cannot run a shell command with COPY … TO PROGRAM', async () => {
+    const marker = `/tmp/hub-escape-${randomBytes(4).toString('hex')}`;
+    const err = await failure(mod('doshell', `CREATE TABLE doshell_t (id int);\n${escape(`COPY (SELECT 1) TO PROGRAM 'touch ${marker}'`)}`));
+    expect(err.code).toBe('migration_failed');
+    expect(err.message).toMatch(/^doshell\/migrations\/001_init\.sql: (permission denied|must be superuser).*COPY to or from an external program.* at line 2$/);
+    expect(existsSync(marker)).toBe(false);
+    expect(await relationExists('doshell_t')).toBe(false);
+  });
+
+  it('cannot make a runtime role superuser', async () => {
+    const rt = roleNamesFor(tdb.name, 'victim', db.instance).runtime;
+    const err = await failure(mod('dosuper', escape(`ALTER ROLE "${rt}" SUPERUSER`)));
+    expect(err.message).toMatch(/^dosuper\/migrations\/001_init\.sql: (permission denied to alter role|must be superuser to alter superuser roles)/);
+    const r = await db.pool.query('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [rt]);
+    expect(r.rows[0].rolsuper).toBe(false);
+  });
+
+  it('cannot write another module\'s table', async () => {
+    const err = await failure(mod('dowrite', escape('DELETE FROM victim_data')));
+    expect(err.message).toBe('dowrite/migrations/001_init.sql: permission denied for table victim_data at line 1');
+    expect(await victimRows()).toBe(3);
+  });
+
+  it('cannot edit the kernel\'s ledger', async () => {
+    const err = await failure(mod('doledger', escape("DELETE FROM hub_migrations WHERE module = 'victim'")));
+    expect(err.message).toBe('doledger/migrations/001_init.sql: permission denied for table hub_migrations at line 1');
+    expect(await applied('victim')).toBe(1);
+  });
+
+  it('can record only its own module\'s ledger rows, and a runtime role none', async () => {
+    const m = mod('doforge', "SELECT public.hub_record_migration(7, 'forged', 'x', 0, true);\nSELECT public.hub_record_migration(1, 'init', 'x', 0, false);");
+    await migrateModule(db, m);
+    const rows = await db.pool.query("SELECT module, version, name FROM hub_migrations WHERE module IN ('doforge', 'victim') ORDER BY module, version");
+    // its own forged row and its real one; victim's row untouched
+    expect(rows.rows).toEqual([
+      { module: 'doforge', version: 1, name: 'init' },
+      { module: 'doforge', version: 7, name: 'forged' },
+      { module: 'victim', version: 1, name: 'init' },
+    ]);
+    const { issueRuntimeCredentials } = await import('../kernel/module-roles.js');
+    const { connectAs } = await import('./helpers/database.js');
+    const creds = await issueRuntimeCredentials(db, { name: 'victim' });
+    const rt = await connectAs(tdb.url, creds.connection.user, creds.connection.password);
+    try {
+      await expect(rt.query("SELECT public.hub_record_migration(9, 'x', 'x', 0, true)")).rejects.toThrow(/permission denied for function hub_record_migration/);
+    } finally {
+      await rt.end();
+    }
+  });
+
+  it('runs as the module\'s owner role even after RESET ROLE and SET SESSION AUTHORIZATION', async () => {
+    const who = mod('dowho', [
+      'CREATE TABLE dowho_seen (at text, who text, sess text);',
+      "DO $$ BEGIN RESET ROLE; INSERT INTO dowho_seen VALUES ('reset', current_user, session_user); END $$;",
+      "DO $$ BEGIN EXECUTE 'SET SESSION AUTHORIZATION DEFAULT'; INSERT INTO dowho_seen VALUES ('sess', current_user, session_user); END $$;",
+    ].join('\n'));
+    await migrateModule(db, who);
+    const owner = roleNamesFor(tdb.name, 'dowho').owner;
+    const rows = (await db.pool.query('SELECT at, who, sess FROM dowho_seen ORDER BY at')).rows;
+    expect(rows).toEqual([{ at: 'reset', who: owner, sess: owner }, { at: 'sess', who: owner, sess: owner }]);
+    expect(await victimRows()).toBe(3);
+  });
+});
+
+describe('3. escape strings and nested comments', () => {
+  it("applies INSERT … VALUES (E'it\\'s; begin')", async () => {
+    const m = mod('estr', "CREATE TABLE estr_t (v text);\nINSERT INTO estr_t VALUES (E'it\\'s; begin');\n");
+    expect((await migrateModule(db, m)).applied).toHaveLength(1);
+    expect((await db.pool.query('SELECT v FROM estr_t')).rows).toEqual([{ v: "it's; begin" }]);
+  });
+
+  it("finds the COMMIT after SELECT E'\\'';", async () => {
+    const m = mod('ehide', "CREATE TABLE ehide_t (id int);\nSELECT E'\\'';\nCOMMIT;\nDELETE FROM victim_data;\n");
+    const err = await failure(m);
+    expect(err.message).toBe('ehide/migrations/001_init.sql: COMMIT at line 3; remove transaction statements');
+    expect(await relationExists('ehide_t')).toBe(false);
+    expect(await victimRows()).toBe(3);
+  });
+
+  it('applies /* a /* nested */ ; COMMIT; */ SELECT 1;', async () => {
+    const m = mod('nestc', 'CREATE TABLE nestc_t (id int);\n/* a /* nested */ ; COMMIT; */ SELECT 1;\n');
+    expect((await migrateModule(db, m)).applied).toHaveLength(1);
+    expect(await relationExists('nestc_t')).toBe(true);
+  });
+});
+
+describe('4. objects that cannot carry a prefix', () => {
+  it('refuses CREATE OPERATOR public.~~* over a logging function, naming the operator', async () => {
+    const m = mod('mop', [
+      'CREATE TABLE mop_log (a text, b text);',
+      'CREATE FUNCTION mop_ilike(a varchar, b varchar) RETURNS boolean LANGUAGE plpgsql AS $$',
+      'BEGIN INSERT INTO mop_log VALUES (a, b); RETURN a ILIKE b; END $$;',
+      'CREATE OPERATOR public.~~* (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = mop_ilike);',
+    ].join('\n'));
+    const err = await failure(m);
+    expect(err.code).toBe('migration_prefix');
+    expect(err.message).toMatch(/^mop\/migrations\/001_init\.sql creates operator public\.~~\*.*which cannot carry the prefix "mop_"/);
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM pg_operator WHERE oprname = '~~*' AND oprleft = 'varchar'::regtype")).rows[0].n).toBe(0);
+    expect(await relationExists('mop_log')).toBe(false);
+  });
+
+  it.each([
+    ['collation', 'CREATE COLLATION german FROM "C";', 'creates collation "german" without the prefix'],
+    ['conversion', "CREATE CONVERSION myconv FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;", 'creates conversion "myconv" without the prefix'],
+    ['text search configuration', 'CREATE TEXT SEARCH CONFIGURATION myts (COPY = simple);', 'creates text search configuration "myts" without the prefix'],
+    ['temporary table', 'CREATE TEMP TABLE tmpk_scratch (id int);', 'creates temporary table "tmpk_scratch"; migrations may not create temporary objects'],
+  ] as const)('refuses an unprefixed %s, naming it', async (_kind, sql, phrase) => {
+    const name = `k${randomBytes(3).toString('hex')}`;
+    const err = await failure(mod(name, sql));
+    expect(err.code).toBe('migration_prefix');
+    expect(err.message).toContain(`${name}/migrations/001_init.sql ${phrase}`);
+    expect(await victimRows()).toBe(3);
+  });
+});
