@@ -7,6 +7,8 @@ import type { ModuleSupervisor } from './supervisor.js';
 
 export interface KernelView {
   readonly ready: boolean;
+  /** The OS wall children get (DESIGN.md, Trust boundary). */
+  readonly isolation: { mode: 'uid' | 'process' };
   supervisors(): ModuleSupervisor[];
   supervisor(name: string): ModuleSupervisor | undefined;
 }
@@ -23,7 +25,7 @@ export function createKernelApp(kernel: KernelView, mount: (app: Express) => voi
       modules[s.name] = s.state;
       if (s.entry.manifest?.enabled && s.state !== 'running') degraded = true;
     }
-    res.json({ status: degraded ? 'degraded' : 'ok', modules });
+    res.json({ status: degraded ? 'degraded' : 'ok', isolation: kernel.isolation.mode, modules });
   });
 
   // For load balancers and Kubernetes readiness: 503 until the first start of the enabled

@@ -5,8 +5,13 @@
 import type { ChildToKernel, KernelToChild, ModuleSpec } from '../ipc.js';
 import { isKernelMessage } from '../ipc.js';
 import { createLogger } from '../logger.js';
+import { dropPrivileges } from './privileges.js';
 import { serveModule, type ServingModule } from './serve.js';
 import { takeStats } from './stats.js';
+import { guardWorkers } from './worker-guard.js';
+
+// before any module code can run: no Worker may widen the permission model
+guardWorkers();
 
 // stdout/stderr are pipes to the kernel, and Node writes to pipes asynchronously: lines still
 // queued when a module crashes (its stack trace above all) would be lost. Blocking writes
@@ -29,6 +34,8 @@ let serving: ServingModule | undefined;
 async function become(spec: ModuleSpec): Promise<void> {
   const log = createLogger({ module: spec.name, level: spec.logLevel });
   try {
+    // the module's own user before its first line of code runs (uid isolation)
+    if (spec.runAs) dropPrivileges(spec.runAs);
     serving = await serveModule(spec, log, { host: '127.0.0.1', port: 0 });
     send({ type: 'ready', port: serving.port });
   } catch (e) {
