@@ -143,7 +143,7 @@ export class ChildHandle {
     };
     const cap = this.maxMemoryMb;
     if (cap && rss > cap * 1024 * 1024) {
-      this.kill('memory', `RSS ${Math.round(rss / 1048576)} MB (measured by the OS) is above max_memory_mb ${cap}; recycled`);
+      this.kill('memory', `RSS ${Math.round(rss / 1048576)} MB is above max_memory_mb ${cap} (measured by the OS); recycled`);
     }
     return stats;
   }

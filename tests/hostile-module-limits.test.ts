@@ -65,7 +65,7 @@ describe('a module that lies or floods', () => {
       const r = await k.record('liar');
       return r.last_error && /memory/.test(r.last_error) ? r : undefined;
     }, { timeoutMs: 20_000, what: 'liar recycled for memory' });
-    expect(rec.last_error).toMatch(/RSS \d+ MB \(measured by the OS\) is above max_memory_mb 100/);
+    expect(rec.last_error).toMatch(/RSS \d+ MB is above max_memory_mb 100 \(measured by the OS\)/);
     // the record shows what the OS says for the new child, not a reported number
     const again = await k.waitForState('liar', 'running');
     expect(again.memory_rss_bytes).toBeGreaterThan(10 * 1048576);
