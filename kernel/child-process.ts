@@ -1,12 +1,14 @@
 // One forked child: its IPC, its readiness, its heartbeat, its memory watch and its end.
 // The supervisor decides what to do when a child ends; this file only reports how it ended.
 import type { ChildProcess } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+import { IpcChannel, ipcMaxBytes } from '../shared/ipc-channel.js';
 import type { ChildStats, ChildToKernel, KernelToChild, ModuleSpec } from '../shared/ipc.js';
 import { isChildMessage } from '../shared/ipc.js';
 import { maxLineBytes, splitLines } from './line-splitter.js';
 import { osCpuMicros, osRssBytes, reportedNumber } from './proc-stats.js';
 
-export type ExitReason = 'exit' | 'signal' | 'hang' | 'memory' | 'start_timeout' | 'load_failed' | 'stopped';
+export type ExitReason = 'exit' | 'signal' | 'hang' | 'memory' | 'start_timeout' | 'load_failed' | 'protocol' | 'stopped';
 
 export interface ChildExit {
   reason: ExitReason;
@@ -44,6 +46,8 @@ export class ChildHandle {
   private seq = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private startTimer: NodeJS.Timeout | undefined;
+  private readonly channel: IpcChannel<KernelToChild>;
+  private onChildMessage: (raw: unknown) => void = () => undefined;
 
   private readonly maxMemoryMb: number | undefined;
 
@@ -51,6 +55,11 @@ export class ChildHandle {
     const maxMemoryMb = (this.maxMemoryMb = spec.manifest.max_memory_mb);
     this.proc = spawnChild(maxMemoryMb);
     this.pid = this.proc.pid ?? -1;
+    const maxIpc = ipcMaxBytes();
+    this.channel = new IpcChannel<KernelToChild>(this.proc.stdio[3] as Duplex, maxIpc, {
+      onMessage: (raw) => this.onChildMessage(raw),
+      onOversize: (bytes) => this.kill('protocol', `sent an IPC message of more than ${maxIpc} bytes (${bytes} so far); killed`),
+    });
     for (const stream of ['stdout', 'stderr'] as const) {
       splitLines(this.proc[stream]!, maxLineBytes(), (line) => {
         if (stream === 'stderr' && /^(\w+\.)*\w*Error\b/.test(line)) this.lastErrorLine = line.slice(0, 300);
@@ -73,7 +82,7 @@ export class ChildHandle {
     });
 
     this.ready = new Promise<number>((resolve, reject) => {
-      this.proc.on('message', (raw: unknown) => {
+      this.onChildMessage = (raw: unknown) => {
         if (!isChildMessage(raw)) return;
         const msg = raw as ChildToKernel;
         if (msg.type === 'ready' && this.port === null) {
@@ -86,9 +95,9 @@ export class ChildHandle {
           this.lastPong = Date.now();
           this.stats = this.observe(msg.stats);
         } else if (msg.type === 'load_failed') {
-          this.loadError = msg.message;
+          this.loadError = String(msg.message).slice(0, 2000);
         }
-      });
+      };
       void this.exited.then((exit) => reject(exit));
       this.startTimer = setTimeout(
         () => this.kill('start_timeout', `not ready within ${timing.startTimeoutMs} ms; killed`),
@@ -96,7 +105,7 @@ export class ChildHandle {
       );
     });
     this.ready.catch(() => undefined); // callers that never await readiness must not see an unhandled rejection
-    this.proc.on('error', () => undefined); // EPIPE on a dying child's IPC; the exit handler reports it
+    this.proc.on('error', () => undefined); // a failed spawn; the exit handler reports it
     this.send({ type: 'init', spec });
   }
 
@@ -105,7 +114,7 @@ export class ChildHandle {
   }
 
   send(msg: KernelToChild): void {
-    if (this.proc.connected) this.proc.send(msg, (err) => void err);
+    this.channel.send(msg);
   }
 
   kill(reason: ExitReason, message: string): void {

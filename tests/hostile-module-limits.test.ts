@@ -10,16 +10,32 @@ import { waitFor } from './helpers/wait.js';
 
 let k: RunningKernel;
 
-// Reports 50 MB in every heartbeat, whatever it really holds, then grows to ~300 MB
-// outside the V8 heap (so --max-old-space-size does not stop it).
+// Reports 50 MB in every heartbeat (the runtime's stats come from process.memoryUsage),
+// whatever it really holds, then grows to ~300 MB outside the V8 heap (so
+// --max-old-space-size does not stop it).
 const liar = `
-const realSend = process.send?.bind(process);
-if (realSend) process.send = (m, ...rest) => realSend(m && m.type === 'pong' ? { ...m, stats: { ...m.stats, rss: 50 * 1048576 } } : m, ...rest);
+const real = process.memoryUsage.bind(process);
+process.memoryUsage = () => ({ ...real(), rss: 50 * 1048576 });
 const hoard = [];
 export default (router) => {
   router.post('/grow', (req, res) => {
     for (let i = 0; i < 30; i++) hoard.push(Buffer.alloc(10 * 1048576, 1));
     res.json({ held_mb: hoard.length * 10 });
+  });
+};`;
+
+// Writes one frame of 200 MB (no newline) to the kernel's channel on fd 3.
+const shouter = `import { writeSync } from 'node:fs';
+export default (router) => {
+  router.post('/shout', (req, res) => {
+    res.json({ shouting: true });
+    setImmediate(() => {
+      // fd 3 is non-blocking: keep pushing through EAGAIN like a determined module would
+      const put = (buf) => { let off = 0; while (off < buf.length) { try { off += writeSync(3, buf, off); } catch (e) { if (e.code !== 'EAGAIN') throw e; } } };
+      const chunk = Buffer.alloc(8 * 1048576, 0x61);
+      put(Buffer.from('{"type":"pong","seq":1,"stats":{"rss":1},"pad":"'));
+      for (let i = 0; i < 25; i++) put(chunk);
+    });
   });
 };`;
 
@@ -44,6 +60,7 @@ beforeAll(async () => {
   const modulesDir = tempDir('modules');
   writeModule(modulesDir, 'liar', { router: liar, manifest: { max_memory_mb: 100 } });
   writeModule(modulesDir, 'flooder', { router: flooder });
+  writeModule(modulesDir, 'shouter', { router: shouter });
   k = await startKernel({ modulesDir, env: { HUB_HEARTBEAT_INTERVAL_MS: '200', HUB_HEARTBEAT_TIMEOUT_MS: '30000' } });
 });
 
@@ -91,6 +108,20 @@ describe('a module that lies or floods', () => {
     expect((await k.get('/health')).status).toBe(200);
     expect((await k.record('flooder')).state).toBe('running');
   }, 180_000);
+
+  it('is killed, with the reason in its record, when it sends an IPC message over the cap', async () => {
+    const before = kernelRss();
+    const pid = (await k.record('shouter')).pid;
+    expect((await k.get('/api/v1/shouter/shout', { method: 'POST' })).status).toBe(200);
+    const rec = await waitFor(async () => {
+      const r = await k.record('shouter');
+      return r.last_error && /IPC message/.test(r.last_error) ? r : undefined;
+    }, { timeoutMs: 20_000, what: 'shouter killed' });
+    expect(rec.last_error).toMatch(/^protocol: sent an IPC message of more than 1048576 bytes/);
+    const again = await k.waitForState('shouter', 'running');
+    expect(again.pid).not.toBe(pid);
+    expect(kernelRss() - before).toBeLessThan(50 * 1048576);
+  });
 
   it('control sequences never reach the logs API or hubctl logs', async () => {
     expect((await k.get('/api/v1/flooder/escape', { method: 'POST' })).status).toBe(200);

@@ -1,8 +1,11 @@
 // The program every module child runs. It starts empty (possibly long before it is
 // needed, as a warm spare), is told over IPC which module to become, serves it on a
 // loopback port and reports `ready` with that port. It exits on its own when the kernel's
-// IPC channel goes away, so a killed kernel leaves no orphans behind.
+// channel (fd 3, shared/ipc-channel.ts) goes away, so a killed kernel leaves no orphans behind.
+import { fstatSync } from 'node:fs';
+import { Socket } from 'node:net';
 import type { ChildToKernel, KernelToChild, ModuleSpec } from '../ipc.js';
+import { IPC_FD, IpcChannel } from '../ipc-channel.js';
 import { isKernelMessage } from '../ipc.js';
 import { createLogger } from '../logger.js';
 import { dropPrivileges } from './privileges.js';
@@ -20,14 +23,20 @@ for (const stream of [process.stdout, process.stderr]) {
   (stream as unknown as { _handle?: { setBlocking?: (on: boolean) => void } })._handle?.setBlocking?.(true);
 }
 
-if (!process.send) {
-  console.error('shared/runtime/child.js is started by the kernel (with an IPC channel); to run one module on its own use `hubctl serve-module`');
+try {
+  fstatSync(IPC_FD);
+} catch {
+  console.error('shared/runtime/child.js is started by the kernel (with its channel on fd 3); to run one module on its own use `hubctl serve-module`');
   process.exit(2);
 }
 
-const send = (msg: ChildToKernel) => {
-  if (process.connected) process.send!(msg);
-};
+// what the kernel sends is trusted (an init carries the manifest and config): a wide cap
+const channel = new IpcChannel<ChildToKernel>(new Socket({ fd: IPC_FD, readable: true, writable: true }), 64 * 1024 * 1024, {
+  onMessage: (msg) => onKernelMessage(msg),
+  onClose: () => process.exit(0),
+});
+
+const send = (msg: ChildToKernel, done?: () => void) => channel.send(msg, done);
 
 let serving: ServingModule | undefined;
 
@@ -41,18 +50,16 @@ async function become(spec: ModuleSpec): Promise<void> {
   } catch (e) {
     const err = e as Error;
     log.error({ err }, `❌ Could not load module ${spec.name}: ${err?.message ?? String(e)}`);
-    send({ type: 'load_failed', message: err?.message ?? String(e), stack: err?.stack });
-    setImmediate(() => process.exit(1));
+    send({ type: 'load_failed', message: err?.message ?? String(e), stack: err?.stack }, () => process.exit(1));
   }
 }
 
 async function drain(drainMs: number): Promise<void> {
   await serving?.drain(drainMs);
-  send({ type: 'drained' });
-  process.exit(0);
+  send({ type: 'drained' }, () => process.exit(0));
 }
 
-process.on('message', (msg: unknown) => {
+function onKernelMessage(msg: unknown): void {
   if (!isKernelMessage(msg)) return;
   const m = msg as KernelToChild;
   switch (m.type) {
@@ -66,6 +73,4 @@ process.on('message', (msg: unknown) => {
       void drain(m.drainMs);
       break;
   }
-});
-
-process.on('disconnect', () => process.exit(0));
+}
