@@ -33,7 +33,7 @@ export default (router, ctx) => {
     res.json({
       uid: process.getuid(),
       killKernel: attempt(() => process.kill(process.ppid, 0)),
-      usr1Kernel: req.query.hard ? attempt(() => process.kill(process.ppid, 'SIGUSR1')) : 'skipped',
+      usr1Kernel: req.query.hard || req.query.usr1 ? attempt(() => process.kill(process.ppid, 'SIGUSR1')) : 'skipped',
       killSibling: req.query.hard ? attempt(() => process.kill(Number(req.query.sibling), 'SIGKILL')) : 'skipped',
       killBackend: backend ? attempt(() => process.kill(backend, 'SIGKILL')) : 'skipped',
       pgPassword: attempt(() => readFileSync(req.query.pgpw)),
@@ -151,6 +151,21 @@ describe('process isolation (HUB_ISOLATION=process)', () => {
     const lines = k.lines.filter((l) => /Isolation: /.test(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/Isolation: process \(HUB_ISOLATION=process\).*signalling the kernel/);
+  });
+
+  it('cannot open the kernel\'s inspector with SIGUSR1: the kernel logs it and keeps serving', async () => {
+    const r = await k.json(`/api/v1/evil/probe?${new URLSearchParams({ usr1: '1', sibling: '1', pgpw: '/x', token: '/x' })}`);
+    expect(r.usr1Kernel).toBe('allowed'); // same OS user: the signal is delivered ...
+    await k.waitForLog(/SIGUSR1 received and ignored/);
+    // ... and nothing listens for an inspector client
+    const { connect } = await import('node:net');
+    const outcome = await new Promise<string>((resolve) => {
+      const s = connect(9229, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve('open')));
+      s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    expect(outcome).toBe('ECONNREFUSED');
+    expect((await k.get('/health')).status).toBe(200);
   });
 
   it('refuses Workers whose env or execArgv would widen the permission model', async () => {
