@@ -1,7 +1,7 @@
 // Nothing on a child's word, and nothing a child writes can exhaust the kernel (issue 11,
 // items 8, 9 and 14): memory is measured by the OS, log lines are capped without ever being
 // held whole, the log ring is bounded in bytes, and control sequences never reach a reader.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubctl } from './helpers/hubctl.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
@@ -9,6 +9,8 @@ import { tempDir, writeModule } from './helpers/modules.js';
 import { waitFor } from './helpers/wait.js';
 
 let k: RunningKernel;
+let idleRss = 0;
+const dirs: string[] = [];
 
 // Reports 50 MB in every heartbeat (the runtime's stats come from process.memoryUsage),
 // whatever it really holds, then grows to ~300 MB outside the V8 heap (so
@@ -58,13 +60,19 @@ const kernelRss = () => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${k.p
 
 beforeAll(async () => {
   const modulesDir = tempDir('modules');
+  dirs.push(modulesDir);
   writeModule(modulesDir, 'liar', { router: liar, manifest: { max_memory_mb: 100 } });
   writeModule(modulesDir, 'flooder', { router: flooder });
   writeModule(modulesDir, 'shouter', { router: shouter });
   k = await startKernel({ modulesDir, env: { HUB_HEARTBEAT_INTERVAL_MS: '200', HUB_HEARTBEAT_TIMEOUT_MS: '30000' } });
+  dirs.push(k.dataDir);
+  idleRss = kernelRss();
 });
 
-afterAll(stopAllKernels);
+afterAll(async () => {
+  await stopAllKernels();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 async function logEntries(name: string, lines: number): Promise<Record<string, any>[]> {
   const res = await k.admin(`/api/v1/modules/${name}/logs?lines=${lines}`);
@@ -94,7 +102,7 @@ describe('a module that lies or floods', () => {
     await waitFor(async () => (await logEntries('flooder', 5)).some((e) => e.msg === 'flood done'), { timeoutMs: 120_000, what: 'flood done' });
     expect(k.proc.exitCode).toBeNull();
     const rss = kernelRss();
-    console.log(`kernel RSS after 400 x 10 MB lines: ${Math.round(rss / 1048576)} MB`);
+    console.log(`kernel RSS: ${Math.round(idleRss / 1048576)} MB at start, ${Math.round(rss / 1048576)} MB after 400 x 10 MB lines`);
     expect(rss).toBeLessThan(300 * 1048576);
     const tail = await logEntries('flooder', 1000);
     const long = tail.filter((e) => String(e.msg).startsWith('yyy'));
