@@ -648,7 +648,7 @@ describe('the compose topology on loopback (no Docker)', () => {
     });
     expect(rec).toMatchObject({ remote: true, pid: null, api_prefix: manifestOf(name).api_prefix });
     const health = await k.json('/health');
-    expect(health).toEqual({ status: 'ok', modules: { [name]: 'running' } });
+    expect(health).toEqual({ status: 'ok', isolation: expect.stringMatching(/^(uid|process)$/), modules: { [name]: 'running' } });
     const res = await k.get(`${manifestOf(name).api_prefix}/health`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { pid: number }).pid).toBe(runner!.pid); // answered by the separate process, through the hub

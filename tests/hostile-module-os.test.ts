@@ -75,6 +75,8 @@ describe('uid isolation (the kernel runs as root)', () => {
     dirs.push(modulesDir, dataDir);
     writeModule(modulesDir, 'evil', { router: evil });
     writeModule(modulesDir, 'victim', { router: helloRouter, files: { 'templates/page.ejs': '<p><%= who %></p>' }, views: `export default (router, ctx) => router.get('/', async (req, res) => res.send(await ctx.render('page', { who: 'victim' })));` });
+    // a CommonJS package from the hub's node_modules, imported through the build's node_modules link
+    writeModule(modulesDir, 'cjsuser', { router: `import busboy from 'busboy';\nexport default (router) => router.get('/t', (req, res) => res.json({ type: typeof busboy }));` });
     secrets = secretFiles(dataDir);
     // Node's permission model off: what holds here is the OS wall alone
     k = await startKernel({ modulesDir, dataDir, databaseUrl: tdb.url, env: { HUB_CHILD_PERMISSIONS: 'false' } });
@@ -110,6 +112,10 @@ describe('uid isolation (the kernel runs as root)', () => {
     expect((await k.record('victim')).pid).toBe(victim.pid);
     expect(await (await k.get('/victim/')).text()).toBe('<p>victim</p>');
     expect(k.proc.exitCode).toBeNull();
+  });
+
+  it('still loads CommonJS packages (default export) from the hub\'s node_modules under its own uid', async () => {
+    expect(await k.json('/api/v1/cjsuser/t')).toEqual({ type: 'function' });
   });
 
   it('keeps a module on the same uid across restarts, distinct from every other module', async () => {

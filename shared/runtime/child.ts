@@ -2,7 +2,6 @@
 // needed, as a warm spare), is told over IPC which module to become, serves it on a
 // loopback port and reports `ready` with that port. It exits on its own when the kernel's
 // channel (fd 3, shared/ipc-channel.ts) goes away, so a killed kernel leaves no orphans behind.
-import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { ChildToKernel, KernelToChild, ModuleSpec } from '../ipc.js';
 import { IPC_FD, IpcChannel } from '../ipc-channel.js';
@@ -23,15 +22,19 @@ for (const stream of [process.stdout, process.stderr]) {
   (stream as unknown as { _handle?: { setBlocking?: (on: boolean) => void } })._handle?.setBlocking?.(true);
 }
 
+// No fstatSync(3) here: on Node 20.20 we observed that an fstat of the socket fd before the first ESM import of a
+// package made the resolver skip realpath, loading symlinked packages twice (busboy's default
+// export came out as {}). Opening the socket is the check: it throws when fd 3 is not ours.
+let socket: Socket;
 try {
-  fstatSync(IPC_FD);
+  socket = new Socket({ fd: IPC_FD, readable: true, writable: true });
 } catch {
   console.error('shared/runtime/child.js is started by the kernel (with its channel on fd 3); to run one module on its own use `hubctl serve-module`');
   process.exit(2);
 }
 
 // what the kernel sends is trusted (an init carries the manifest and config): a wide cap
-const channel = new IpcChannel<ChildToKernel>(new Socket({ fd: IPC_FD, readable: true, writable: true }), 64 * 1024 * 1024, {
+const channel = new IpcChannel<ChildToKernel>(socket, 64 * 1024 * 1024, {
   onMessage: (msg) => onKernelMessage(msg),
   onClose: () => process.exit(0),
 });
