@@ -3,6 +3,7 @@
 import type { HubClient } from './client.js';
 import { CliError, EXIT } from './errors.js';
 import { pc } from './format.js';
+import { stripControls, stripControlsDeep } from '../shared/terminal-safe.js';
 import { checkName } from './module-commands.js';
 
 export const MAX_LINES = 10_000;
@@ -60,14 +61,16 @@ export async function logs(client: HubClient, rawName: string, opts: { follow?: 
   let buffered = '';
   const emit = (line: string) => {
     if (line.trim() === '') return; // keep-alive
+    // the kernel strips control sequences at ingest; log files from older kernels may not
+    // have been, and a module's bytes never reach the operator's terminal raw
     if (opts.json) {
-      process.stdout.write(line + '\n');
+      process.stdout.write(stripControls(line) + '\n');
       return;
     }
     try {
-      process.stdout.write(formatEntry(JSON.parse(line) as Entry) + '\n');
+      process.stdout.write(formatEntry(stripControlsDeep(JSON.parse(line)) as Entry) + '\n');
     } catch {
-      process.stdout.write(line + '\n');
+      process.stdout.write(stripControls(line) + '\n');
     }
   };
   try {

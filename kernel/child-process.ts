@@ -1,11 +1,14 @@
 // One forked child: its IPC, its readiness, its heartbeat, its memory watch and its end.
 // The supervisor decides what to do when a child ends; this file only reports how it ended.
 import type { ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { Duplex } from 'node:stream';
+import { IpcChannel, ipcMaxBytes } from '../shared/ipc-channel.js';
 import type { ChildStats, ChildToKernel, KernelToChild, ModuleSpec } from '../shared/ipc.js';
 import { isChildMessage } from '../shared/ipc.js';
+import { maxLineBytes, splitLines } from './line-splitter.js';
+import { osCpuMicros, osRssBytes, reportedNumber } from './proc-stats.js';
 
-export type ExitReason = 'exit' | 'signal' | 'hang' | 'memory' | 'start_timeout' | 'load_failed' | 'stopped';
+export type ExitReason = 'exit' | 'signal' | 'hang' | 'memory' | 'start_timeout' | 'load_failed' | 'protocol' | 'stopped';
 
 export interface ChildExit {
   reason: ExitReason;
@@ -43,14 +46,22 @@ export class ChildHandle {
   private seq = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private startTimer: NodeJS.Timeout | undefined;
+  private readonly channel: IpcChannel<KernelToChild>;
+  private onChildMessage: (raw: unknown) => void = () => undefined;
+
+  private readonly maxMemoryMb: number | undefined;
 
   constructor(spec: ModuleSpec, private readonly timing: ChildTiming, onOutput: OutputSink, spawnChild: (maxMemoryMb: number | undefined) => ChildProcess) {
-    const maxMemoryMb = spec.manifest.max_memory_mb;
+    const maxMemoryMb = (this.maxMemoryMb = spec.manifest.max_memory_mb);
     this.proc = spawnChild(maxMemoryMb);
     this.pid = this.proc.pid ?? -1;
+    const maxIpc = ipcMaxBytes();
+    this.channel = new IpcChannel<KernelToChild>(this.proc.stdio[3] as Duplex, maxIpc, {
+      onMessage: (raw) => this.onChildMessage(raw),
+      onOversize: (bytes) => this.kill('protocol', `sent an IPC message of more than ${maxIpc} bytes (${bytes} so far); killed`),
+    });
     for (const stream of ['stdout', 'stderr'] as const) {
-      const rl = createInterface({ input: this.proc[stream]!, crlfDelay: Infinity });
-      rl.on('line', (line) => {
+      splitLines(this.proc[stream]!, maxLineBytes(), (line) => {
         if (stream === 'stderr' && /^(\w+\.)*\w*Error\b/.test(line)) this.lastErrorLine = line.slice(0, 300);
         onOutput(stream, line, this.pid);
       });
@@ -71,7 +82,7 @@ export class ChildHandle {
     });
 
     this.ready = new Promise<number>((resolve, reject) => {
-      this.proc.on('message', (raw: unknown) => {
+      this.onChildMessage = (raw: unknown) => {
         if (!isChildMessage(raw)) return;
         const msg = raw as ChildToKernel;
         if (msg.type === 'ready' && this.port === null) {
@@ -82,14 +93,11 @@ export class ChildHandle {
           resolve(msg.port);
         } else if (msg.type === 'pong') {
           this.lastPong = Date.now();
-          this.stats = msg.stats;
-          if (maxMemoryMb && msg.stats.rss > maxMemoryMb * 1024 * 1024) {
-            this.kill('memory', `RSS ${Math.round(msg.stats.rss / 1048576)} MB is above max_memory_mb ${maxMemoryMb}; recycled`);
-          }
+          this.stats = this.observe(msg.stats);
         } else if (msg.type === 'load_failed') {
-          this.loadError = msg.message;
+          this.loadError = String(msg.message).slice(0, 2000);
         }
-      });
+      };
       void this.exited.then((exit) => reject(exit));
       this.startTimer = setTimeout(
         () => this.kill('start_timeout', `not ready within ${timing.startTimeoutMs} ms; killed`),
@@ -97,7 +105,7 @@ export class ChildHandle {
       );
     });
     this.ready.catch(() => undefined); // callers that never await readiness must not see an unhandled rejection
-    this.proc.on('error', () => undefined); // EPIPE on a dying child's IPC; the exit handler reports it
+    this.proc.on('error', () => undefined); // a failed spawn; the exit handler reports it
     this.send({ type: 'init', spec });
   }
 
@@ -106,7 +114,7 @@ export class ChildHandle {
   }
 
   send(msg: KernelToChild): void {
-    if (this.proc.connected) this.proc.send(msg, (err) => void err);
+    this.channel.send(msg);
   }
 
   kill(reason: ExitReason, message: string): void {
@@ -129,10 +137,32 @@ export class ChildHandle {
     return this.exited;
   }
 
+  /**
+   * Stats as the OS sees them: RSS and CPU time from /proc (the child's own numbers only
+   * where there is no /proc); heap and loop lag are the child's word, made finite and
+   * non-negative. Kills the child when its OS-measured RSS is above max_memory_mb.
+   */
+  private observe(reported: Partial<ChildStats> | null): ChildStats {
+    const rss = osRssBytes(this.pid) ?? reportedNumber(reported?.rss);
+    const stats: ChildStats = {
+      rss,
+      heapUsed: reportedNumber(reported?.heapUsed),
+      loopLagMs: reportedNumber(reported?.loopLagMs),
+      cpuMicros: osCpuMicros(this.pid) ?? reportedNumber(reported?.cpuMicros),
+    };
+    const cap = this.maxMemoryMb;
+    if (cap && rss > cap * 1024 * 1024) {
+      this.kill('memory', `RSS ${Math.round(rss / 1048576)} MB is above max_memory_mb ${cap} (measured by the OS); recycled`);
+    }
+    return stats;
+  }
+
   private startHeartbeat(): void {
     this.lastPong = Date.now();
     this.send({ type: 'ping', seq: ++this.seq }); // stats (memory) right away, not one interval later
     this.heartbeat = setInterval(() => {
+      // memory is checked on the kernel's clock, whatever the child answers
+      this.stats = this.observe(this.stats);
       const silence = Date.now() - this.lastPong;
       if (silence > this.timing.heartbeatTimeoutMs) {
         this.kill('hang', `no heartbeat for ${silence} ms (event loop blocked?); killed`);

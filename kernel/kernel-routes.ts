@@ -9,6 +9,8 @@ export interface KernelView {
   readonly ready: boolean;
   /** The kernel's database, if it has one; /health reports whether the server checks passwords. */
   readonly db?: { readonly trustsPasswords: boolean | null } | null;
+  /** The OS wall children get (DESIGN.md, Trust boundary). */
+  readonly isolation: { mode: 'uid' | 'process' };
   supervisors(): ModuleSupervisor[];
   supervisor(name: string): ModuleSupervisor | undefined;
 }
@@ -25,13 +27,13 @@ export function createKernelApp(kernel: KernelView, mount: (app: Express) => voi
       modules[s.name] = s.state;
       if (s.entry.manifest?.enabled && s.state !== 'running') degraded = true;
     }
-    if (!kernel.db) {
-      res.json({ status: degraded ? 'degraded' : 'ok', modules });
-      return;
+    const health: Record<string, unknown> = { status: degraded ? 'degraded' : 'ok', isolation: kernel.isolation.mode, modules };
+    if (kernel.db) {
+      const trusts = kernel.db.trustsPasswords;
+      health.database = { trusts_passwords: trusts };
+      health.warnings = trusts ? ['the database server does not check passwords (pg_hba.conf "trust"): modules are not isolated from each other or from the kernel\'s login'] : [];
     }
-    const trusts = kernel.db.trustsPasswords;
-    const warnings = trusts ? ['the database server does not check passwords (pg_hba.conf "trust"): modules are not isolated from each other or from the kernel\'s login'] : [];
-    res.json({ status: degraded ? 'degraded' : 'ok', modules, database: { trusts_passwords: trusts }, warnings });
+    res.json(health);
   });
 
   // For load balancers and Kubernetes readiness: 503 until the first start of the enabled

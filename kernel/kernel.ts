@@ -29,6 +29,7 @@ import { remoteUrlFor, scanModules, type ModuleEntry } from './registry.js';
 import { RouteTable } from './route-table.js';
 import { childReadPaths } from './child-sandbox.js';
 import { SparePool } from './spare-pool.js';
+import { decideIsolation, describeIsolation, sealDataDir, type Isolation } from './os-isolation.js';
 import { ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
 
@@ -43,6 +44,8 @@ export class Kernel {
   adminServer: Server | null = null;
   private auths: Record<Origin, AdminAuth> | null = null;
   private prep!: ModulePrep;
+  /** "uid" (each child its own OS user) or "process" (children share the kernel's user): decided at start. */
+  isolation: Isolation = { mode: 'process', reason: 'not started', runAs: () => null };
   private watcher: { close(): Promise<void> } | undefined;
   /** Present when there is a database: enable/disable agreed with other kernels on it. */
   cluster: ClusterSync | null = null;
@@ -97,11 +100,14 @@ export class Kernel {
     if (admin.source === 'created') log.info(`🔑 Admin token created in ${admin.file} (mode 0600); hubctl on this machine reads it`);
     const sessions = new AdminSessions();
     this.auths = { public: createAdminAuth(admin.token, 'public', null), admin: createAdminAuth(admin.token, 'admin', sessions) };
+    this.isolation = decideIsolation(config.dataDir);
+    describeIsolation(this.isolation, log);
     if (config.databaseEnabled) {
       this.db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
       await migrateKernel(this.db);
     }
-    this.prep = createModulePrep(config, this.db, log);
+    if (this.isolation.mode === 'uid') sealDataDir(config.dataDir);
+    this.prep = createModulePrep(config, this.db, log, this.isolation);
 
     const entries = config.modulesEnabled ? await scanModules(config.modulesDir, HUB_VERSION) : [];
     if (!config.modulesEnabled) log.info('MODULES_ENABLED=false: starting with no modules');
@@ -179,6 +185,7 @@ export class Kernel {
     const deps: SupervisorDeps = {
       config: this.config,
       log,
+      isolation: this.isolation.mode,
       prepare: (e) => this.prep.prepare(e),
       buildSpec: async (e) => {
         const spec = await this.prep.buildSpec(e);

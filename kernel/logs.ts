@@ -6,9 +6,19 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, rename
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { stripControls, stripControlsDeep } from '../shared/terminal-safe.js';
 import type { OutputSink } from './child-process.js';
 
 const RING_SIZE = 1000;
+/**
+ * Bytes of recent entries kept in memory per module (HUB_LOG_RING_BYTES, default 1 MiB),
+ * whatever their count: with lines capped at HUB_LOG_LINE_BYTES this bounds what a
+ * module's output can cost the kernel (issue 11, item 8).
+ */
+function ringBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.HUB_LOG_RING_BYTES);
+  return env.HUB_LOG_RING_BYTES && Number.isInteger(n) && n >= 4096 ? n : 1024 * 1024;
+}
 /** The most lines a reader may ask for; beyond the ring they come from the files. */
 export const MAX_TAIL_LINES = 10_000;
 
@@ -25,6 +35,9 @@ type Follower = (entry: LogEntry) => void;
 
 class ModuleStream {
   readonly ring: LogEntry[] = [];
+  /** The serialised size of each ring entry, same order as `ring`. */
+  readonly sizes: number[] = [];
+  ringBytes = 0;
   readonly followers = new Set<Follower>();
   constructor(readonly file: RotatingFile) {}
 }
@@ -33,6 +46,7 @@ export class LogHub {
   private readonly streams = new Map<string, ModuleStream>();
   private readonly dir: string;
   private readonly limits: RotationLimits;
+  private readonly ringBytes = ringBytes();
 
   constructor(dataDir: string, private readonly console: Logger, private readonly echo: boolean, limits?: Partial<RotationLimits>) {
     this.dir = join(dataDir, 'logs');
@@ -61,9 +75,15 @@ export class LogHub {
     const s = this.stream(name);
     return (stream, line, pid) => {
       const entry = toEntry(name, stream, line, pid);
-      s.file.write(JSON.stringify(entry) + '\n');
+      const text = JSON.stringify(entry) + '\n';
+      s.file.write(text);
       s.ring.push(entry);
-      if (s.ring.length > RING_SIZE) s.ring.shift();
+      s.sizes.push(text.length);
+      s.ringBytes += text.length;
+      while (s.ring.length > 1 && (s.ring.length > RING_SIZE || s.ringBytes > this.ringBytes)) {
+        s.ring.shift();
+        s.ringBytes -= s.sizes.shift()!;
+      }
       for (const f of s.followers) f(entry);
       if (this.echo) this.console[levelName(entry.level)]({ module: name, child_pid: pid }, entry.msg);
     };
@@ -101,10 +121,15 @@ export class LogHub {
   }
 }
 
+/**
+ * One child line as a log entry. Control sequences are stripped here, at ingest, from every
+ * string (keys too), so the file, the ring, `hubctl logs`, the dashboard and the kernel's
+ * console all get the same clean text.
+ */
 function toEntry(name: string, stream: 'stdout' | 'stderr', line: string, pid: number): LogEntry {
   if (line.startsWith('{')) {
     try {
-      const parsed = JSON.parse(line) as Partial<LogEntry>;
+      const parsed = stripControlsDeep(JSON.parse(line)) as Partial<LogEntry>;
       if (typeof parsed === 'object' && parsed !== null && typeof parsed.level === 'number') {
         return { ...parsed, time: String(parsed.time ?? new Date().toISOString()), level: parsed.level, module: name, pid, msg: String(parsed.msg ?? '') };
       }
@@ -112,7 +137,7 @@ function toEntry(name: string, stream: 'stdout' | 'stderr', line: string, pid: n
       // not JSON after all: keep it as text
     }
   }
-  return { time: new Date().toISOString(), level: stream === 'stderr' ? 50 : 30, module: name, pid, stream, msg: line };
+  return { time: new Date().toISOString(), level: stream === 'stderr' ? 50 : 30, module: name, pid, stream, msg: stripControls(line) };
 }
 
 /** pino's numeric level as its name. */

@@ -24,6 +24,10 @@ async function shutdown(signal: string): Promise<void> {
   }
   process.exit(0);
 }
+// Node opens its inspector on SIGUSR1 unless the signal has a listener: anything that can
+// signal the kernel (a module child running as the same user) could then run code in it.
+// With a listener the inspector never opens; the attempt is logged instead (issue 11, item 1).
+process.on('SIGUSR1', () => log.warn('SIGUSR1 received and ignored: the kernel never opens its inspector on a signal'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 // A kernel bug in one request must not take every module down with it: log, keep serving.

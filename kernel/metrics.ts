@@ -25,7 +25,7 @@ export interface HubMetrics {
 }
 
 /** Every reason a supervisor counts a crash under (ChildExit reasons except a requested stop). */
-const CRASH_REASONS = ['exit', 'signal', 'hang', 'memory', 'start_timeout', 'load_failed'] as const;
+const CRASH_REASONS = ['exit', 'signal', 'hang', 'memory', 'start_timeout', 'load_failed', 'protocol'] as const;
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 export function methodLabel(method: string | undefined): string {

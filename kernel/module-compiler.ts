@@ -2,24 +2,31 @@
 // starts with `node` alone: no TS loader in every child (it costs a fifth of a second per
 // start). esbuild bundles the module's own files and leaves npm packages external; a
 // node_modules link beside the output lets Node resolve those packages as the source would.
-import { build } from 'esbuild';
+// The module's other files (templates, data) are staged beside the compiled code, so a
+// child never reads the module's source folder. Compilation happens in the module's own
+// box: an import may resolve only inside the module folder, its node_modules and the hub's
+// packages (issue 11, item 4), and no compile error carries a line of source text.
+import { build, type Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { HubError } from '../shared/errors.js';
 import { HUB_ROOT } from '../shared/paths.js';
 
 const ENTRY_FILES = ['backend/router', 'frontend/views'];
 const SOURCE_EXT = ['.ts', '.mts', '.js', '.mjs'];
 
-async function listSources(dir: string, base = dir): Promise<string[]> {
+const isSource = (name: string) => SOURCE_EXT.some((x) => name.endsWith(x)) && !name.endsWith('.d.ts');
+
+/** Every regular file of the module (relative paths), not node_modules, dotfiles or symlinks. */
+async function listFiles(dir: string, base = dir): Promise<string[]> {
   const out: string[] = [];
   for (const d of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
     if (d.name === 'node_modules' || d.name.startsWith('.')) continue;
     const p = join(dir, d.name);
-    if (d.isDirectory()) out.push(...(await listSources(p, base)));
-    else if (SOURCE_EXT.some((x) => d.name.endsWith(x)) && !d.name.endsWith('.d.ts')) out.push(relative(base, p));
+    if (d.isDirectory()) out.push(...(await listFiles(p, base)));
+    else if (d.isFile()) out.push(relative(base, p));
   }
   return out.sort();
 }
@@ -41,13 +48,62 @@ function nodeModulesFor(moduleDir: string): string {
   }
 }
 
+/** A hash of every file's name and content: a build is reused only for identical inputs (not size+mtime). */
 async function fingerprint(moduleDir: string, files: string[]): Promise<string> {
   const h = createHash('sha256');
   for (const f of files) {
-    const s = await stat(join(moduleDir, f));
-    h.update(`${f}\0${s.size}\0${s.mtimeMs}\0`);
+    const content = await readFile(join(moduleDir, f));
+    h.update(`${f}\0${content.length}\0`);
+    h.update(content);
   }
-  return h.digest('hex').slice(0, 12);
+  return h.digest('hex').slice(0, 16);
+}
+
+const real = (p: string) => {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+};
+
+/**
+ * The compile box: every import esbuild resolves must, by its real path (symlinks
+ * followed), lie inside one of `roots`; bare package imports stay external (the child
+ * resolves them under its own permissions). Anything else fails the build with
+ * `imports a file outside its folder: <path>` before esbuild reads a byte of it.
+ */
+export function compileBox(roots: string[]): Plugin {
+  const inside = (p: string) => roots.some((r) => p === r || p.startsWith(r + sep));
+  return {
+    name: 'hub-module-box',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, async (args) => {
+        if ((args.pluginData as { boxed?: boolean } | undefined)?.boxed) return undefined;
+        const resolved = await b.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          with: args.with,
+          pluginData: { boxed: true },
+        });
+        if (resolved.errors.length > 0) return { errors: resolved.errors.map((e) => ({ text: e.text })) };
+        if (resolved.external || !isAbsolute(resolved.path)) return resolved;
+        const target = real(resolved.path);
+        if (!inside(target)) return { errors: [{ text: `imports a file outside its folder: ${target}` }] };
+        return resolved;
+      });
+    },
+  };
+}
+
+/** Copies the module's non-code files beside its compiled code (same relative paths). */
+async function stageFiles(moduleDir: string, files: string[], outdir: string): Promise<void> {
+  for (const f of files) {
+    if (isSource(f)) continue;
+    await mkdir(dirname(join(outdir, f)), { recursive: true });
+    await copyFile(join(moduleDir, f), join(outdir, f));
+  }
 }
 
 /** Keeps the newest `keep` builds: a child still running from an older one may load a task file late. */
@@ -65,17 +121,20 @@ async function pruneOldBuilds(root: string, keep: number): Promise<void> {
  * Builds are keyed by a fingerprint of the sources, so a crash restart never recompiles.
  */
 export async function compileModule(name: string, moduleDir: string, dataDir: string): Promise<string> {
-  const sources = await listSources(moduleDir);
+  const files = await listFiles(moduleDir);
+  const sources = files.filter(isSource);
   const entries = [
     ...ENTRY_FILES.map((b) => findEntry(moduleDir, b)).filter((e): e is string => e !== null),
     ...sources.filter((f) => /^backend\/tasks\/[^/]+\.(ts|mts|js|mjs)$/.test(f)),
   ];
   const root = join(dataDir, 'build', name);
-  const outdir = join(root, await fingerprint(moduleDir, sources));
+  const outdir = join(root, await fingerprint(moduleDir, files));
   if (existsSync(join(outdir, '.complete'))) return outdir;
   await pruneOldBuilds(root, 2);
   await rm(outdir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
+  const realDir = real(moduleDir);
+  const box = compileBox([realDir, real(nodeModulesFor(moduleDir)), real(join(HUB_ROOT, 'node_modules')), real(join(HUB_ROOT, 'shared'))]);
   if (entries.length > 0) {
     try {
       await build({
@@ -91,15 +150,28 @@ export async function compileModule(name: string, moduleDir: string, dataDir: st
         sourcemap: 'inline',
         outExtension: { '.js': '.js' },
         logLevel: 'silent',
+        plugins: [box],
       });
     } catch (e) {
-      const errors = (e as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors ?? [];
-      const first = errors[0];
-      const where = first?.location ? `${first.location.file}:${first.location.line}: ` : '';
-      throw new HubError('start_failed', `modules/${name}: cannot compile: ${where}${first?.text ?? (e as Error).message}`);
+      throw new HubError('start_failed', `modules/${name}: cannot compile: ${compileErrorText(e)}`);
     }
   }
+  await stageFiles(moduleDir, files, outdir);
   await symlink(nodeModulesFor(moduleDir), join(outdir, 'node_modules'), 'dir').catch(() => undefined);
   await writeFile(join(outdir, '.complete'), new Date().toISOString());
   return outdir;
+}
+
+/**
+ * One line for last_error from an esbuild failure: `file:line: message` of the first error.
+ * Never the source line (esbuild's lineText), notes or the formatted message, which quote
+ * file contents: the record is public and the file may not be the module's.
+ */
+export function compileErrorText(e: unknown): string {
+  const errors = (e as { errors?: { text?: unknown; location?: { file?: unknown; line?: unknown } | null }[] }).errors;
+  const first = Array.isArray(errors) ? errors[0] : undefined;
+  if (!first) return 'the build failed';
+  const loc = first.location;
+  const where = loc && typeof loc.file === 'string' ? `${loc.file}:${Number(loc.line) || 0}: ` : '';
+  return `${where}${String(first.text ?? 'error').slice(0, 500)}`;
 }

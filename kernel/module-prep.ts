@@ -1,5 +1,8 @@
 // What happens to a module before a child may run it: compile its sources, migrate its
 // tables, and, per child, hand it fresh database credentials and its own config keys.
+// In "uid" isolation the compiled (and staged) build is handed to the module's group, and
+// the child is told which uid/gid to become.
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { ModuleSpec } from '../shared/ipc.js';
 import { HUB_VERSION } from '../shared/paths.js';
@@ -11,6 +14,8 @@ import { migrateModule } from './migrator.js';
 import { compileModule } from './module-compiler.js';
 import { issueRuntimeCredentials } from './module-roles.js';
 import type { ModuleEntry } from './registry.js';
+import type { Isolation } from './os-isolation.js';
+import { sealBuild } from './os-isolation.js';
 
 export interface ModulePrep {
   prepare(entry: ModuleEntry): Promise<void>;
@@ -20,7 +25,7 @@ export interface ModulePrep {
   secretOf(name: string): string;
 }
 
-export function createModulePrep(config: KernelConfig, db: Database | null, log: Logger): ModulePrep {
+export function createModulePrep(config: KernelConfig, db: Database | null, log: Logger, wall: Isolation | null = null): ModulePrep {
   const builds = new Map<string, string>();
   const isolation = new Map<string, 'role' | 'shared'>();
   // One per module, not per child: during a zero-downtime restart the old and the new child
@@ -32,10 +37,18 @@ export function createModulePrep(config: KernelConfig, db: Database | null, log:
     return s;
   };
 
+  /** Compiles, and in uid isolation gives HUB_DATA_DIR/build/<name> to the module's group. */
+  const compile = async (entry: ModuleEntry): Promise<string> => {
+    const outdir = await compileModule(entry.name, entry.dir, config.dataDir);
+    const runAs = wall?.runAs(entry.name);
+    if (runAs) sealBuild(dirname(outdir), runAs.gid);
+    return outdir;
+  };
+
   return {
     async prepare(entry) {
       const m = entry.manifest!;
-      builds.set(entry.name, await compileModule(entry.name, entry.dir, config.dataDir));
+      builds.set(entry.name, await compile(entry));
       if (db) {
         await migrateModule(db, { name: entry.name, tablePrefix: m.table_prefix, dir: entry.dir }, { log });
       }
@@ -44,7 +57,7 @@ export function createModulePrep(config: KernelConfig, db: Database | null, log:
       const m = entry.manifest!;
       let buildDir = builds.get(entry.name);
       if (!buildDir) {
-        buildDir = await compileModule(entry.name, entry.dir, config.dataDir);
+        buildDir = await compile(entry);
         builds.set(entry.name, buildDir);
       }
       let connection: ModuleSpec['db'] = null;
@@ -56,13 +69,14 @@ export function createModulePrep(config: KernelConfig, db: Database | null, log:
       return {
         name: entry.name,
         manifest: m,
-        moduleDir: entry.dir,
+        moduleDir: buildDir, // the staged copy: templates and data files sit beside the compiled code
         buildDir,
         config: moduleConfigFromEnv(process.env, entry.name),
         db: connection,
         hubVersion: HUB_VERSION,
         logLevel: config.logLevel,
         secret: secretOf(entry.name),
+        runAs: wall?.runAs(entry.name) ?? null,
       };
     },
     isolation: (name) => isolation.get(name) ?? 'none',

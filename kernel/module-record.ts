@@ -19,6 +19,8 @@ export interface ModuleRecord {
   last_error: string | null;
   remote: boolean;
   db_isolation: 'role' | 'shared' | 'none';
+  /** "uid": the child runs under its own OS user; "process": under the kernel's. */
+  isolation: 'uid' | 'process';
 }
 
 export function moduleRecord(sup: ModuleSupervisor): ModuleRecord {
@@ -41,5 +43,6 @@ export function moduleRecord(sup: ModuleSupervisor): ModuleRecord {
     last_error: sup.lastError,
     remote: sup.remote,
     db_isolation: sup.dbIsolation,
+    isolation: sup.isolation,
   };
 }

@@ -1,8 +1,8 @@
 // Discovery and validation of modules/<name>/module.json. Each folder becomes an entry;
 // a bad one carries its error instead of a manifest, so it stays visible (state failed,
 // last_error) while every other module goes on. Cross-module rules live in registry-rules.ts.
-import { lstat, readdir, readFile, realpath } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { lstat, readdir, readFile, readlink, realpath } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Manifest } from '../shared/manifest.js';
 import { parseManifest } from '../shared/manifest.js';
 import { HubError, toHubError } from '../shared/errors.js';
@@ -38,6 +38,10 @@ async function readEntry(modulesDir: string, realModulesDir: string, folder: str
         throw new HubError('forbidden', `modules/${folder} is a symlink to ${target}, outside the modules folder; move the module into the modules folder`);
       }
     }
+    const leak = await linkLeavingFolder(await realpath(dir));
+    if (leak) {
+      throw new HubError('forbidden', `modules/${folder}/${leak.link} is a symlink to ${leak.target}, outside the module's folder; a module may link only to its own files`);
+    }
     let text: string;
     try {
       text = await readFile(join(dir, 'module.json'), 'utf8');
@@ -51,6 +55,34 @@ async function readEntry(modulesDir: string, realModulesDir: string, folder: str
     entry.error = toHubError(e, 'manifest_invalid');
   }
   return entry;
+}
+
+/** Most entries looked at for symlinks per module (node_modules included); beyond it the module fails. */
+const MAX_WALK = 50_000;
+
+/**
+ * The first symlink under `root` (a module folder, real path) whose target lies outside it,
+ * or null. Under "process" isolation Node's permission model checks a path as written, so
+ * `modules/evil/data -> $HUB_DATA_DIR` would open the kernel's files (issue 11, item 3).
+ * Dangling links count by where they point.
+ */
+export async function linkLeavingFolder(root: string): Promise<{ link: string; target: string } | null> {
+  let seen = 0;
+  const walk = async (dir: string): Promise<{ link: string; target: string } | null> => {
+    for (const d of await readdir(dir, { withFileTypes: true })) {
+      if (++seen > MAX_WALK) throw new HubError('forbidden', `the module folder has more than ${MAX_WALK} files; cannot check it for symlinks`);
+      const p = join(dir, d.name);
+      if (d.isSymbolicLink()) {
+        const target = await realpath(p).catch(async () => resolve(dirname(p), await readlink(p)));
+        if (target !== root && !target.startsWith(root + sep)) return { link: relative(root, p), target };
+      } else if (d.isDirectory()) {
+        const found = await walk(p);
+        if (found) return found;
+      }
+    }
+    return null;
+  };
+  return walk(root);
 }
 
 /** Reads every module folder under modulesDir and applies the cross-module rules. */

@@ -3,17 +3,26 @@
 // crashed module a spare skips the ~150-250 ms of process start and imports, which is
 // most of the time a restart takes. Only children with the default Node flags can be
 // spares; a module with its own heap cap (max_memory_mb) is forked fresh.
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { CHILD_ENTRY } from '../shared/paths.js';
 import { childEnvironment, childExecArgv } from './child-env.js';
 
+/**
+ * Starts the child program. Its channel to the kernel is fd 3 (shared/ipc-channel.ts), a
+ * plain pipe with length-capped frames, not Node's 'ipc' channel.
+ */
 export function forkChild(execArgv: string[]): ChildProcess {
-  return fork(CHILD_ENTRY, [], {
+  return spawn(process.execPath, [...execArgv, CHILD_ENTRY], {
     env: childEnvironment(),
-    execArgv,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    serialization: 'json',
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
+}
+
+/** The child is alive and its channel still open. */
+function usable(p: ChildProcess): boolean {
+  const channel = p.stdio[3] as Socket | null;
+  return p.exitCode === null && p.signalCode === null && channel !== null && !channel.destroyed;
 }
 
 export class SparePool {
@@ -42,7 +51,7 @@ export class SparePool {
   take(maxMemoryMb: number | undefined): ChildProcess {
     if (maxMemoryMb === undefined) {
       const spare = this.spares.shift();
-      if (spare && spare.exitCode === null && spare.signalCode === null && spare.connected) {
+      if (spare && usable(spare)) {
         spare.removeAllListeners('exit');
         // refill after the current restart, not during it: two forks at once would slow both
         setTimeout(() => this.fill(), 250).unref();

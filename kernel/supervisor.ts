@@ -16,6 +16,8 @@ import type { ProxyTarget } from './proxy.js';
 export interface SupervisorDeps {
   config: KernelConfig;
   log: Logger;
+  /** The OS wall children get: their own uid ("uid") or the kernel's ("process"). */
+  isolation?: 'uid' | 'process';
   /** Compile and migrate before a module's first child (and before a restart): failures here are final. */
   prepare(entry: ModuleEntry): Promise<void>;
   /** The init message for one child; called per child so credentials are fresh each time. */
@@ -90,6 +92,11 @@ export class ModuleSupervisor {
 
   get child(): ChildHandle | null {
     return this.active?.handle ?? null;
+  }
+
+  /** The OS wall around this module's children (DESIGN.md, Trust boundary). */
+  get isolation(): 'uid' | 'process' {
+    return this.deps.isolation ?? 'process';
   }
 
   /** Runs elsewhere (remote_url): no child of ours. */

@@ -13,7 +13,10 @@ export interface DbConnection {
 export interface ModuleSpec {
   name: string;
   manifest: Manifest;
-  /** The module's source folder (templates are read from here). */
+  /**
+   * The module's own non-code files (templates, module.json): a staged copy beside its
+   * compiled code, so the child never needs to read the module's source folder.
+   */
   moduleDir: string;
   /** Where the kernel put the module's transpiled JavaScript. */
   buildDir: string;
@@ -28,6 +31,11 @@ export interface ModuleSpec {
    * (shared/runtime/kernel-secret.ts). Never empty.
    */
   secret: string;
+  /**
+   * "uid" isolation: the child drops to this uid/gid (supplementary groups cleared) before
+   * any module code loads, and exits if it could regain root. Null: stay the kernel's user.
+   */
+  runAs?: { uid: number; gid: number } | null;
 }
 
 export interface ChildStats {

@@ -686,8 +686,9 @@ describe('the compose topology on loopback (no Docker)', () => {
     });
     expect(rec).toMatchObject({ remote: true, pid: null, api_prefix: manifestOf(name).api_prefix });
     const health = await k.json('/health');
-    // /health also reports the database (issue 11.13); status and modules are as before
+    // /health also reports the database (issue 11.13) and the isolation tier; status and modules are as before
     expect({ status: health.status, modules: health.modules }).toEqual({ status: 'ok', modules: { [name]: 'running' } });
+    expect(health.isolation).toMatch(/^(uid|process)$/);
     const res = await k.get(`${manifestOf(name).api_prefix}/health`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { pid: number }).pid).toBe(runner!.pid); // answered by the separate process, through the hub

@@ -119,12 +119,12 @@ describe('gateway', () => {
 
   it('reports health and module records with every field of the contract', async () => {
     const health = await k.json('/health');
-    expect(health).toEqual({ status: 'ok', modules: { alpha: 'running', beta: 'running', gamma: 'disabled' } });
+    expect(health).toEqual({ status: 'ok', isolation: expect.stringMatching(/^(uid|process)$/), modules: { alpha: 'running', beta: 'running', gamma: 'disabled' } });
     const ready = await k.get('/health/ready');
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ ready: true });
     const rec = await k.record('alpha');
-    for (const field of ['name', 'version', 'description', 'enabled', 'state', 'pid', 'port', 'restarts', 'uptime_ms', 'memory_rss_bytes', 'api_prefix', 'tags', 'dependencies', 'last_error', 'remote', 'db_isolation']) {
+    for (const field of ['name', 'version', 'description', 'enabled', 'state', 'pid', 'port', 'restarts', 'uptime_ms', 'memory_rss_bytes', 'api_prefix', 'tags', 'dependencies', 'last_error', 'remote', 'db_isolation', 'isolation']) {
       expect(rec).toHaveProperty(field);
     }
     expect(rec).toMatchObject({ state: 'running', enabled: true, api_prefix: '/api/v1/alpha', remote: false });
