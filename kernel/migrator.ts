@@ -264,7 +264,9 @@ async function adoptForeign(db: Database, mod: MigrationTarget, roles: ModuleRol
  */
 async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: ModuleRoleNames | null, opts: MigrateOptions,
   settings: MigrationSettings, fn: (worker: pg.Client) => Promise<T>): Promise<T> {
-  return withLock(db, `migrate:${mod.name}`, opts.lockTimeoutMs ?? settings.waitMs, async (lock) => {
+  // On the shared login a migration could touch anything, and the seal's drop check needs to
+  // know no other module migrated meanwhile: those runs take one lock for all modules.
+  return withLock(db, roles ? `migrate:${mod.name}` : 'migrate:shared-login', opts.lockTimeoutMs ?? settings.waitMs, async (lock) => {
     await endOrphans(db, lock, mod.name, roles ? roles.owner : db.connection.user, opts.log ?? db.log);
     let worker: pg.Client;
     if (roles) {
@@ -312,7 +314,8 @@ async function runFile(worker: pg.Client, mod: MigrationTarget, f: MigrationFile
     if (!before) return;
     await pinCatalogSearchPath(worker);
     const owned = roles ? await findOwnedOutsidePrefix(worker, roles.owner, mod.tablePrefix, where) : [];
-    assertPrefixSeal(before, await snapshotCatalog(worker), mod.tablePrefix, where, owned);
+    assertPrefixSeal(before, await snapshotCatalog(worker), mod.tablePrefix, where, owned,
+      { concurrent: roles !== null });
   };
 
   if (f.noTransaction) {

@@ -218,8 +218,20 @@ function qualified(o: CatalogObject, name = o.name): string {
   return o.schema === 'public' || o.schema === '' || o.cat === 'schema' ? `"${name}"` : `"${o.schema}"."${name}"`;
 }
 
-/** Everything the migration did outside its prefix, in a stable order (creates first). */
-export function findViolations(before: CatalogSnapshot, after: CatalogSnapshot, prefix: string, label: string): SealViolation[] {
+/**
+ * Everything the migration did outside its prefix, in a stable order (creates first).
+ *
+ * `concurrent`: other modules may be migrating at the same time (role mode: one lock per
+ * module). At READ COMMITTED the after-snapshot then also shows what their transactions
+ * committed meanwhile, so only catalog rows this transaction wrote (`touched`) are judged and
+ * drops are not (an owner login cannot drop what it does not own). That loses objects made in
+ * a subtransaction (a DO block with an EXCEPTION clause), so in that mode the ownership query
+ * (findOwnedOutsidePrefix) is the seal and this diff only names things better. On the shared
+ * login every module migration takes one lock, nothing runs beside it, and the whole diff counts.
+ */
+export function findViolations(before: CatalogSnapshot, after: CatalogSnapshot, prefix: string, label: string,
+  opts: { concurrent?: boolean } = {}): SealViolation[] {
+  const concurrent = opts.concurrent === true;
   const mine = (name: string): boolean => name.startsWith(prefix);
   const out: SealViolation[] = [];
   const notOurs = `which does not belong to this module (its prefix is "${prefix}")`;
@@ -227,6 +239,7 @@ export function findViolations(before: CatalogSnapshot, after: CatalogSnapshot, 
     const old = before.get(key);
     const what = kindName(o);
     if (o.cat === 'schema' && isTemp(o)) continue; // the session's temp schema; its objects are named below
+    if (concurrent && !o.touched) continue; // possibly committed by another module meanwhile
     if (!old) {
       if (isTemp(o)) {
         out.push({ action: 'creates', object: o, message: `${label} creates temporary ${what} "${o.name}"; migrations may not create temporary objects` });
@@ -248,7 +261,7 @@ export function findViolations(before: CatalogSnapshot, after: CatalogSnapshot, 
       out.push({ action: 'alters', object: o, message: `${label} alters ${what} ${qualified(o)}, ${notOurs}` });
     }
   }
-  for (const [key, o] of before) {
+  for (const [key, o] of concurrent ? [] : before) {
     if (!after.has(key) && !mine(o.name)) {
       out.push({ action: 'drops', object: o, message: `${label} drops ${kindName(o)} ${qualified(o)}, ${notOurs}` });
     }
@@ -268,8 +281,9 @@ function rank(o: CatalogObject): number {
  * Throws migration_prefix naming the file and the first offending object; the caller rolls back.
  * `owned` are findOwnedOutsidePrefix's messages (role isolation), checked after the diff.
  */
-export function assertPrefixSeal(before: CatalogSnapshot, after: CatalogSnapshot, prefix: string, label: string, owned: OwnedViolation[] = []): void {
-  const violations = findViolations(before, after, prefix, label);
+export function assertPrefixSeal(before: CatalogSnapshot, after: CatalogSnapshot, prefix: string, label: string, owned: OwnedViolation[] = [],
+  opts: { concurrent?: boolean } = {}): void {
+  const violations = findViolations(before, after, prefix, label, opts);
   const extra = owned.filter((o) => !violations.some((v) => v.object.name === o.name));
   const messages = [...violations.map((v) => v.message), ...extra.map((o) => o.message)];
   if (messages.length === 0) return;

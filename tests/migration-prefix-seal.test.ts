@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../kernel/database.js';
 import { migrateModule } from '../kernel/migrator.js';
+import { waitFor } from './helpers/wait.js';
 import { createTestDatabase, makeModule, openTestDatabase, type TestDatabase, type TestModule } from './helpers/database.js';
 
 const BASE = 'CREATE TABLE notes_items (id serial PRIMARY KEY, title text);';
@@ -127,5 +128,25 @@ async function tryBad(bad: string): Promise<{ err: Error & { code?: string }; mo
     if (mode === 'role') expect(err).toMatchObject({ code: 'migration_failed', message: expect.stringMatching(/permission denied for database/) });
     else expect(err).toMatchObject({ code: 'migration_prefix', message: `${module}/migrations/002_bad.sql creates schema "elsewhere" without the prefix "${module}_"; rename it to ${module}_elsewhere (and 1 more)` });
     expect(((await db.pool.query("SELECT 1 FROM pg_namespace WHERE nspname = 'elsewhere'")).rowCount)).toBe(0);
+  });
+  it('blames no module for what another module committed while it was migrating', async () => {
+    const slow = makeModule('slowpoke', 'slowpoke_', { '001_init.sql': "CREATE TABLE slowpoke_a (id int);\nSELECT pg_sleep(1.5);\nCREATE TABLE slowpoke_b (id int);\n" });
+    const fast = makeModule('quick', 'quick_', { '001_init.sql': 'CREATE TABLE quick_x (id int);\nCREATE FUNCTION quick_f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n' });
+    modules.push(slow, fast);
+    const slowRun = migrateModule(db, slow);
+    slowRun.catch(() => undefined);
+    // once the slow file is inside its transaction, the other module migrates and commits
+    await waitFor(async () => ((await db.pool.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(1.5)%' AND state = 'active'")).rowCount ?? 0) > 0,
+      { timeoutMs: 20_000, what: 'the slow migration to be sleeping' });
+    if (mode === 'role') {
+      await expect(migrateModule(db, fast)).resolves.toMatchObject({ module: 'quick' });
+    } else {
+      // on the shared login module migrations take one lock: the second waits for the first
+      const fastRun = migrateModule(db, fast);
+      await expect(fastRun).resolves.toMatchObject({ module: 'quick' });
+    }
+    await expect(slowRun).resolves.toMatchObject({ module: 'slowpoke' });
+    expect(await exists('class', 'quick_x')).toBe(true);
+    expect(await exists('class', 'slowpoke_b')).toBe(true);
   });
 });
