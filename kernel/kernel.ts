@@ -12,6 +12,7 @@ import { openDatabase, type Database } from './database.js';
 import { createAdminAuth, type AdminAuth, type Origin } from './admin-auth.js';
 import { AdminSessions } from './admin-session.js';
 import { ensureAdminToken } from './admin-token.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { mountEvents } from './dashboard.js';
 import { createAdminGateway, createGateway } from './gateway.js';
 import { hostGuard } from './request-guards.js';
@@ -47,6 +48,8 @@ export class Kernel {
   /** "uid" (each child its own OS user) or "process" (children share the kernel's user): decided at start. */
   isolation: Isolation = { mode: 'process', reason: 'not started', runAs: () => null };
   private watcher: { close(): Promise<void> } | undefined;
+  /** HUB_DATA_DIR/kernel.lock: one kernel per data folder. */
+  private dataLock: DataDirLock | null = null;
   /** Present when there is a database: enable/disable agreed with other kernels on it. */
   cluster: ClusterSync | null = null;
   /** True once the enabled modules have had their first start (GET /health/ready). */
@@ -95,6 +98,7 @@ export class Kernel {
   async start(): Promise<void> {
     const { config, log } = this;
     await mkdir(config.dataDir, { recursive: true });
+    this.dataLock = lockDataDir(config.dataDir);
     log.info(`🚀 BMC Hub ${HUB_VERSION} starting (modules: ${config.modulesDir}, data: ${config.dataDir})`);
     const admin = await ensureAdminToken(config.dataDir, config.adminToken);
     if (admin.source === 'created') log.info(`🔑 Admin token created in ${admin.file} (mode 0600); hubctl on this machine reads it`);
@@ -273,6 +277,7 @@ export class Kernel {
     await closing;
     await this.db?.close();
     await this.logs.close();
+    this.dataLock?.release();
     log.info('👋 Stopped');
   }
 }

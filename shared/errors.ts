@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   crash_loop: 500,
   // database and migrations
   database_unavailable: 503,
+  data_dir_in_use: 409,
   migration_failed: 500,
   migration_checksum: 409,
   migration_prefix: 422,
