@@ -20,6 +20,6 @@ export class CliError extends Error {
 /** The hub could not be reached at all (nothing listening, DNS, reset). */
 export class HubUnreachable extends CliError {
   constructor(readonly url: string, readonly refused: boolean) {
-    super(`no hub at ${url}: is it running? (npm start)`, EXIT.unreachable);
+    super(`no hub at ${url}: is it running? (npm start; if its admin origin is on another port, set HUB_URL=http://127.0.0.1:<HUB_ADMIN_PORT>)`, EXIT.unreachable);
   }
 }
