@@ -165,7 +165,7 @@ describe('hubctl with no hub running', () => {
     await k.stop();
     const r = await hubctl(['status'], env);
     expect(r.code).toBe(3);
-    expect(r.stderr).toBe(`hubctl: no hub at ${k.adminUrl}: is it running? (npm start)\n`);
+    expect(r.stderr).toBe(`hubctl: no hub at ${k.adminUrl}: is it running? (npm start; if its admin origin is on another port, set HUB_URL=http://127.0.0.1:<HUB_ADMIN_PORT>)\n`);
   });
 
   it('enables and disables by editing module.json, applying at next start', async () => {
