@@ -20,7 +20,8 @@ import { lineOfPosition, readMigrationDir, type MigrationFile } from './migratio
 import { dedicatedClient, endOrphans, migrationAppName, withLock } from './migration-lock.js';
 import { migrationSettings, type MigrationSettings } from './migration-settings.js';
 import { assertNoTransactionStatements, parseMigrationSql, type SqlStatement } from './migration-sql.js';
-import { ensureModuleRoles, grantToRuntime, openOwnerSession, registerOwner, type ModuleRoleNames } from './module-roles.js';
+import { closeOwnerSession, ensureModuleRoles, grantToRuntime, openOwnerSession, registerOwner, type ModuleRoleNames } from './module-roles.js';
+import { watchMigrationSession } from './migration-watchdog.js';
 import { assertPrefixSeal, findOwnedOutsidePrefix, pinCatalogSearchPath, snapshotCatalog } from './prefix-seal.js';
 
 export const KERNEL_MODULE = '_kernel';
@@ -100,6 +101,9 @@ async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Pr
     const parsed = new Map<number, SqlStatement[]>();
     for (const f of pending) parsed.set(f.version, await parseFile(mod, f, 'up'));
     if (roles) await adoptForeign(db, mod, roles, opts, settings, log);
+    // Checked at every start, not only when a file runs: what the owner role owns now must
+    // carry the prefix, whoever made it and whenever.
+    if (roles) await assertOwnedInsidePrefix(worker, mod, roles);
     const applied: AppliedMigration[] = [];
     for (const f of pending) {
       const durationMs = await runFile(worker, mod, f, 'up', roles, parsed.get(f.version)!);
@@ -108,6 +112,14 @@ async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Pr
     }
     return { module: mod.name, applied, pending: [] };
   });
+}
+
+async function assertOwnedInsidePrefix(worker: pg.Client, mod: MigrationTarget, roles: ModuleRoleNames): Promise<void> {
+  const owned = await findOwnedOutsidePrefix(worker, roles.owner, mod.tablePrefix, `module ${mod.name}`);
+  if (owned.length === 0) return;
+  const more = owned.length > 1 ? ` (and ${owned.length - 1} more)` : '';
+  throw new HubError('migration_prefix', `${owned[0]!.message.replace(/ creates /, "'s owner role owns ")}${more}; drop it, or rename it under the prefix in a new migration`,
+    { violations: owned.map((o) => ({ action: 'owns', name: o.name, message: o.message })) });
 }
 
 /** Reverts the last `count` applied migrations, newest first, each in its own transaction. */
@@ -277,14 +289,20 @@ async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: Modu
       await worker.query(`SET statement_timeout = ${settings.statementTimeoutMs}`);
       await worker.query(`SET lock_timeout = ${settings.lockTimeoutMs}`);
     }
+    // SET statement_timeout = 0 in a file lifts the session's own limit; this one is outside it
+    const watchdog = watchMigrationSession(db, worker, settings.statementTimeoutMs, mod.name, opts.log ?? db.log);
     try {
       // Default privileges first, so what the files create is granted (and not PUBLIC-executable).
       if (roles) await grantToRuntime(worker, roles);
       const result = await fn(worker);
       if (roles) await grantToRuntime(worker, roles);
       return result;
+    } catch (e) {
+      throw watchdog.fired() ?? e;
     } finally {
-      await worker.end().catch(() => undefined);
+      watchdog.stop();
+      if (roles) await closeOwnerSession(db, roles, worker);
+      else await worker.end().catch(() => undefined);
     }
   });
 }

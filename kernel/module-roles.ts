@@ -29,9 +29,14 @@ export interface RuntimeCredentials {
 const ROLES_LOCK = 'roles';
 const ROLES_LOCK_WAIT_MS = 60_000;
 const RUNTIME_CONNECTION_LIMIT = 10;
-/** The owner logs in only for migrations (one session) and the grants after them. */
-const OWNER_CONNECTION_LIMIT = 3;
-const OWNER_ATTRIBUTES = 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS';
+/**
+ * The owner logs in only for migrations: one session, the kernel's. It is NOLOGIN outside that
+ * window (openOwnerSession/closeOwnerSession), so a password a migration sets for it (ALTER ROLE
+ * is hidden from the parser inside EXECUTE) opens nothing afterwards, and with a limit of one
+ * connection nobody else gets in while the kernel's session holds the window.
+ */
+const OWNER_CONNECTION_LIMIT = 1;
+const OWNER_ATTRIBUTES = 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS';
 const RUNTIME_STATEMENT_TIMEOUT = '30s';
 
 interface RoleState {
@@ -115,14 +120,14 @@ async function createRoles(client: Pick<PoolClient, 'query'>, names: ModuleRoleN
   // Only what differs is altered: another kernel may be rotating the owner's password under
   // the module's migration lock, and two writes to one pg_authid row collide.
   const existing = new Map((await client.query<{ rolname: string; ok: boolean; limit: number; config: string[] | null }>(
-    `SELECT rolname, (rolcanlogin AND NOT rolsuper AND NOT rolcreatedb AND NOT rolcreaterole AND NOT rolinherit
+    `SELECT rolname, (NOT rolsuper AND NOT rolcreatedb AND NOT rolcreaterole AND NOT rolinherit
                       AND NOT rolreplication AND NOT rolbypassrls) AS ok, rolconnlimit AS limit, rolconfig AS config
        FROM pg_roles WHERE rolname = ANY($1)`, [[names.owner, names.runtime]])).rows.map((r) => [r.rolname, r]));
   const owner = existing.get(names.owner);
   const runtime = existing.get(names.runtime);
-  if (!owner) await client.query(`CREATE ROLE ${own} ${OWNER_ATTRIBUTES} CONNECTION LIMIT ${OWNER_CONNECTION_LIMIT}`);
+  // LOGIN is the migration window's to switch (another kernel may hold it open right now)
+  if (!owner) await client.query(`CREATE ROLE ${own} NOLOGIN ${OWNER_ATTRIBUTES} CONNECTION LIMIT ${OWNER_CONNECTION_LIMIT}`);
   else if (!owner.ok || owner.limit !== OWNER_CONNECTION_LIMIT) {
-    // roles made by older hubs were NOLOGIN
     await client.query(`ALTER ROLE ${own} ${OWNER_ATTRIBUTES} CONNECTION LIMIT ${OWNER_CONNECTION_LIMIT}`);
   }
   if (!runtime) await client.query(`CREATE ROLE ${rt} LOGIN NOINHERIT CONNECTION LIMIT ${RUNTIME_CONNECTION_LIMIT}`);
@@ -192,7 +197,7 @@ export interface OwnerSessionOptions {
  */
 export async function openOwnerSession(db: Database, moduleName: string, names: ModuleRoleNames, opts: OwnerSessionOptions): Promise<pg.Client> {
   const password = randomBytes(24).toString('base64url');
-  await db.pool.query(`ALTER ROLE ${quoteIdent(names.owner)} PASSWORD '${scramVerifier(password)}'`);
+  await db.pool.query(`ALTER ROLE ${quoteIdent(names.owner)} LOGIN PASSWORD '${scramVerifier(password)}'`);
   const c = db.connection;
   const client = new pg.Client({
     host: c.host, port: c.port, database: c.database, user: names.owner, password,
@@ -204,6 +209,18 @@ export async function openOwnerSession(db: Database, moduleName: string, names: 
   await client.connect();
   await client.query("SELECT pg_catalog.set_config('client_connection_check_interval', '2000', false)").catch(() => undefined);
   return client;
+}
+
+/**
+ * Ends the migration window: the owner role becomes NOLOGIN with no password before the
+ * kernel's session closes (so no new login can slip in between), then any other session of
+ * the role is ended (best effort: that needs pg_signal_backend or superuser; with the window
+ * closed and a one-connection limit there should be none).
+ */
+export async function closeOwnerSession(db: Database, names: ModuleRoleNames, client: pg.Client): Promise<void> {
+  await db.pool.query(`ALTER ROLE ${quoteIdent(names.owner)} NOLOGIN PASSWORD NULL`);
+  await client.end().catch(() => undefined);
+  await db.pool.query('SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = $1', [names.owner]).catch(() => undefined);
 }
 
 /**

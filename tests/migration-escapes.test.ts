@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../kernel/database.js';
 import { migrateModule } from '../kernel/migrator.js';
 import { roleNamesFor } from '../kernel/module-roles.js';
-import { createTestDatabase, makeModule, openTestDatabase, type TestDatabase, type TestModule } from './helpers/database.js';
+import { connectAs, createTestDatabase, makeModule, openTestDatabase, type TestDatabase, type TestModule } from './helpers/database.js';
 
 let tdb: TestDatabase;
 let db: Database;
@@ -181,3 +181,26 @@ describe('4. objects that cannot carry a prefix', () => {
     expect(await victimRows()).toBe(3);
   });
 });
+
+describe('the owner role outside its migration window (red team)', () => {
+  it('a password a migration sets for its owner role opens nothing afterwards, and what it owns is checked at every start', async () => {
+    const m = mod('pwset', "CREATE TABLE pwset_t (id int);\nDO $$ BEGIN EXECUTE 'ALTER ROLE ' || quote_ident(current_user) || ' PASSWORD ''pwned123'''; END $$;\n");
+    await migrateModule(db, m);
+    const owner = roleNamesFor(tdb.name, 'pwset').owner;
+    // the server here trusts loopback logins, so only NOLOGIN can stop this one
+    const login = await connectAs(tdb.url, owner, 'pwned123').then(async (c) => { await c.end(); return 'logged in'; }, (e: Error) => e.message);
+    expect(login).toMatch(/not permitted to log in/);
+    const attrs = (await db.pool.query('SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1', [owner])).rows[0];
+    expect(attrs).toEqual({ rolcanlogin: false, rolconnlimit: 1 });
+
+    // an object the owner came to own some other way (made here by hand, then given to it)
+    await db.pool.query(`CREATE TABLE nopfx_runtime (id int)`);
+    await db.pool.query(`ALTER TABLE nopfx_runtime OWNER TO "${owner}"`);
+    await expect(migrateModule(db, m)).rejects.toMatchObject({
+      code: 'migration_prefix',
+      message: expect.stringMatching(/^module pwset's owner role owns table .*nopfx_runtime.* without the prefix "pwset_"/),
+    });
+    expect(await victimRows()).toBe(3);
+  });
+});
+

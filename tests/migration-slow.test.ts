@@ -54,6 +54,16 @@ describe('7. slow migrations', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
+  it('ends the session of a file that lifts its own statement timeout (red team: SET statement_timeout = 0)', async () => {
+    const sly = mod('sly', { '001_init.sql': 'SET statement_timeout = 0;\nSET lock_timeout = 0;\nCREATE TABLE sly_t (id int);\nSELECT pg_sleep(3600);\n' });
+    const t0 = Date.now();
+    await expect(migrateModule(db, sly, { settings: { ...MIGRATION_DEFAULTS, statementTimeoutMs: 500 } }))
+      .rejects.toMatchObject({ code: 'migration_failed', message: 'sly: a migration statement ran past 500 ms (HUB_MIGRATION_STATEMENT_TIMEOUT_MS); the kernel ended its session' });
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    await waitFor(async () => (await migrationSessions('sly')).length === 0, { what: 'the migration session to be gone' });
+    expect((await db.pool.query("SELECT to_regclass('public.sly_t') IS NULL AS gone")).rows[0].gone).toBe(true);
+  });
+
   it('waiting runs never take the admin pool, and other modules migrate meanwhile', async () => {
     const busy = mod('busy', { '001_init.sql': 'CREATE TABLE busy_t (id int);' });
     const other = mod('bystander', { '001_init.sql': 'CREATE TABLE bystander_t (id int);' });
@@ -86,6 +96,8 @@ describe('7. slow migrations', () => {
     await migrateModule(db, m);
     // What a SIGKILLed kernel leaves: the owner's session, mid-statement, holding the table.
     const owner = roleNamesFor(tdb.name, 'orph').owner;
+    // a kernel killed inside its migration window leaves the owner role able to log in
+    await db.pool.query(`ALTER ROLE "${owner}" LOGIN`);
     const orphan = await connectAs(tdb.url, owner, 'unused-on-a-trusting-server');
     orphan.on('error', () => undefined);
     await orphan.query("SET application_name = 'hub-migrate:orph'");
