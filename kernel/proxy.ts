@@ -24,6 +24,11 @@ export interface ProxyTarget {
  */
 export function stampForModule(req: IncomingMessage, secret: string): void {
   req.headers[KERNEL_SECRET_HEADER] = secret;
+  // Bearer credentials on the hub's origins are the hub's (the admin token, API tokens): the
+  // gateway consumes them and a module never receives one. Modules that need a credential of
+  // their own from a caller use another scheme or header (Basic, a signature header).
+  const auth = req.headers.authorization;
+  if (auth !== undefined && /^\s*bearer\b/i.test(auth)) delete req.headers.authorization;
   const cookie = req.headers.cookie;
   if (cookie !== undefined) {
     const kept = withoutAdminCookie(cookie);

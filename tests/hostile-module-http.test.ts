@@ -116,6 +116,21 @@ describe('a module driving the admin API and other children from its own process
   });
 });
 
+describe('bearer credentials', () => {
+  it('never reach module code: the admin token sent to a module route stays with the gateway (red team)', async () => {
+    const token = k.adminToken()!;
+    for (const value of [`Bearer ${token}`, `bearer ${token}`, ` Bearer bmc_pat_abc`]) {
+      const res = await k.get('/api/v1/evil/headers', { headers: { authorization: value } });
+      const { headers, raw } = (await res.json()) as { headers: Record<string, string>; raw: string[] };
+      expect(headers.authorization, value).toBeUndefined();
+      expect(raw.join('\n')).not.toContain(token);
+    }
+    // a module's own scheme passes through
+    const basic = await k.get('/api/v1/evil/headers', { headers: { authorization: 'Basic dXNlcjpwdw==' } });
+    expect(((await basic.json()) as { headers: Record<string, string> }).headers.authorization).toBe('Basic dXNlcjpwdw==');
+  });
+});
+
 describe('cookies across ports', () => {
   it('a module cannot set or overwrite the hub admin session cookie; its own cookies pass', async () => {
     const res = await k.get('/api/v1/evil/set-cookie');
