@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { IpcChannel, ipcMaxBytes } from '../shared/ipc-channel.js';
 import type { ChildStats, ChildToKernel, KernelToChild, ModuleSpec } from '../shared/ipc.js';
+import { listensOn } from './listening-port.js';
 import { isChildMessage } from '../shared/ipc.js';
 import { maxLineBytes, splitLines } from './line-splitter.js';
 import { osCpuMicros, osRssBytes, reportedNumber } from './proc-stats.js';
@@ -86,6 +87,11 @@ export class ChildHandle {
         if (!isChildMessage(raw)) return;
         const msg = raw as ChildToKernel;
         if (msg.type === 'ready' && this.port === null) {
+          // routing follows this port: it must be one the child itself listens on
+          if (!listensOn(this.pid, msg.port)) {
+            this.kill('protocol', `reported port ${JSON.stringify(msg.port).slice(0, 60)} as ready, which it does not listen on; killed`);
+            return;
+          }
           this.port = msg.port;
           this.readyAt = Date.now();
           clearTimeout(this.startTimer);
