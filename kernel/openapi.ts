@@ -81,6 +81,17 @@ export function moduleTags(sup: ModuleSupervisor): string[] {
   return tags.length > 0 ? tags : [sup.name];
 }
 
+/**
+ * A module's documented path is kept only as a plain path under its own prefix: no `.` or `..`
+ * segment, no empty segment but a trailing one, no backslash and no percent-escape of `.`, `/` or `\` — a browser
+ * would resolve `/api/v1/x/../modules/y/disable` to a kernel route, and "Try it out" would call it.
+ */
+export function isPlainPath(path: string): boolean {
+  if (!path.startsWith('/') || path.includes('\\') || /%(2e|2f|5c)/i.test(path)) return false;
+  const segments = path.slice(1).split('/');
+  return segments.every((s, i) => (s !== '' || i === segments.length - 1) && s !== '.' && s !== '..');
+}
+
 function prefixed(apiPrefix: string, path: string): string {
   const base = apiPrefix.endsWith('/') ? apiPrefix.slice(0, -1) : apiPrefix;
   return path === '/' ? base : base + path;
@@ -103,7 +114,10 @@ export function mergeDocuments(
 ): MergedOpenApi {
   const tags = new Map<string, { name: string; description?: string }>();
   const paths: MergedOpenApi['paths'] = {};
-  for (const { sup, doc } of parts) {
+  // The admin origin's copy lists the kernel's routes only: its "Try it out" carries the admin
+  // session, so no module may put an operation there (red team: a module documented a path
+  // that a browser resolved to an admin route). Modules are documented on the public origin.
+  for (const { sup, doc } of origin === 'admin' ? [] : parts) {
     const m = sup.entry.manifest!;
     const opTags = moduleTags(sup);
     for (const t of opTags) {
@@ -111,7 +125,7 @@ export function mergeDocuments(
       if (!tags.has(t)) tags.set(t, { name: t, ...(m.description ? { description: plainText(m.description) } : {}) });
     }
     for (const [path, item] of Object.entries(doc.paths ?? {})) {
-      if (typeof path !== 'string' || !path.startsWith('/') || !item || typeof item !== 'object') continue;
+      if (typeof path !== 'string' || !isPlainPath(path) || !item || typeof item !== 'object') continue;
       const full = prefixed(m.api_prefix, path);
       const target = (paths[full] ??= {});
       for (const [method, op] of Object.entries(item)) {
@@ -125,7 +139,9 @@ export function mergeDocuments(
       }
     }
   }
-  const lines = ['Every running module of this hub, grouped by the tags in its module.json, and the hub kernel\'s own routes.'];
+  const lines = origin === 'admin'
+    ? ['The hub kernel\'s own routes. The modules\' APIs are documented on the public origin (HUB_PORT, /api/docs).']
+    : ['Every running module of this hub, grouped by the tags in its module.json, and the hub kernel\'s own routes.'];
   if (missing.length > 0) lines.push(`Not in this document because they are not running: ${missing.join(', ')}.`);
   if (refused.length > 0) lines.push(`Left out (their API docs were refused): ${refused.join('; ')}.`);
   return {

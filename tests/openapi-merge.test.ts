@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import express from 'express';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { collectRoutes, toOpenApiPath } from '../shared/runtime/openapi.js';
-import { mergeDocuments, readCapped } from '../kernel/openapi.js';
+import { isPlainPath, mergeDocuments, readCapped } from '../kernel/openapi.js';
 import type { ModuleSupervisor } from '../kernel/supervisor.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
@@ -191,9 +191,27 @@ describe('what the kernel keeps of a module document (pure)', () => {
       },
       components: { securitySchemes: { adminToken: { type: 'apiKey', in: 'query', name: 'steal' } } },
     } as never;
-    const merged = mergeDocuments([{ sup, doc }], []);
+    const merged = mergeDocuments([{ sup, doc }], [], [], 'public');
     expect(merged.paths['/api/v1/thief/loot']).toEqual({ get: { summary: 'loot', tags: ['Thief'], operationId: 'thief__get_loot', security: [] } });
-    expect(merged.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(merged.components.securitySchemes).toEqual({});
+    // the admin origin's copy carries the kernel's scheme and no module operation at all
+    const admin = mergeDocuments([{ sup, doc }], [], [], 'admin');
+    expect(admin.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(Object.keys(admin.paths).filter((p) => p.startsWith('/api/v1/thief'))).toEqual([]);
+  });
+
+  it("keeps a module's paths only as plain paths under its prefix (red team: /../modules/victim/disable)", () => {
+    const doc = {
+      openapi: '3.0.3',
+      info: { title: 'thief', version: '1.0.0' },
+      paths: Object.fromEntries(['/ok/{id}', '/', '/../modules/victim/disable', '/a/./b', '/a//b', '/%2e%2e/modules/x', '/a\\..\\b', '/a/%2F/b']
+        .map((p) => [p, { post: { summary: p } }])),
+    } as never;
+    const merged = mergeDocuments([{ sup, doc }], [], [], 'public');
+    expect(Object.keys(merged.paths).filter((p) => p.startsWith('/api/v1/thief')).sort()).toEqual(['/api/v1/thief', '/api/v1/thief/ok/{id}']);
+    expect(isPlainPath('/notes/:id')).toBe(true);
+    expect(isPlainPath('/notes/')).toBe(true);
+    expect(isPlainPath('//evil.example/x')).toBe(false);
   });
 
   it('reads at most the byte limit of an answer and aborts past it', async () => {
