@@ -3,6 +3,7 @@
 import type { ModuleRecord } from '../kernel/module-record.js';
 import { adminToken, hubUrl } from './env.js';
 import { CliError, EXIT, HubUnreachable } from './errors.js';
+import { stripControlsDeep } from '../shared/terminal-safe.js';
 
 export type { ModuleRecord };
 
@@ -44,7 +45,9 @@ export class HubClient {
     const text = await res.text();
     let body: unknown;
     try {
-      body = text ? JSON.parse(text) : null;
+      // what the hub answers carries module text (last_error, names of things): no terminal
+      // control sequence of a module's reaches the operator's terminal, whichever command prints it
+      body = text ? stripControlsDeep(JSON.parse(text)) : null;
     } catch {
       throw new CliError(`${this.baseUrl} answered ${res.status} with ${res.headers.get('content-type') ?? 'no content type'}, not JSON: is HUB_URL a BMC Hub?`);
     }
@@ -56,7 +59,7 @@ export class HubClient {
   async stream(path: string, accept = 'application/x-ndjson'): Promise<Response> {
     const res = await this.send('GET', path, accept, null);
     if (!res.ok) {
-      const body = (await res.json().catch(() => null)) as ErrorBody | null;
+      const body = stripControlsDeep(await res.json().catch(() => null)) as ErrorBody | null;
       throw this.failure(res.status, body);
     }
     return res;

@@ -64,6 +64,7 @@ beforeAll(async () => {
   writeModule(modulesDir, 'liar', { router: liar, manifest: { max_memory_mb: 100 } });
   writeModule(modulesDir, 'flooder', { router: flooder });
   writeModule(modulesDir, 'shouter', { router: shouter });
+  writeModule(modulesDir, 'escfail', { router: "throw new Error('boom \\x1b]0;PWNED\\x07\\x1b[31mRED\\x1b[0m');\nexport default () => {};" });
   k = await startKernel({ modulesDir, env: { HUB_HEARTBEAT_INTERVAL_MS: '200', HUB_HEARTBEAT_TIMEOUT_MS: '30000' } });
   dirs.push(k.dataDir);
   idleRss = kernelRss();
@@ -137,5 +138,16 @@ describe('a module that lies or floods', () => {
     expect(out.stdout).toContain('cleared red C1 done');
     // colour codes hubctl adds itself are allowed only without a TTY-less NO_COLOR; none of the module's survive
     expect(out.stdout).not.toMatch(/\x1b\]|\x1b\[2J|\x07|\x9b/);
+  });
+
+  it("hubctl status prints a module's last_error without its control sequences (red team)", async () => {
+    const rec = await k.waitForState('escfail', 'failed', 60_000);
+    expect(rec.last_error).toContain('boom');
+    const out = await hubctl(['status'], { HUB_URL: k.adminUrl, HUB_DATA_DIR: k.dataDir });
+    const json = await hubctl(['status', '--json'], { HUB_URL: k.adminUrl, HUB_DATA_DIR: k.dataDir });
+    for (const text of [out.stdout + out.stderr, json.stdout]) {
+      expect(text).toContain('boom');
+      expect(text).not.toMatch(/\x1b\]|\x07|PWNED\x07|\\u001b|\\u0007/);
+    }
   });
 });
