@@ -25,7 +25,10 @@ function nearestNodeModules(dir: string): string | null {
 }
 
 export function childReadPaths(config: KernelConfig, entries: ModuleEntry[]): string[] {
-  const dirs = new Set([join(HUB_ROOT, 'dist', 'shared'), join(HUB_ROOT, 'node_modules'), real(config.modulesDir), join(real(config.dataDir), 'build')]);
+  // Not the modules folder: a child runs from its staged build (code and files) under
+  // HUB_DATA_DIR/build, so it has no reason to read any module's source, other modules' least
+  // of all (red team: every child could read every module's router and migrations).
+  const dirs = new Set([join(HUB_ROOT, 'dist', 'shared'), join(HUB_ROOT, 'node_modules'), join(real(config.dataDir), 'build')]);
   for (const e of entries) {
     const nm = nearestNodeModules(e.dir);
     if (nm) dirs.add(real(nm));

@@ -16,6 +16,7 @@ export default (router) => {
   router.get('/probe', (req, res) => res.json({
     dataFile: attempt(() => readFileSync(req.query.data)),
     otherLog: attempt(() => readFileSync(req.query.log)),
+    otherSource: attempt(() => readFileSync(req.query.source)),
     etcPasswd: attempt(() => readFileSync('/etc/passwd')),
     writeTmp: attempt(() => writeFileSync('/tmp/hub-sandbox-probe.txt', 'x')),
     spawn: attempt(() => execSync('true')),
@@ -39,11 +40,13 @@ describe('child sandbox', () => {
     const q = new URLSearchParams({
       data: join(dataDir, 'logs', 'app.log'),
       log: join(dataDir, 'logs', 'other.log'),
+      source: join(k.modulesDir, 'other', 'backend', 'router.js'),
     });
     const r = await k.json(`/api/v1/prober/probe?${q}`);
     expect(r).toEqual({
       dataFile: 'ERR_ACCESS_DENIED',
       otherLog: 'ERR_ACCESS_DENIED',
+      otherSource: 'ERR_ACCESS_DENIED',
       etcPasswd: 'ERR_ACCESS_DENIED',
       writeTmp: 'ERR_ACCESS_DENIED',
       spawn: 'ERR_ACCESS_DENIED',
