@@ -1,5 +1,5 @@
 // What a module child may read under Node's permission model: the hub's compiled runtime
-// and its packages, the modules folder, the compiled modules, and any node_modules a module
+// and its packages, the compiled (staged) modules, and any node_modules a module
 // resolves its packages from. Not HUB_DATA_DIR as a whole: that holds the embedded
 // database's password, every module's logs and the kernel's id.
 import { existsSync, realpathSync } from 'node:fs';

@@ -18,11 +18,17 @@ export function isLoopbackName(hostname: string): boolean {
   return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h.startsWith('::ffff:127.');
 }
 
-/** The name part of a Host header: `[::1]:8000` → `[::1]`, `Example.org:80` → `example.org`. */
+/** A Host header as RFC 9110 allows it: a name or IPv4 address, or a bracketed IPv6 address, then an optional port. */
+const HOST_RE = /^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*)(?::\d{1,5})?$/i;
+
+/**
+ * The name part of a Host header: `[::1]:8000` → `[::1]`, `Example.org:80` → `example.org`;
+ * '' for anything that is not a plain host[:port] (`127.0.0.1:80@evil.example`,
+ * `localhost:8000,evil.example`), which no guard then accepts.
+ */
 export function hostName(host: string): string {
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1).toLowerCase();
-  const colon = host.lastIndexOf(':');
-  return (colon === -1 ? host : host.slice(0, colon)).toLowerCase();
+  const m = HOST_RE.exec(host.trim());
+  return m ? m[1]!.toLowerCase() : '';
 }
 
 /**
