@@ -37,3 +37,32 @@ export function trustWarning(c: DatabaseConnection): string {
     'any module can connect as any role, the kernel\'s own login included, so the modules\' own database roles do not isolate them; ' +
     'set the server to scram-sha-256 for these connections, or unset DATABASE_URL to use the embedded database';
 }
+
+/**
+ * Databases on the server, other than the hub's own, that every role may connect to (CONNECT
+ * granted to PUBLIC, PostgreSQL's default): a module's runtime role can log in there too, with
+ * its own credentials. Template databases that refuse connections are left out.
+ */
+export async function databasesOpenToAll(pool: pg.Pool): Promise<string[]> {
+  const r = await pool.query<{ datname: string }>(
+    `SELECT datname FROM pg_catalog.pg_database
+      WHERE datallowconn AND datname <> current_database()
+        AND has_database_privilege('public', oid, 'CONNECT') ORDER BY datname`);
+  return r.rows.map((x) => x.datname);
+}
+
+/**
+ * On the embedded server the hub owns every database: close the others (postgres, template1)
+ * to PUBLIC, so module roles can reach only the hub's. The kernel's login is superuser there.
+ */
+export async function closeOtherDatabases(pool: pg.Pool): Promise<void> {
+  for (const name of await databasesOpenToAll(pool)) {
+    await pool.query(`REVOKE CONNECT ON DATABASE "${name.replace(/"/g, '""')}" FROM PUBLIC`);
+  }
+}
+
+/** The one line a kernel logs when module roles could log in to other databases of a shared server. */
+export function openDatabasesWarning(names: string[]): string {
+  return `database: every role, module roles included, may connect to ${names.map((n) => `"${n}"`).join(', ')} on this server (CONNECT granted to PUBLIC); ` +
+    'run REVOKE CONNECT ON DATABASE <name> FROM PUBLIC there (granting it back to the roles that need it) to keep modules to the hub\'s database';
+}

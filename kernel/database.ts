@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HubError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { probePasswordTrust, trustWarning } from './database-trust.js';
+import { closeOtherDatabases, databasesOpenToAll, openDatabasesWarning, probePasswordTrust, trustWarning } from './database-trust.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 
 export interface DatabaseConnection {
@@ -36,6 +36,8 @@ export interface Database {
    * true means per-module roles do not isolate modules; null when it could not be told.
    */
   trustsPasswords: boolean | null;
+  /** Other databases of the server every role may connect to (none on the embedded server, which closes them). */
+  openDatabases: string[];
 }
 
 /** Reads HUB_DATA_DIR/kernel-id, creating it on first use. */
@@ -70,7 +72,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     await probe(pool, connection, opts.connectTimeoutMs ?? 5_000);
     log.info({ host: connection.host, port: connection.port, database: connection.database }, 'database: using DATABASE_URL');
     const trustsPasswords = await checkTrust(connection, log);
-    return { pool, connection, embedded: false, log, close: () => pool.end(), instance: instanceId(opts.dataDir), trustsPasswords };
+    const openDatabases = await databasesOpenToAll(pool).catch(() => []);
+    if (openDatabases.length > 0) log.warn({ databases: openDatabases }, openDatabasesWarning(openDatabases));
+    return { pool, connection, embedded: false, log, close: () => pool.end(), instance: instanceId(opts.dataDir), trustsPasswords, openDatabases };
   }
   const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, log });
   const pool = createPool(server.connectionString, 10_000, log);
@@ -84,8 +88,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   }
   let closing: Promise<void> | null = null;
   const trustsPasswords = await checkTrust(connection, log);
+  await closeOtherDatabases(pool);
   return {
-    pool, connection, embedded: true, log, instance: instanceId(opts.dataDir), trustsPasswords,
+    pool, connection, embedded: true, log, instance: instanceId(opts.dataDir), trustsPasswords, openDatabases: [],
     close() {
       closing ??= pool.end().catch(() => {}).then(() => server.stop());
       return closing;

@@ -8,7 +8,7 @@ import type { ModuleSupervisor } from './supervisor.js';
 export interface KernelView {
   readonly ready: boolean;
   /** The kernel's database, if it has one; /health reports whether the server checks passwords. */
-  readonly db?: { readonly trustsPasswords: boolean | null } | null;
+  readonly db?: { readonly trustsPasswords: boolean | null; readonly openDatabases: string[] } | null;
   /** The OS wall children get (DESIGN.md, Trust boundary). */
   readonly isolation: { mode: 'uid' | 'process' };
   supervisors(): ModuleSupervisor[];
@@ -30,8 +30,12 @@ export function createKernelApp(kernel: KernelView, mount: (app: Express) => voi
     const health: Record<string, unknown> = { status: degraded ? 'degraded' : 'ok', isolation: kernel.isolation.mode, modules };
     if (kernel.db) {
       const trusts = kernel.db.trustsPasswords;
-      health.database = { trusts_passwords: trusts };
-      health.warnings = trusts ? ['the database server does not check passwords (pg_hba.conf "trust"): modules are not isolated from each other or from the kernel\'s login'] : [];
+      const open = kernel.db.openDatabases;
+      health.database = { trusts_passwords: trusts, open_to_all_roles: open };
+      const warnings: string[] = [];
+      if (trusts) warnings.push('the database server does not check passwords (pg_hba.conf "trust"): modules are not isolated from each other or from the kernel\'s login');
+      if (open.length > 0) warnings.push(`module roles may connect to other databases of this server: ${open.join(', ')} (CONNECT granted to PUBLIC)`);
+      health.warnings = warnings;
     }
     res.json(health);
   });

@@ -35,7 +35,11 @@ describe('a database server that does not check passwords', () => {
     expect(warnings[0]).toMatchObject({ level: 40, trusts_passwords: true });
     const health = await k.json('/health');
     expect(health).toMatchObject({ status: 'ok', modules: { plain: 'running' }, database: { trusts_passwords: true } });
-    expect(health.warnings).toEqual([expect.stringMatching(/does not check passwords/)]);
+    expect(health.warnings).toContainEqual(expect.stringMatching(/does not check passwords/));
+    // the test server leaves its other databases open to PUBLIC, as PostgreSQL does by default
+    expect(health.database.open_to_all_roles).toContain('postgres');
+    expect(health.warnings).toContainEqual(expect.stringMatching(/module roles may connect to other databases of this server: .*postgres/));
+    expect(k.entries().some((e) => /every role, module roles included, may connect to .*"postgres"/.test(String(e.msg)))).toBe(true);
     await k.stop();
   });
 });

@@ -37,7 +37,8 @@ describe('embedded PostgreSQL default', () => {
     const rec = await k.record('notes');
     expect(rec).toMatchObject({ state: 'running', db_isolation: 'role' });
     // issue 11.13: the embedded server checks passwords (scram), so no trust warning
-    expect(await k.json('/health')).toMatchObject({ database: { trusts_passwords: false }, warnings: [] });
+    // and the server's other databases are closed to module roles (red team: a runtime role logged in to "postgres")
+    expect(await k.json('/health')).toMatchObject({ database: { trusts_passwords: false, open_to_all_roles: [] }, warnings: [] });
     expect(k.lines.join('\n')).not.toMatch(/without checking passwords/);
     const created = await k.json('/api/v1/notes/notes', { method: 'POST', body: JSON.stringify({ title: 'first', body: 'kept' }), headers: { 'content-type': 'application/json' } });
     expect(created).toMatchObject({ success: true, id: 1 });
