@@ -3,9 +3,12 @@
 // documented. Left alone they make a module that runs but answers "permission denied for
 // table mymod_items" to every query, so they are found before the module starts.
 //
-// Rule: objects owned by the kernel's own database login (the original hub's workflow) are
-// adopted automatically, with one log line each; objects owned by any other role are adopted
-// only on request (`hubctl migrate <name> --adopt`), otherwise the module fails naming them.
+// Rule: an object owned by the kernel's own database login (the original hub's workflow) AND
+// created by a statement of the module's own migration files is adopted automatically, with one
+// log line each; any other (another role's, or one the module's files never create: on a
+// database shared with other applications a new module's prefix must not claim their tables by
+// name alone) only on request (`hubctl migrate <name> --adopt`), otherwise the module fails
+// naming them.
 import type { PoolClient } from 'pg';
 import { HubError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -61,14 +64,16 @@ export async function findForeignPrefixed(client: Pick<PoolClient, 'query'>, pre
  */
 export async function adoptPrefixed(admin: PoolClient, opts: {
   module: string; prefix: string; owner: string; kernelLogin: string; adoptAll: boolean; log: Logger;
+  /** Names the module's own migration files create (migration-sql.ts namesDeclared). */
+  declared: Set<string>;
   /** lock_timeout for ALTER … OWNER TO, which waits for queries on the table (ms). */
   lockTimeoutMs: number;
 }): Promise<ForeignObject[]> {
   const found = await findForeignPrefixed(admin, opts.prefix, opts.owner);
   if (found.length === 0) return [];
-  const refused = found.filter((o) => !opts.adoptAll && o.owner !== opts.kernelLogin);
+  const refused = found.filter((o) => !opts.adoptAll && !(o.owner === opts.kernelLogin && opts.declared.has(o.name)));
   if (refused.length > 0) {
-    const list = refused.map((o) => `${o.kind.toLowerCase()} ${o.name} (owned by ${o.owner})`).join(', ');
+    const list = refused.map((o) => `${o.kind.toLowerCase()} ${o.name} (owned by ${o.owner}${o.owner === opts.kernelLogin ? ', not created by its migrations' : ''})`).join(', ');
     throw new HubError('migration_adopt',
       `${opts.module}: ${list} ${refused.length === 1 ? 'carries' : 'carry'} the prefix "${opts.prefix}" but ${refused.length === 1 ? 'is' : 'are'} not the module's; ` +
       `run hubctl migrate ${opts.module} --adopt to hand ${refused.length === 1 ? 'it' : 'them'} to the module, or rename or drop ${refused.length === 1 ? 'it' : 'them'}`,

@@ -142,3 +142,35 @@ function lineAt(text: string, charIndex: number, startLine: number): number {
   for (let i = 0; i < charIndex && i < text.length; i++) if (text.charCodeAt(i) === 10) n++;
   return n;
 }
+
+/** Keys whose string value names the object a CREATE statement makes. */
+const NAME_KEYS = new Set(['relname', 'idxname']);
+/** Keys holding a qualified name as a list of String nodes (its last part is the name). */
+const NAME_LISTS = new Set(['funcname', 'typeName', 'domainname', 'defnames']);
+
+/**
+ * The names a file's CREATE statements mention (relations, indexes, sequences, views, functions,
+ * types): what the module's own SQL declares. Adoption hands a hand-made object to a module
+ * only when its files name it (kernel/migration-adopt.ts).
+ */
+export function namesDeclared(statements: SqlStatement[]): Set<string> {
+  const out = new Set<string>();
+  const walk = (v: unknown, key: string | null): void => {
+    if (Array.isArray(v)) {
+      if (key !== null && NAME_LISTS.has(key)) {
+        const last = v[v.length - 1] as { String?: { sval?: string } } | undefined;
+        if (typeof last?.String?.sval === 'string') out.add(last.String.sval);
+      }
+      for (const x of v) walk(x, null);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (NAME_KEYS.has(k) && typeof x === 'string') out.add(x);
+        else if (k === 'names' && Array.isArray(x)) walk(x, 'typeName');
+        else walk(x, k);
+      }
+    }
+  };
+  for (const s of statements) if (/^(Create|View|Index|CompositeType|Define)/.test(s.node)) walk(s.tree, null);
+  return out;
+}
+

@@ -19,7 +19,7 @@ import { adoptPrefixed } from './migration-adopt.js';
 import { lineOfPosition, readMigrationDir, type MigrationFile } from './migration-files.js';
 import { dedicatedClient, endOrphans, migrationAppName, withLock } from './migration-lock.js';
 import { migrationSettings, type MigrationSettings } from './migration-settings.js';
-import { assertNoTransactionStatements, parseMigrationSql, type SqlStatement } from './migration-sql.js';
+import { assertNoTransactionStatements, namesDeclared, parseMigrationSql, type SqlStatement } from './migration-sql.js';
 import { closeOwnerSession, ensureModuleRoles, grantToRuntime, openOwnerSession, registerOwner, type ModuleRoleNames } from './module-roles.js';
 import { watchMigrationSession } from './migration-watchdog.js';
 import { assertPrefixSeal, findOwnedOutsidePrefix, pinCatalogSearchPath, snapshotCatalog } from './prefix-seal.js';
@@ -100,7 +100,7 @@ async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Pr
     // Every pending file is parsed before the first one runs.
     const parsed = new Map<number, SqlStatement[]>();
     for (const f of pending) parsed.set(f.version, await parseFile(mod, f, 'up'));
-    if (roles) await adoptForeign(db, mod, roles, opts, settings, log);
+    if (roles) await adoptForeign(db, mod, files, roles, opts, settings, log);
     // Checked at every start, not only when a file runs: what the owner role owns now must
     // carry the prefix, whoever made it and whenever.
     if (roles) await assertOwnedInsidePrefix(worker, mod, roles);
@@ -255,13 +255,15 @@ function checkOrder(mod: MigrationTarget, files: MigrationFile[], ledger: Map<nu
   }
 }
 
-async function adoptForeign(db: Database, mod: MigrationTarget, roles: ModuleRoleNames, opts: MigrateOptions,
+async function adoptForeign(db: Database, mod: MigrationTarget, files: MigrationFile[], roles: ModuleRoleNames, opts: MigrateOptions,
   settings: MigrationSettings, log: Logger): Promise<void> {
   const admin = await db.pool.connect();
   try {
+    const declared = new Set<string>();
+    for (const f of files) for (const n of namesDeclared(await parseFile(mod, f, 'up'))) declared.add(n);
     await adoptPrefixed(admin, {
       module: mod.name, prefix: mod.tablePrefix, owner: roles.owner, kernelLogin: db.connection.user, adoptAll: opts.adopt === true, log,
-      lockTimeoutMs: settings.lockTimeoutMs,
+      lockTimeoutMs: settings.lockTimeoutMs, declared,
     });
   } finally {
     admin.release();

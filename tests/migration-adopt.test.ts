@@ -81,4 +81,23 @@ describe('9. tables created by hand', () => {
     expect((await migrateModule(db, m, { adopt: true })).applied).toHaveLength(1);
     expect(await owner('theirs_items')).toBe(roleNamesFor(tdb.name, 'theirs').owner);
   });
+
+  it("adopts nothing by name alone: a table of the kernel's login that the module's files never create stays where it is (red team)", async () => {
+    // another application on a shared DATABASE_URL login, whose table happens to carry the prefix
+    const app = await connectAs(tdb.url);
+    try {
+      await app.query('CREATE TABLE billing_invoices (id int, amount int)');
+      await app.query('INSERT INTO billing_invoices VALUES (1, 100)');
+    } finally {
+      await app.end();
+    }
+    const m = makeModule('billing', 'billing_', { '001_init.sql': 'CREATE TABLE billing_payments (id int);\n' });
+    modules.push(m);
+    await expect(migrateModule(db, m)).rejects.toMatchObject({
+      code: 'migration_adopt',
+      message: `billing: table billing_invoices (owned by ${db.connection.user}, not created by its migrations) carries the prefix "billing_" but is not the module's; run hubctl migrate billing --adopt to hand it to the module, or rename or drop it`,
+    });
+    expect(await owner('billing_invoices')).toBe(db.connection.user);
+  });
 });
+
