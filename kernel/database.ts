@@ -36,6 +36,11 @@ export interface Database {
    * true means per-module roles do not isolate modules; null when it could not be told.
    */
   trustsPasswords: boolean | null;
+  /**
+   * Whether the database serves, and if not why: the embedded server is supervised and
+   * restarted (issue 14, item 9); a DATABASE_URL server is someone else's and reports up.
+   */
+  status(): { up: boolean; reason: string | null };
 }
 
 /** Reads HUB_DATA_DIR/kernel-id, creating it on first use. */
@@ -70,7 +75,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     await probe(pool, connection, opts.connectTimeoutMs ?? 5_000);
     log.info({ host: connection.host, port: connection.port, database: connection.database }, 'database: using DATABASE_URL');
     const trustsPasswords = await checkTrust(connection, log);
-    return { pool, connection, embedded: false, log, close: () => pool.end(), instance: instanceId(opts.dataDir), trustsPasswords };
+    return { pool, connection, embedded: false, log, close: () => pool.end(), instance: instanceId(opts.dataDir), trustsPasswords, status: () => ({ up: true, reason: null }) };
   }
   const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, log });
   const pool = createPool(server.connectionString, 10_000, log);
@@ -86,6 +91,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   const trustsPasswords = await checkTrust(connection, log);
   return {
     pool, connection, embedded: true, log, instance: instanceId(opts.dataDir), trustsPasswords,
+    status: () => server.status(),
     close() {
       closing ??= pool.end().catch(() => {}).then(() => server.stop());
       return closing;

@@ -8,7 +8,7 @@ import type { ModuleSupervisor } from './supervisor.js';
 export interface KernelView {
   readonly ready: boolean;
   /** The kernel's database, if it has one; /health reports whether the server checks passwords. */
-  readonly db?: { readonly trustsPasswords: boolean | null } | null;
+  readonly db?: { readonly trustsPasswords: boolean | null; status?(): { up: boolean; reason: string | null } } | null;
   /** The OS wall children get (DESIGN.md, Trust boundary). */
   readonly isolation: { mode: 'uid' | 'process' };
   supervisors(): ModuleSupervisor[];
@@ -32,6 +32,12 @@ export function createKernelApp(kernel: KernelView, mount: (app: Express) => voi
       const trusts = kernel.db.trustsPasswords;
       health.database = { trusts_passwords: trusts };
       health.warnings = trusts ? ['the database server does not check passwords (pg_hba.conf "trust"): modules are not isolated from each other or from the kernel\'s login'] : [];
+      // the embedded server is being restarted (kernel/embedded-postgres.ts): degraded, with why
+      const db = kernel.db.status?.();
+      if (db && !db.up) {
+        health.status = 'degraded';
+        health.database = { ...(health.database as object), up: false, reason: db.reason };
+      }
     }
     res.json(health);
   });

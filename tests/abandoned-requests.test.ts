@@ -104,7 +104,7 @@ describe('slow is not dead (item 4)', () => {
     const started = Date.now();
     const res = await k.get('/api/v1/slowpoke/slow?id=t1', { signal: AbortSignal.timeout(10_000) });
     expect(res.status).toBe(504);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body.error).toBe('module_timeout');
     expect(body.message).toMatch(/timeout_ms of 800 ms/);
     expect(Date.now() - started).toBeLessThan(5000);

@@ -84,7 +84,7 @@ describe('503 for a module that is not serving', () => {
     const json = await k.get('/api/v1/broken/anything');
     expect(json.status).toBe(503);
     expect(json.headers.get('content-type')).toMatch(/^application\/json/);
-    const body = await json.json();
+    const body = (await json.json()) as any;
     expect(body.error).toBe('module_not_running');
     expect(body.message).toMatch(/has failed/);
     expect(body.message).not.toMatch(/try again shortly/);

@@ -41,38 +41,38 @@ describe('request bodies reach the module byte for byte', () => {
   it('a handler reading the stream of a JSON POST gets the exact bytes (no hang)', async () => {
     const res = await post('/stream', BIG);
     expect(res.status).toBe(200);
-    expect((await res.json()).text).toBe(BIG);
+    expect(((await res.json()) as any).text).toBe(BIG);
   });
 
   it('for-await over the request works too', async () => {
     const res = await post('/iterate', BIG);
-    expect((await res.json()).text).toBe(BIG);
+    expect(((await res.json()) as any).text).toBe(BIG);
   });
 
   it('a parsed handler keeps req.body and gets req.rawBody; the big integer is exact in rawBody', async () => {
     const res = await post('/parsed', BIG);
-    const out = await res.json();
+    const out = (await res.json()) as any;
     expect(out.raw).toBe(BIG);
     expect(/"big": (\d+)/.exec(out.raw)![1]).toBe('12345678901234567890');
     expect(typeof out.body.big).toBe('number');
   });
 
   it('form bodies are parsed and kept raw', async () => {
-    const out = await (await post('/parsed', 'a=1&b=%C3%A6', 'application/x-www-form-urlencoded')).json();
+    const out = (await (await post('/parsed', 'a=1&b=%C3%A6', 'application/x-www-form-urlencoded')).json()) as any;
     expect(out.body).toEqual({ a: '1', b: 'æ' });
     expect(out.raw).toBe('a=1&b=%C3%A6');
   });
 
   it('an HMAC over rawBody matches the sender\'s, whitespace and key order included', async () => {
     const body = '{ "z":1,   "a" : [1, 2.50] }\n';
-    const out = await (await post('/signed', body)).json();
+    const out = (await (await post('/signed', body)).json()) as any;
     expect(out.hmac).toBe(createHmac('sha256', 'k').update(body).digest('hex'));
   });
 
   it('a body over body_limit ("2kb") gets a JSON 413 naming the limit', async () => {
     const res = await post('/parsed', JSON.stringify({ pad: 'x'.repeat(3000) }));
     expect(res.status).toBe(413);
-    const out = await res.json();
+    const out = (await res.json()) as any;
     expect(out.error).toBe('payload_too_large');
     expect(out.message).toMatch(/body_limit of 2048 bytes/);
     // and a body just under the limit is fine
@@ -83,6 +83,6 @@ describe('request bodies reach the module byte for byte', () => {
   it('bad JSON is a 400 with the JSON error shape', async () => {
     const res = await post('/parsed', '{"a":');
     expect(res.status).toBe(400);
-    expect((await res.json()).error).toBe('bad_request');
+    expect(((await res.json()) as any).error).toBe('bad_request');
   });
 });
