@@ -2,7 +2,7 @@
 // pino JSON lines pass through, plain text is wrapped with module, pid and stream. Each
 // stream goes to HUB_DATA_DIR/logs/<name>.log (size-rotated), to an in-memory ring of recent
 // lines, to live followers, and to the kernel's console (which also lands in app.log).
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
@@ -33,12 +33,54 @@ export interface LogEntry {
 
 type Follower = (entry: LogEntry) => void;
 
+/**
+ * Module lines echoed to the kernel's console per second and module (HUB_LOG_ECHO_PER_SEC,
+ * default 200, as a token bucket of one second's worth): the console (and app.log, which the
+ * kernel's logger also writes) is for the operator, and a chatty or hostile module must not
+ * fill it (issue 14, item 6c: 200 MB of echo in one run). Nothing is lost: every line is in
+ * the module's own file; what the echo skipped is counted in one line every 10 s at most.
+ */
+function echoPerSec(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.HUB_LOG_ECHO_PER_SEC);
+  return env.HUB_LOG_ECHO_PER_SEC && Number.isInteger(n) && n >= 0 ? n : 200;
+}
+
+class EchoBudget {
+  private tokens: number;
+  private last = Date.now();
+  skipped = 0;
+  private lastReport = 0;
+  constructor(private readonly perSec: number) {
+    this.tokens = perSec;
+  }
+  take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(this.perSec, this.tokens + ((now - this.last) / 1000) * this.perSec);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.skipped++;
+    return false;
+  }
+  /** The number skipped since the last report, when a report is due (every 10 s at most). */
+  report(): number {
+    if (this.skipped === 0 || Date.now() - this.lastReport < 10_000) return 0;
+    this.lastReport = Date.now();
+    const n = this.skipped;
+    this.skipped = 0;
+    return n;
+  }
+}
+
 class ModuleStream {
   readonly ring: LogEntry[] = [];
   /** The serialised size of each ring entry, same order as `ring`. */
   readonly sizes: number[] = [];
   ringBytes = 0;
   readonly followers = new Set<Follower>();
+  readonly echo = new EchoBudget(echoPerSec());
   constructor(readonly file: RotatingFile) {}
 }
 
@@ -85,7 +127,11 @@ export class LogHub {
         s.ringBytes -= s.sizes.shift()!;
       }
       for (const f of s.followers) f(entry);
-      if (this.echo) this.console[levelName(entry.level)]({ module: name, child_pid: pid }, entry.msg);
+      if (this.echo) {
+        if (s.echo.take()) this.console[levelName(entry.level)]({ module: name, child_pid: pid }, entry.msg);
+        const skipped = s.echo.report();
+        if (skipped > 0) this.console.warn({ module: name, child_pid: pid, skipped }, `${skipped} lines of module ${name} not echoed here (over HUB_LOG_ECHO_PER_SEC); all are in hubctl logs ${name}`);
+      }
     };
   }
 
@@ -243,12 +289,37 @@ export class RotatingFile {
     return true;
   }
 
+  /**
+   * Closes the descriptor when it no longer is the file at `path` (issue 14, item 6b): an
+   * operator removed it (`rm`) or moved it away (logrotate's `mv`). The next write then
+   * creates a new file there instead of feeding a deleted or renamed one. One stat per flush.
+   */
+  private reopenIfMoved(): void {
+    if (this.fd === null) return;
+    let same = false;
+    try {
+      const onDisk = statSync(this.path);
+      const open = fstatSync(this.fd);
+      same = onDisk.ino === open.ino && onDisk.dev === open.dev;
+    } catch {
+      same = false;
+    }
+    if (same) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already unusable
+    }
+    this.fd = null;
+  }
+
   flush(): void {
     this.scheduled = false;
     if (this.queue.length === 0) return;
     const parts = this.queue;
     this.queue = [];
     try {
+      this.reopenIfMoved();
       this.fd ??= openSync(this.path, 'a', 0o640);
       let size = fstatSync(this.fd).size;
       let chunk: Buffer[] = [];
@@ -284,13 +355,19 @@ export class RotatingFile {
     closeSync(this.fd!);
     this.fd = null;
     const { keep } = this.limits;
-    if (keep === 0) {
-      unlinkSync(this.path);
-    } else {
-      for (let i = keep - 1; i >= 1; i--) {
-        if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+    // the file may have been removed under us: nothing to rotate then, just start a new one
+    const gone = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+    try {
+      if (keep === 0) {
+        unlinkSync(this.path);
+      } else {
+        for (let i = keep - 1; i >= 1; i--) {
+          if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+        }
+        renameSync(this.path, `${this.path}.1`);
       }
-      renameSync(this.path, `${this.path}.1`);
+    } catch (e) {
+      if (!gone(e)) throw e;
     }
     this.fd = openSync(this.path, 'a', 0o640);
   }
