@@ -6,6 +6,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, rename
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { isValidModuleName } from '../shared/names.js';
 import { stripControls, stripControlsDeep } from '../shared/terminal-safe.js';
 import type { OutputSink } from './child-process.js';
 
@@ -81,8 +82,12 @@ class ModuleStream {
   ringBytes = 0;
   readonly followers = new Set<Follower>();
   readonly echo = new EchoBudget(echoPerSec());
-  constructor(readonly file: RotatingFile) {}
+  /** The module's own file; null for the kernel's stream, whose file is app.log (written by the kernel's logger). */
+  constructor(readonly file: RotatingFile | null) {}
 }
+
+/** The stream name of the kernel's own lines (`hubctl logs --kernel`); "kernel" is a reserved module name. */
+export const KERNEL_STREAM = 'kernel';
 
 export class LogHub {
   private readonly streams = new Map<string, ModuleStream>();
@@ -94,11 +99,49 @@ export class LogHub {
     this.dir = join(dataDir, 'logs');
     this.limits = { ...rotationLimits(), ...limits };
     mkdirSync(this.dir, { recursive: true });
+    this.streams.set(KERNEL_STREAM, new ModuleStream(null));
+    // The kernel's own lines: every one to the kernel's stream, and those about a module
+    // (a `module` field: compile and migration errors, kills) to that module's stream too,
+    // marked `source: "kernel"`, so "see hubctl logs x" leads to them.
+    const out = (console as unknown as Record<symbol, { add?: (d: { level: string; stream: DestinationStream }) => void }>)[pino.symbols.streamSym];
+    out?.add?.({ level: console.level, stream: { write: (line: string) => this.fromKernel(line) } });
   }
 
-  /** The file a module's stream is written to (rotated copies are <file>.1, .2, ...). */
+  /** The file a module's stream is written to (rotated copies are <file>.1, .2, ...); app.log for the kernel. */
   fileOf(name: string): string {
-    return join(this.dir, `${name}.log`);
+    return join(this.dir, name === KERNEL_STREAM ? 'app.log' : `${name}.log`);
+  }
+
+  /** One line of the kernel's logger (JSON). Echoed module lines (they carry child_pid) are already in their stream. */
+  private fromKernel(line: string): void {
+    let e: Record<string, unknown>;
+    try {
+      // kernel lines quote module text (compile errors, exit reasons): stripped like module lines
+      e = stripControlsDeep(JSON.parse(line)) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (typeof e !== 'object' || e === null || e.child_pid !== undefined) return;
+    const entry = { ...e, time: String(e.time ?? new Date().toISOString()), level: Number(e.level ?? 30), pid: Number(e.pid ?? process.pid), msg: String(e.msg ?? ''), source: 'kernel' };
+    this.append(this.streams.get(KERNEL_STREAM)!, { ...entry, module: KERNEL_STREAM });
+    const name = e.module;
+    if (typeof name === 'string' && name !== KERNEL_STREAM && (this.streams.has(name) || isValidModuleName(name))) {
+      this.append(this.stream(name), { ...entry, module: name });
+    }
+  }
+
+  /** Into the file (if the stream has one), the ring (bounded by count and bytes) and to every follower. */
+  private append(s: ModuleStream, entry: LogEntry): void {
+    const text = JSON.stringify(entry) + '\n';
+    s.file?.write(text);
+    s.ring.push(entry);
+    s.sizes.push(text.length);
+    s.ringBytes += text.length;
+    while (s.ring.length > 1 && (s.ring.length > RING_SIZE || s.ringBytes > this.ringBytes)) {
+      s.ring.shift();
+      s.ringBytes -= s.sizes.shift()!;
+    }
+    for (const f of s.followers) f(entry);
   }
 
   private stream(name: string): ModuleStream {
@@ -117,16 +160,7 @@ export class LogHub {
     const s = this.stream(name);
     return (stream, line, pid) => {
       const entry = toEntry(name, stream, line, pid);
-      const text = JSON.stringify(entry) + '\n';
-      s.file.write(text);
-      s.ring.push(entry);
-      s.sizes.push(text.length);
-      s.ringBytes += text.length;
-      while (s.ring.length > 1 && (s.ring.length > RING_SIZE || s.ringBytes > this.ringBytes)) {
-        s.ring.shift();
-        s.ringBytes -= s.sizes.shift()!;
-      }
-      for (const f of s.followers) f(entry);
+      this.append(s, entry);
       if (this.echo) {
         if (s.echo.take()) this.console[levelName(entry.level)]({ module: name, child_pid: pid }, entry.msg);
         const skipped = s.echo.report();
@@ -143,12 +177,14 @@ export class LogHub {
     if (n <= ring.length) return ring.slice(ring.length - n);
     // Everything in the ring is in the file once flushed; the files also reach back past
     // kernel restarts, which the ring cannot.
-    s?.file.flush();
+    s?.file?.flush();
     const fromFiles: LogEntry[] = [];
-    for (const text of readTail(this.fileOf(name), this.limits.keep, n)) {
+    const kernel = name === KERNEL_STREAM;
+    // app.log also holds the echo of module lines (child_pid): the kernel's stream is its own lines
+    for (const text of readTail(this.fileOf(name), this.limits.keep, kernel ? MAX_TAIL_LINES : n)) {
       try {
         const e = JSON.parse(text) as LogEntry;
-        if (e && typeof e === 'object') fromFiles.push(e);
+        if (e && typeof e === 'object' && !(kernel && e.child_pid !== undefined)) fromFiles.push(kernel ? { ...e, module: KERNEL_STREAM, source: 'kernel' } : e);
       } catch {
         // a line someone else wrote into the file: not ours to show
       }
@@ -163,7 +199,7 @@ export class LogHub {
   }
 
   async close(): Promise<void> {
-    for (const s of this.streams.values()) s.file.close();
+    for (const s of this.streams.values()) s.file?.close();
   }
 }
 
