@@ -3,12 +3,12 @@
 // stream goes to HUB_DATA_DIR/logs/<name>.log (size-rotated), to an in-memory ring of recent
 // lines, to live followers, and to the kernel's console (which also lands in app.log).
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { isValidModuleName } from '../shared/names.js';
 import { stripControls, stripControlsDeep } from '../shared/terminal-safe.js';
 import type { OutputSink } from './child-process.js';
+import { prettyConsole } from './console-format.js';
 
 const RING_SIZE = 1000;
 /**
@@ -162,7 +162,8 @@ export class LogHub {
       const entry = toEntry(name, stream, line, pid);
       this.append(s, entry);
       if (this.echo) {
-        if (s.echo.take()) this.console[levelName(entry.level)]({ module: name, child_pid: pid }, entry.msg);
+        // a module's pino error keeps its stack with its line (kernel/console-format.ts shows it indented)
+        if (s.echo.take()) this.console[levelName(entry.level)](entry.err !== undefined ? { module: name, child_pid: pid, err: entry.err } : { module: name, child_pid: pid }, entry.msg);
         const skipped = s.echo.report();
         if (skipped > 0) this.console.warn({ module: name, child_pid: pid, skipped }, `${skipped} lines of module ${name} not echoed here (over HUB_LOG_ECHO_PER_SEC); all are in hubctl logs ${name}`);
       }
@@ -235,7 +236,7 @@ export function levelName(level: number): 'trace' | 'debug' | 'info' | 'warn' | 
 export interface KernelLoggerOptions {
   dataDir: string;
   level: string;
-  /** Human-readable console output (a TTY); JSON lines otherwise. */
+  /** Human-readable console output (kernel/console-format.ts: a TTY, or LOG_FORMAT=pretty); JSON lines otherwise. */
   pretty: boolean;
   name?: string;
 }
@@ -248,7 +249,7 @@ export function createKernelLogger(opts: KernelLoggerOptions): Logger {
   const level = opts.level;
   const base = { pid: process.pid, name: opts.name ?? 'kernel' };
   // Synchronous stdout: a fatal line written just before process.exit must not be lost.
-  const consoleStream: DestinationStream = (opts.pretty && prettyStream()) || pino.destination({ dest: 1, sync: true });
+  const consoleStream: DestinationStream = opts.pretty ? prettyConsole(1) : pino.destination({ dest: 1, sync: true });
   const streams: { level: string; stream: DestinationStream }[] = [{ level, stream: consoleStream }];
   try {
     const dir = join(opts.dataDir, 'logs');
@@ -260,17 +261,6 @@ export function createKernelLogger(opts: KernelLoggerOptions): Logger {
     process.stderr.write(`logging to the console only: cannot create ${join(opts.dataDir, 'logs')}: ${(e as Error).message}\n`);
   }
   return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, pino.multistream(streams as Parameters<typeof pino.multistream>[0]));
-}
-
-/** pino-pretty as an in-process stream, or null where it is not installed (production installs). */
-function prettyStream(): DestinationStream | null {
-  try {
-    const require = createRequire(import.meta.url);
-    const build = require('pino-pretty') as (o: Record<string, unknown>) => DestinationStream;
-    return build({ colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l', destination: 1, sync: true });
-  } catch {
-    return null;
-  }
 }
 
 // ---------------------------------------------------------------- rotating files

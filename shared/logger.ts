@@ -5,18 +5,11 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(opts: { name?: string; module?: string; level?: string; pretty?: boolean } = {}): Logger {
+export function createLogger(opts: { name?: string; module?: string; level?: string } = {}): Logger {
   const level = opts.level ?? process.env.LOG_LEVEL ?? 'info';
   const base: Record<string, unknown> = { pid: process.pid };
   if (opts.module) base.module = opts.module;
   if (opts.name) base.name = opts.name;
-  if (opts.pretty) {
-    return pino({
-      level,
-      base,
-      transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' } },
-    });
-  }
   // Synchronous writes (issue 14, item 6a): a line is in the kernel's pipe when the call
   // returns, so lines logged just before the event loop blocks (and the kernel hang-kills
   // the child) or before a crash are never left in a buffer that dies with the process.
