@@ -17,18 +17,19 @@ import type { ModuleSupervisor } from './supervisor.js';
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
- * 503 for a module that is not serving: what is wrong and whether retrying helps. Only a
- * module on its way back (starting, restarting) says when to retry; a failed one says where
- * to look. HTML for browsers (Accept: text/html), JSON otherwise.
+ * 503 for a module that is not serving: what is wrong and whether retrying helps. A failed
+ * module says where to look and carries no Retry-After; the others (starting, restarting,
+ * disabled, a remote one unreachable) say when to retry. HTML for browsers (Accept: text/html), JSON otherwise.
  */
 function notRunning(sup: ModuleSupervisor, req: IncomingMessage, res: ServerResponse): void {
-  const comingBack = sup.state === 'starting' || sup.state === 'restarting';
+  const failed = sup.state === 'failed';
   const why = sup.lastError ? `: ${sup.lastError.slice(0, 300)}` : '';
   const message =
-    comingBack ? `module ${sup.name} is ${sup.state}; try again in ${sup.retryAfterSeconds} s`
-    : sup.state === 'failed' ? `module ${sup.name} has failed${why}. It stays down until it is fixed and restarted; see hubctl logs ${sup.name}`
-    : `module ${sup.name} is ${sup.state}; an operator can start it with hubctl enable ${sup.name}`;
-  sendErrorFor(req, res, new HubError('module_not_running', message, { state: sup.state }), comingBack ? { 'retry-after': String(sup.retryAfterSeconds) } : {});
+    failed ? `module ${sup.name} has failed${why}. It stays down until it is fixed and restarted; see hubctl logs ${sup.name}`
+    : sup.state === 'disabled' ? `module ${sup.name} is disabled; an operator can start it with hubctl enable ${sup.name}`
+    : `module ${sup.name} is ${sup.state}; try again in ${sup.retryAfterSeconds} s`;
+  // a failed module gets no Retry-After: retrying does not help until someone fixes it
+  sendErrorFor(req, res, new HubError('module_not_running', message, { state: sup.state }), failed ? {} : { 'retry-after': String(sup.retryAfterSeconds) });
 }
 
 /** Called for every request routed to a module, before it is proxied (metrics hook on it). */

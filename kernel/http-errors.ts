@@ -42,7 +42,7 @@ ${retry ? `<meta http-equiv="refresh" content="${Number(retry) || 5}">` : ''}<ti
 <style>body{font:16px system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#eee;padding:0 .2em}</style></head>
 <body><h1>${error.status === 503 ? 'Temporarily unavailable' : 'Error'}</h1>
 <p>${escapeHtml(error.message)}</p>
-${retry ? `<p>This page retries by itself in ${Number(retry) || 5} s.</p>` : '<p>Retrying will not help until an operator fixes this.</p>'}
+${retry ? `<p>This page tries again by itself in ${Number(retry) || 5} s.</p>` : '<p>Retrying will not help until an operator fixes this.</p>'}
 <p><small><code>${escapeHtml(error.code)}</code></small></p></body></html>
 `;
   res.writeHead(error.status, {

@@ -27,7 +27,7 @@ function expectSurvived(r: ChaosReport) {
 
 describe('chaos', () => {
   it('survives random kills, hangs and leaks, then stops cleanly on SIGTERM', async () => {
-    const r = await runChaos({ durationMs: 16_000, stopWith: 'SIGTERM', seed: 7, database: 'embedded' });
+    const r = await runChaos({ durationMs: 20_000, stopWith: 'SIGTERM', seed: 7, database: 'embedded' });
     console.log(JSON.stringify({ abandoned: r.abandoned, earlyUploads: r.earlyUploads, logLines: r.logLines, database: r.database }));
     expectSurvived(r);
     // item 9: the embedded postmaster killed mid-run comes back, the module reconnects without a restart

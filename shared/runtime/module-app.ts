@@ -96,7 +96,7 @@ export async function buildModuleApp(spec: ModuleSpec, ctx: ModuleContext): Prom
     if (status >= 500) ctx.log.error({ err, method: req.method, url: req.originalUrl }, `💥 ${req.method} ${req.originalUrl} failed: ${e.message}`);
     if (res.headersSent) return void res.destroy();
     const code = status === 413 ? 'payload_too_large' : status < 500 && e.code === 'internal_error' ? 'bad_request' : e.code;
-    res.status(status).json(e.details ? { error: code, message: e.message, details: e.details } : { error: code, message: e.message });
+    res.status(status).json({ error: code, message: e.message });
   });
   return app;
 }
