@@ -33,14 +33,20 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
+const settled = new WeakSet<IncomingMessage>();
+
 /**
  * Puts `bytes` back into `req` as its unread stream: the stream state is made anew on the
  * same object (express and the module keep their reference), holding exactly these bytes.
  */
 function replay(req: IncomingMessage, bytes: Buffer, then: () => void): void {
-  // node destroys a fully read request on the tick after 'end' (autoDestroy); a replay before
-  // that would be destroyed with it, aborting the connection, so it waits for the 'close'
-  if (!req.destroyed) return void req.once('close', () => replay(req, bytes, then));
+  // node destroys a fully read request on the tick after 'end' (autoDestroy, a nextTick); a
+  // replay before that would be destroyed with it, aborting the connection, so it waits until
+  // the next turn of the loop, when that destroy has run (or was never due)
+  if (!req.destroyed && !settled.has(req)) {
+    settled.add(req);
+    return void setImmediate(() => replay(req, bytes, then));
+  }
   Readable.call(req as unknown as Readable, { highWaterMark: Math.max(16 * 1024, bytes.length) });
   if (bytes.length > 0) req.push(bytes);
   req.push(null);
