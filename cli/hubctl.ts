@@ -46,12 +46,13 @@ function program(): Command {
       .action((name: string, opts: { json?: boolean }) => moduleCommand(client(), verb, name, opts));
   }
 
-  p.command('logs <name>')
-    .description("a module's log lines")
+  p.command('logs [name]')
+    .description("a module's log lines, with the kernel's lines about it marked [kernel]; --kernel for the kernel's own")
     .option('-f, --follow', 'keep printing new lines')
     .option('-n, --lines <N>', 'how many recent lines', parseCount, 100)
     .option('--json', 'raw NDJSON entries')
-    .action((name: string, opts: { follow?: boolean; lines: number; json?: boolean }) => logs(client(), name, opts));
+    .option('--kernel', "the kernel's own log instead of a module's")
+    .action((name: string | undefined, opts: { follow?: boolean; lines: number; json?: boolean; kernel?: boolean }) => logs(client(), name, opts));
 
   p.command('create <name> <description>')
     .description('a new module from the template, in HUB_MODULES_DIR, disabled')

@@ -1,5 +1,6 @@
 // `hubctl logs <name> [-f] [-n N] [--json]`: one module's log, as `time level msg` lines or
-// raw NDJSON. Follow reads the hub's NDJSON stream until Ctrl-C or the hub goes away.
+// raw NDJSON, the kernel's lines about the module marked [kernel]; `hubctl logs --kernel`:
+// the kernel's own. Follow reads the hub's NDJSON stream until Ctrl-C or the hub goes away.
 import type { HubClient } from './client.js';
 import { CliError, EXIT } from './errors.js';
 import { pc } from './format.js';
@@ -43,19 +44,28 @@ function clock(time: string | undefined): string {
 
 export function formatEntry(e: Entry): string {
   const [, label, colour] = LEVELS.find(([min]) => (e.level ?? 30) >= min) ?? LEVELS[3]!;
-  let line = `${pc.dim(clock(e.time))} ${colour(label)} ${e.msg ?? ''}`;
+  // the kernel's lines about a module, in that module's log: marked, so they are not taken for the module's own
+  const from = e.source === 'kernel' && e.module !== 'kernel' ? `${pc.magenta('[kernel]')} ` : '';
+  let line = `${pc.dim(clock(e.time))} ${colour(label)} ${from}${e.msg ?? ''}`;
   // pino puts a thrown error in `err`; its stack is the part worth reading
   if (e.err?.stack) line += '\n' + e.err.stack.split('\n').map((l) => `    ${l}`).join('\n');
   return line;
 }
 
-export async function logs(client: HubClient, rawName: string, opts: { follow?: boolean; lines?: number; json?: boolean }): Promise<void> {
-  const name = checkName(rawName);
+/**
+ * `hubctl logs <name>` (the module's lines and the kernel's lines about it) or
+ * `hubctl logs --kernel` (the kernel's own log). Exit code usage (2) for neither or both.
+ */
+export async function logs(client: HubClient, rawName: string | undefined, opts: { follow?: boolean; lines?: number; json?: boolean; kernel?: boolean }): Promise<void> {
+  if (opts.kernel && rawName !== undefined) throw new CliError('give a module name or --kernel, not both', EXIT.usage);
+  if (!opts.kernel && rawName === undefined) throw new CliError('which log? give a module name (hubctl logs notes) or --kernel', EXIT.usage);
+  const name = opts.kernel ? 'kernel' : checkName(rawName!);
   const query = new URLSearchParams({ lines: String(opts.lines ?? 100) });
   if (opts.follow) query.set('follow', '1');
   // Ctrl-C is how a follow ends: that is success, not an interruption
   if (opts.follow) process.once('SIGINT', () => process.exit(0));
-  const res = await client.stream(`/api/v1/modules/${encodeURIComponent(name)}/logs?${query}`);
+  const path = opts.kernel ? `/api/v1/kernel/logs?${query}` : `/api/v1/modules/${encodeURIComponent(name)}/logs?${query}`;
+  const res = await client.stream(path);
   if (!res.body) return;
   const decoder = new TextDecoder();
   let buffered = '';

@@ -5,6 +5,7 @@ import { HubError } from '../shared/errors.js';
 import type { Origin } from './admin-auth.js';
 import type { Kernel } from './kernel.js';
 import { streamLogs } from './log-stream.js';
+import { KERNEL_STREAM } from './logs.js';
 import { disableModule, enableModule, findModule, restartModule } from './module-actions.js';
 import { moduleRecord } from './module-record.js';
 import type { ModuleSupervisor } from './supervisor.js';
@@ -41,6 +42,11 @@ export function mountAdmin(app: Express, kernel: Kernel, origin: Origin = 'publi
   router.get('/api/v1/modules/:name/logs', guard, (req: Request, res: Response) => {
     const sup = findModule(kernel, req.params.name);
     streamLogs(kernel.logs, sup.name, req, res);
+  });
+
+  // the kernel's own lines (`hubctl logs --kernel`), where "see hubctl logs x" may lead
+  router.get('/api/v1/kernel/logs', guard, (req: Request, res: Response) => {
+    streamLogs(kernel.logs, KERNEL_STREAM, req, res);
   });
 
   app.use(router);

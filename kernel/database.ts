@@ -38,6 +38,11 @@ export interface Database {
   trustsPasswords: boolean | null;
   /** Other databases of the server every role may connect to (none on the embedded server, which closes them). */
   openDatabases: string[];
+  /**
+   * Whether the database serves, and if not why: the embedded server is supervised and
+   * restarted (issue 14, item 9); a DATABASE_URL server is someone else's and reports up.
+   */
+  status(): { up: boolean; reason: string | null };
 }
 
 /** Reads HUB_DATA_DIR/kernel-id, creating it on first use. */
@@ -74,7 +79,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     const trustsPasswords = await checkTrust(connection, log);
     const openDatabases = await databasesOpenToAll(pool).catch(() => []);
     if (openDatabases.length > 0) log.warn({ databases: openDatabases }, openDatabasesWarning(openDatabases));
-    return { pool, connection, embedded: false, log, close: () => pool.end(), instance: instanceId(opts.dataDir), trustsPasswords, openDatabases };
+    return { pool, connection, embedded: false, log, close: () => pool.end(), instance: instanceId(opts.dataDir), trustsPasswords, openDatabases, status: () => ({ up: true, reason: null }) };
   }
   const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, log });
   const pool = createPool(server.connectionString, 10_000, log);
@@ -91,6 +96,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   await closeOtherDatabases(pool);
   return {
     pool, connection, embedded: true, log, instance: instanceId(opts.dataDir), trustsPasswords, openDatabases: [],
+    status: () => server.status(),
     close() {
       closing ??= pool.end().catch(() => {}).then(() => server.stop());
       return closing;

@@ -12,8 +12,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync,
-  readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync,
+  chmodSync, chownSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync,
+  readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, watch, writeFileSync,
+  type FSWatcher,
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -34,6 +35,16 @@ export interface EmbeddedPostgres {
   reused: boolean;
   /** Fast shutdown; resolves once the server has exited. Safe to call twice. */
   stop(): Promise<void>;
+  /** Whether the server is serving; while it is being restarted, why (issue 14, item 9). */
+  status(): EmbeddedStatus;
+}
+
+export interface EmbeddedStatus {
+  up: boolean;
+  /** Why the server is down, null while it is up. */
+  reason: string | null;
+  /** Restarts after an unexpected exit since the kernel started. */
+  restarts: number;
 }
 
 export interface EmbeddedPostgresOptions {
@@ -81,11 +92,29 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   };
   process.on('exit', onExit);
   const port = server.port;
+  const logBound = boundServerLog(join(pgRoot, 'server.log'), pgLogMaxBytes());
+  const watch = superviseServer({
+    current: () => server,
+    relaunch: async () => {
+      server = await launch(pgRoot, dataPath, binDir, password, runAs, startTimeoutMs, log, port);
+      return server;
+    },
+    stopping: () => stopped !== null,
+    log,
+  });
   return {
     connectionString: `postgres://${SUPERUSER}:${encodeURIComponent(password)}@${HOST}:${port}/${DATABASE}`,
-    host: HOST, port, user: SUPERUSER, password, database: DATABASE, pid: server.pid, reused: adopted !== null,
+    host: HOST, port, user: SUPERUSER, password, database: DATABASE, reused: adopted !== null,
+    get pid() {
+      return server.pid;
+    },
+    status: () => watch.status(),
     stop() {
-      stopped ??= stopServer(server.pid, dataPath, server.child, log).finally(() => process.off('exit', onExit));
+      stopped ??= (async () => {
+        watch.close();
+        logBound.close();
+        await stopServer(server.pid, dataPath, server.child, log);
+      })().finally(() => process.off('exit', onExit));
       return stopped;
     },
   };
@@ -309,12 +338,13 @@ async function adoptOrClearLeftover(dataPath: string, password: string, log: Log
   return null;
 }
 
+/** Starts the server; on `fixedPort` when it is a restart (the pools hold that port), else on a free one. */
 async function launch(pgRoot: string, dataPath: string, binDir: string, password: string, runAs: RunAs | null,
-  timeoutMs: number, log: Logger): Promise<{ port: number; pid: number; child: ChildProcess }> {
+  timeoutMs: number, log: Logger, fixedPort?: number): Promise<{ port: number; pid: number; child: ChildProcess }> {
   const logFile = join(pgRoot, 'server.log');
   if (existsSync(logFile) && statSync(logFile).size > 20 * 1024 * 1024) renameSync(logFile, `${logFile}.1`);
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = fixedPort ?? (await freePort());
     const fd = openSync(logFile, 'a', 0o600);
     const child = spawn(join(binDir, 'postgres'),
       ['-D', dataPath, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories='],
@@ -339,7 +369,7 @@ async function launch(pgRoot: string, dataPath: string, binDir: string, password
       throw new HubError('database_unavailable', `the embedded PostgreSQL did not accept connections within ${timeoutMs} ms; see ${logFile}: ${tail}`);
     }
     // Another process may have taken the port between our probe and the server's bind.
-    if (attempt < 3 && /could not bind|address already in use/i.test(tail)) continue;
+    if (fixedPort === undefined && attempt < 3 && /could not bind|address already in use/i.test(tail)) continue;
     throw new HubError('database_unavailable', `the embedded PostgreSQL exited with code ${exitCode}; see ${logFile}: ${tail}`);
   }
 }
@@ -399,4 +429,108 @@ async function stopServer(pid: number, dataPath: string, child: ChildProcess | n
     log.warn({ serverPid: pid, signal }, 'embedded PostgreSQL: did not stop in time, escalating');
   }
   log.error({ serverPid: pid }, `embedded PostgreSQL: could not stop pid ${pid} (${basename(dataPath)})`);
+}
+
+// ---------------------------------------------------------------- supervision (issue 14, item 9)
+
+interface Running { port: number; pid: number; child: ChildProcess | null }
+
+/**
+ * Watches the postmaster: when it ends without stop() (kill -9, the OOM killer, a crash), it
+ * is started again on the same port, so every pool (the kernel's, each module's) reconnects
+ * by itself and no module restarts. Retries after 1 s, 2 s, ... at most 5 s apart until it is
+ * back; status() says why it is down meanwhile (/health shows it as `degraded`). A server of
+ * our own is watched through its exit event, an adopted one by polling its pid each second.
+ */
+function superviseServer(opts: {
+  current: () => Running;
+  relaunch: () => Promise<Running>;
+  stopping: () => boolean;
+  log: Logger;
+}): { status(): EmbeddedStatus; close(): void } {
+  const state: EmbeddedStatus = { up: true, reason: null, restarts: 0 };
+  let closed = false;
+  let poll: NodeJS.Timeout | undefined;
+  const watch = (srv: Running): void => {
+    clearInterval(poll);
+    if (srv.child) {
+      srv.child.once('exit', (code, signal) => void onDown(srv, `exited (${signal ?? `code ${code}`})`));
+    } else {
+      poll = setInterval(() => {
+        if (!alive(srv.pid)) void onDown(srv, 'is gone');
+      }, 1000);
+      poll.unref();
+    }
+  };
+  const onDown = async (srv: Running, how: string): Promise<void> => {
+    clearInterval(poll);
+    if (closed || opts.stopping() || opts.current() !== srv) return;
+    const downAt = Date.now();
+    state.up = false;
+    state.reason = `the embedded PostgreSQL (pid ${srv.pid}) ${how}; restarting it since ${new Date(downAt).toISOString()}`;
+    opts.log.error({ serverPid: srv.pid }, `embedded PostgreSQL ${how}; restarting it on port ${srv.port}`);
+    for (let attempt = 1; !closed && !opts.stopping(); attempt++) {
+      try {
+        const next = await opts.relaunch();
+        state.up = true;
+        state.reason = null;
+        state.restarts++;
+        opts.log.info({ serverPid: next.pid, ms: Date.now() - downAt, attempt }, `embedded PostgreSQL: back after ${Date.now() - downAt} ms`);
+        watch(next);
+        return;
+      } catch (e) {
+        state.reason = `the embedded PostgreSQL is down and did not restart (attempt ${attempt}): ${(e as Error).message}`;
+        opts.log.error({ attempt }, state.reason);
+        await new Promise((r) => setTimeout(r, Math.min(5000, 1000 * attempt)));
+      }
+    }
+  };
+  watch(opts.current());
+  return {
+    status: () => ({ ...state }),
+    close() {
+      closed = true;
+      clearInterval(poll);
+    },
+  };
+}
+
+/** HUB_PG_LOG_MAX_BYTES (default 10 MB): server.log is cut to <file>.1 beyond it. */
+function pgLogMaxBytes(): number {
+  const n = Number(process.env.HUB_PG_LOG_MAX_BYTES);
+  return process.env.HUB_PG_LOG_MAX_BYTES && Number.isInteger(n) && n >= 4096 ? n : 10 * 1024 * 1024;
+}
+
+/**
+ * Bounds server.log (issue 14, item 6c): the server appends to it (O_APPEND) whatever the
+ * kernel does, so the kernel watches it (inotify, plus a check each second) and, once it is
+ * past `maxBytes`, copies it to <file>.1 and truncates it in place (logrotate's
+ * copytruncate). Both files stay within maxBytes plus the burst written between two checks
+ * (one error message: a failing statement is quoted in it).
+ */
+function boundServerLog(file: string, maxBytes: number): { close(): void } {
+  const check = (): void => {
+    try {
+      if (statSync(file).size <= maxBytes) return;
+      copyFileSync(file, `${file}.1`);
+      truncateSync(file, 0);
+    } catch {
+      // the file is gone (the server makes it again when it starts) or unreadable: next time
+    }
+  };
+  const timer = setInterval(check, 1000);
+  timer.unref();
+  let watcher: FSWatcher | null = null;
+  try {
+    watcher = watch(file, { persistent: false }, check);
+    watcher.on('error', () => undefined);
+  } catch {
+    // no inotify here: the timer alone
+  }
+  return {
+    close() {
+      clearInterval(timer);
+      watcher?.close();
+    },
+  };
 }

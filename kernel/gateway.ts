@@ -7,17 +7,29 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { HubError } from '../shared/errors.js';
-import { sendError } from './http-errors.js';
+import { FRONT_DOOR_SERVER_OPTIONS, guardFrontDoor } from './front-door.js';
+import { sendError, sendErrorFor } from './http-errors.js';
+import { DEFAULT_TIMEOUT_MS } from './proxy.js';
 import { adminOriginRefusal, crossSiteRefusal } from './request-guards.js';
 import type { RouteTable } from './route-table.js';
 import type { ModuleSupervisor } from './supervisor.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
-function notRunning(sup: ModuleSupervisor, res: ServerResponse): void {
-  sendError(res, new HubError('module_not_running', `module ${sup.name} is ${sup.state}; try again shortly`), {
-    'retry-after': String(sup.retryAfterSeconds),
-  });
+/**
+ * 503 for a module that is not serving: what is wrong and whether retrying helps. A failed
+ * module says where to look and carries no Retry-After; the others (starting, restarting,
+ * disabled, a remote one unreachable) say when to retry. HTML for browsers (Accept: text/html), JSON otherwise.
+ */
+function notRunning(sup: ModuleSupervisor, req: IncomingMessage, res: ServerResponse): void {
+  const failed = sup.state === 'failed';
+  const why = sup.lastError ? `: ${sup.lastError.slice(0, 300)}` : '';
+  const message =
+    failed ? `module ${sup.name} has failed${why}. It stays down until it is fixed and restarted; see hubctl logs ${sup.name}`
+    : sup.state === 'disabled' ? `module ${sup.name} is disabled; an operator can start it with hubctl enable ${sup.name}`
+    : `module ${sup.name} is ${sup.state}; try again in ${sup.retryAfterSeconds} s`;
+  // a failed module gets no Retry-After: retrying does not help until someone fixes it
+  sendErrorFor(req, res, new HubError('module_not_running', message, { state: sup.state }), failed ? {} : { 'retry-after': String(sup.retryAfterSeconds) });
 }
 
 /** Called for every request routed to a module, before it is proxied (metrics hook on it). */
@@ -37,7 +49,7 @@ export function createGateway(
   observe: ModuleRequestObserver = () => undefined,
   hostCheck: HostCheck = null,
 ): Server {
-  const server = createServer((req, res) => {
+  const server = createServer(FRONT_DOOR_SERVER_OPTIONS, (req, res) => {
     const refused = hostCheck?.(req) ?? crossSiteRefusal(req);
     if (refused) return sendError(res, refused);
     const sup = routes.match(req.url ?? '/');
@@ -49,19 +61,19 @@ export function createGateway(
       req.headers['x-request-id'] = id;
     }
     res.setHeader('x-request-id', id);
+    const opts = { timeoutMs: sup.entry.manifest?.timeout_ms ?? DEFAULT_TIMEOUT_MS };
     const target = sup.target;
-    if (target !== null) return target.handle(req, res);
+    if (target !== null) return target.handle(req, res, opts);
     // Restarting after a crash usually takes tens of milliseconds: hold the request for the
     // new child rather than fail it. The body waits in the socket; nothing is read yet.
     void sup.targetWithin(holdMs).then((next) => {
       if (res.destroyed) return;
-      if (next === null) notRunning(sup, res);
-      else next.handle(req, res);
+      if (next === null) notRunning(sup, req, res);
+      else next.handle(req, res, opts);
     });
   });
-  // Clients such as load balancers keep connections open; ours must outlive their idle timers.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  // connection ceilings and header/request/idle timeouts (kernel/front-door.ts)
+  guardFrontDoor(server);
   return server;
 }
 
@@ -70,12 +82,11 @@ export function createGateway(
  * origin's own-pages-only rule for state-changing requests (403), then the admin app.
  */
 export function createAdminGateway(adminApp: RequestListener, hostCheck: HostCheck = null): Server {
-  const server = createServer((req, res) => {
+  const server = createServer(FRONT_DOOR_SERVER_OPTIONS, (req, res) => {
     const refused = hostCheck?.(req) ?? adminOriginRefusal(req);
     if (refused) return sendError(res, refused);
     adminApp(req, res);
   });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  guardFrontDoor(server);
   return server;
 }

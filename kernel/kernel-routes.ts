@@ -8,7 +8,7 @@ import type { ModuleSupervisor } from './supervisor.js';
 export interface KernelView {
   readonly ready: boolean;
   /** The kernel's database, if it has one; /health reports whether the server checks passwords. */
-  readonly db?: { readonly trustsPasswords: boolean | null; readonly openDatabases: string[] } | null;
+  readonly db?: { readonly trustsPasswords: boolean | null; readonly openDatabases: string[]; status?(): { up: boolean; reason: string | null } } | null;
   /** The OS wall children get (DESIGN.md, Trust boundary). */
   readonly isolation: { mode: 'uid' | 'process' };
   supervisors(): ModuleSupervisor[];
@@ -36,6 +36,12 @@ export function createKernelApp(kernel: KernelView, mount: (app: Express) => voi
       if (trusts) warnings.push('the database server does not check passwords (pg_hba.conf "trust"): modules are not isolated from each other or from the kernel\'s login');
       if (open.length > 0) warnings.push(`module roles may connect to other databases of this server: ${open.join(', ')} (CONNECT granted to PUBLIC)`);
       health.warnings = warnings;
+      // the embedded server is being restarted (kernel/embedded-postgres.ts): degraded, with why
+      const db = kernel.db.status?.();
+      if (db && !db.up) {
+        health.status = 'degraded';
+        health.database = { ...(health.database as object), up: false, reason: db.reason };
+      }
     }
     res.json(health);
   });

@@ -2,12 +2,13 @@
 // pino JSON lines pass through, plain text is wrapped with module, pid and stream. Each
 // stream goes to HUB_DATA_DIR/logs/<name>.log (size-rotated), to an in-memory ring of recent
 // lines, to live followers, and to the kernel's console (which also lands in app.log).
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { isValidModuleName } from '../shared/names.js';
 import { stripControls, stripControlsDeep } from '../shared/terminal-safe.js';
 import type { OutputSink } from './child-process.js';
+import { prettyConsole } from './console-format.js';
 
 const RING_SIZE = 1000;
 /**
@@ -33,14 +34,60 @@ export interface LogEntry {
 
 type Follower = (entry: LogEntry) => void;
 
+/**
+ * Module lines echoed to the kernel's console per second and module (HUB_LOG_ECHO_PER_SEC,
+ * default 200, as a token bucket of one second's worth): the console (and app.log, which the
+ * kernel's logger also writes) is for the operator, and a chatty or hostile module must not
+ * fill it (issue 14, item 6c: 200 MB of echo in one run). Nothing is lost: every line is in
+ * the module's own file; what the echo skipped is counted in one line every 10 s at most.
+ */
+function echoPerSec(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.HUB_LOG_ECHO_PER_SEC);
+  return env.HUB_LOG_ECHO_PER_SEC && Number.isInteger(n) && n >= 0 ? n : 200;
+}
+
+class EchoBudget {
+  private tokens: number;
+  private last = Date.now();
+  skipped = 0;
+  private lastReport = 0;
+  constructor(private readonly perSec: number) {
+    this.tokens = perSec;
+  }
+  take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(this.perSec, this.tokens + ((now - this.last) / 1000) * this.perSec);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.skipped++;
+    return false;
+  }
+  /** The number skipped since the last report, when a report is due (every 10 s at most). */
+  report(): number {
+    if (this.skipped === 0 || Date.now() - this.lastReport < 10_000) return 0;
+    this.lastReport = Date.now();
+    const n = this.skipped;
+    this.skipped = 0;
+    return n;
+  }
+}
+
 class ModuleStream {
   readonly ring: LogEntry[] = [];
   /** The serialised size of each ring entry, same order as `ring`. */
   readonly sizes: number[] = [];
   ringBytes = 0;
   readonly followers = new Set<Follower>();
-  constructor(readonly file: RotatingFile) {}
+  readonly echo = new EchoBudget(echoPerSec());
+  /** The module's own file; null for the kernel's stream, whose file is app.log (written by the kernel's logger). */
+  constructor(readonly file: RotatingFile | null) {}
 }
+
+/** The stream name of the kernel's own lines (`hubctl logs --kernel`); "kernel" is a reserved module name. */
+export const KERNEL_STREAM = 'kernel';
 
 export class LogHub {
   private readonly streams = new Map<string, ModuleStream>();
@@ -52,11 +99,49 @@ export class LogHub {
     this.dir = join(dataDir, 'logs');
     this.limits = { ...rotationLimits(), ...limits };
     mkdirSync(this.dir, { recursive: true });
+    this.streams.set(KERNEL_STREAM, new ModuleStream(null));
+    // The kernel's own lines: every one to the kernel's stream, and those about a module
+    // (a `module` field: compile and migration errors, kills) to that module's stream too,
+    // marked `source: "kernel"`, so "see hubctl logs x" leads to them.
+    const out = (console as unknown as Record<symbol, { add?: (d: { level: string; stream: DestinationStream }) => void }>)[pino.symbols.streamSym];
+    out?.add?.({ level: console.level, stream: { write: (line: string) => this.fromKernel(line) } });
   }
 
-  /** The file a module's stream is written to (rotated copies are <file>.1, .2, ...). */
+  /** The file a module's stream is written to (rotated copies are <file>.1, .2, ...); app.log for the kernel. */
   fileOf(name: string): string {
-    return join(this.dir, `${name}.log`);
+    return join(this.dir, name === KERNEL_STREAM ? 'app.log' : `${name}.log`);
+  }
+
+  /** One line of the kernel's logger (JSON). Echoed module lines (they carry child_pid) are already in their stream. */
+  private fromKernel(line: string): void {
+    let e: Record<string, unknown>;
+    try {
+      // kernel lines quote module text (compile errors, exit reasons): stripped like module lines
+      e = stripControlsDeep(JSON.parse(line)) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (typeof e !== 'object' || e === null || e.child_pid !== undefined) return;
+    const entry = { ...e, time: String(e.time ?? new Date().toISOString()), level: Number(e.level ?? 30), pid: Number(e.pid ?? process.pid), msg: String(e.msg ?? ''), source: 'kernel' };
+    this.append(this.streams.get(KERNEL_STREAM)!, { ...entry, module: KERNEL_STREAM });
+    const name = e.module;
+    if (typeof name === 'string' && name !== KERNEL_STREAM && (this.streams.has(name) || isValidModuleName(name))) {
+      this.append(this.stream(name), { ...entry, module: name });
+    }
+  }
+
+  /** Into the file (if the stream has one), the ring (bounded by count and bytes) and to every follower. */
+  private append(s: ModuleStream, entry: LogEntry): void {
+    const text = JSON.stringify(entry) + '\n';
+    s.file?.write(text);
+    s.ring.push(entry);
+    s.sizes.push(text.length);
+    s.ringBytes += text.length;
+    while (s.ring.length > 1 && (s.ring.length > RING_SIZE || s.ringBytes > this.ringBytes)) {
+      s.ring.shift();
+      s.ringBytes -= s.sizes.shift()!;
+    }
+    for (const f of s.followers) f(entry);
   }
 
   private stream(name: string): ModuleStream {
@@ -75,17 +160,13 @@ export class LogHub {
     const s = this.stream(name);
     return (stream, line, pid) => {
       const entry = toEntry(name, stream, line, pid);
-      const text = JSON.stringify(entry) + '\n';
-      s.file.write(text);
-      s.ring.push(entry);
-      s.sizes.push(text.length);
-      s.ringBytes += text.length;
-      while (s.ring.length > 1 && (s.ring.length > RING_SIZE || s.ringBytes > this.ringBytes)) {
-        s.ring.shift();
-        s.ringBytes -= s.sizes.shift()!;
+      this.append(s, entry);
+      if (this.echo) {
+        // a module's pino error keeps its stack with its line (kernel/console-format.ts shows it indented)
+        if (s.echo.take()) this.console[levelName(entry.level)](entry.err !== undefined ? { module: name, child_pid: pid, err: entry.err } : { module: name, child_pid: pid }, entry.msg);
+        const skipped = s.echo.report();
+        if (skipped > 0) this.console.warn({ module: name, child_pid: pid, skipped }, `${skipped} lines of module ${name} not echoed here (over HUB_LOG_ECHO_PER_SEC); all are in hubctl logs ${name}`);
       }
-      for (const f of s.followers) f(entry);
-      if (this.echo) this.console[levelName(entry.level)]({ module: name, child_pid: pid }, entry.msg);
     };
   }
 
@@ -97,12 +178,14 @@ export class LogHub {
     if (n <= ring.length) return ring.slice(ring.length - n);
     // Everything in the ring is in the file once flushed; the files also reach back past
     // kernel restarts, which the ring cannot.
-    s?.file.flush();
+    s?.file?.flush();
     const fromFiles: LogEntry[] = [];
-    for (const text of readTail(this.fileOf(name), this.limits.keep, n)) {
+    const kernel = name === KERNEL_STREAM;
+    // app.log also holds the echo of module lines (child_pid): the kernel's stream is its own lines
+    for (const text of readTail(this.fileOf(name), this.limits.keep, kernel ? MAX_TAIL_LINES : n)) {
       try {
         const e = JSON.parse(text) as LogEntry;
-        if (e && typeof e === 'object') fromFiles.push(e);
+        if (e && typeof e === 'object' && !(kernel && e.child_pid !== undefined)) fromFiles.push(kernel ? { ...e, module: KERNEL_STREAM, source: 'kernel' } : e);
       } catch {
         // a line someone else wrote into the file: not ours to show
       }
@@ -117,7 +200,7 @@ export class LogHub {
   }
 
   async close(): Promise<void> {
-    for (const s of this.streams.values()) s.file.close();
+    for (const s of this.streams.values()) s.file?.close();
   }
 }
 
@@ -153,7 +236,7 @@ export function levelName(level: number): 'trace' | 'debug' | 'info' | 'warn' | 
 export interface KernelLoggerOptions {
   dataDir: string;
   level: string;
-  /** Human-readable console output (a TTY); JSON lines otherwise. */
+  /** Human-readable console output (kernel/console-format.ts: a TTY, or LOG_FORMAT=pretty); JSON lines otherwise. */
   pretty: boolean;
   name?: string;
 }
@@ -166,7 +249,7 @@ export function createKernelLogger(opts: KernelLoggerOptions): Logger {
   const level = opts.level;
   const base = { pid: process.pid, name: opts.name ?? 'kernel' };
   // Synchronous stdout: a fatal line written just before process.exit must not be lost.
-  const consoleStream: DestinationStream = (opts.pretty && prettyStream()) || pino.destination({ dest: 1, sync: true });
+  const consoleStream: DestinationStream = opts.pretty ? prettyConsole(1) : pino.destination({ dest: 1, sync: true });
   const streams: { level: string; stream: DestinationStream }[] = [{ level, stream: consoleStream }];
   try {
     const dir = join(opts.dataDir, 'logs');
@@ -178,17 +261,6 @@ export function createKernelLogger(opts: KernelLoggerOptions): Logger {
     process.stderr.write(`logging to the console only: cannot create ${join(opts.dataDir, 'logs')}: ${(e as Error).message}\n`);
   }
   return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, pino.multistream(streams as Parameters<typeof pino.multistream>[0]));
-}
-
-/** pino-pretty as an in-process stream, or null where it is not installed (production installs). */
-function prettyStream(): DestinationStream | null {
-  try {
-    const require = createRequire(import.meta.url);
-    const build = require('pino-pretty') as (o: Record<string, unknown>) => DestinationStream;
-    return build({ colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l', destination: 1, sync: true });
-  } catch {
-    return null;
-  }
 }
 
 // ---------------------------------------------------------------- rotating files
@@ -243,12 +315,37 @@ export class RotatingFile {
     return true;
   }
 
+  /**
+   * Closes the descriptor when it no longer is the file at `path` (issue 14, item 6b): an
+   * operator removed it (`rm`) or moved it away (logrotate's `mv`). The next write then
+   * creates a new file there instead of feeding a deleted or renamed one. One stat per flush.
+   */
+  private reopenIfMoved(): void {
+    if (this.fd === null) return;
+    let same = false;
+    try {
+      const onDisk = statSync(this.path);
+      const open = fstatSync(this.fd);
+      same = onDisk.ino === open.ino && onDisk.dev === open.dev;
+    } catch {
+      same = false;
+    }
+    if (same) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already unusable
+    }
+    this.fd = null;
+  }
+
   flush(): void {
     this.scheduled = false;
     if (this.queue.length === 0) return;
     const parts = this.queue;
     this.queue = [];
     try {
+      this.reopenIfMoved();
       this.fd ??= openSync(this.path, 'a', 0o640);
       let size = fstatSync(this.fd).size;
       let chunk: Buffer[] = [];
@@ -284,13 +381,19 @@ export class RotatingFile {
     closeSync(this.fd!);
     this.fd = null;
     const { keep } = this.limits;
-    if (keep === 0) {
-      unlinkSync(this.path);
-    } else {
-      for (let i = keep - 1; i >= 1; i--) {
-        if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+    // the file may have been removed under us: nothing to rotate then, just start a new one
+    const gone = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+    try {
+      if (keep === 0) {
+        unlinkSync(this.path);
+      } else {
+        for (let i = keep - 1; i >= 1; i--) {
+          if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+        }
+        renameSync(this.path, `${this.path}.1`);
       }
-      renameSync(this.path, `${this.path}.1`);
+    } catch (e) {
+      if (!gone(e)) throw e;
     }
     this.fd = openSync(this.path, 'a', 0o640);
   }

@@ -2,11 +2,12 @@
 import { toHubError } from '../shared/errors.js';
 import { loadConfig } from './config.js';
 import { Kernel } from './kernel.js';
+import { consoleFormat } from './console-format.js';
 import { createKernelLogger } from './logs.js';
 import { mountAdmin } from './admin-api.js';
 
 const config = loadConfig();
-const log = createKernelLogger({ dataDir: config.dataDir, level: config.logLevel, pretty: process.stdout.isTTY === true });
+const log = createKernelLogger({ dataDir: config.dataDir, level: config.logLevel, pretty: consoleFormat() === 'pretty' });
 const kernel = new Kernel(config, log, mountAdmin);
 
 let stopping = false;

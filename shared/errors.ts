@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   read_only: 403,
   task_failed: 500,
   task_timeout: 504,
+  module_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -14,8 +14,31 @@ export const DEPENDENCY_RE = /^([a-z][a-z0-9_]{1,39})(?:@(.+))?$/;
 
 const KNOWN_FIELDS = [
   'name', 'version', 'description', 'author', 'enabled', 'dependencies', 'table_prefix', 'api_prefix',
-  'tags', 'hub_version', 'max_memory_mb', 'workers', 'remote_url',
+  'tags', 'hub_version', 'max_memory_mb', 'workers', 'remote_url', 'timeout_ms', 'body_limit',
 ] as const;
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i;
+
+/**
+ * A size such as "5mb", "512kb", "100b" or a number of bytes, in bytes (units are powers of
+ * 1024, as express's body parsers read them). Null when it is not a size.
+ */
+export function parseSize(value: string | number): number | null {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : null;
+  const m = SIZE_RE.exec(value.trim());
+  if (!m) return null;
+  const bytes = Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!);
+  return Number.isSafeInteger(bytes) ? bytes : null;
+}
+
+/** DESIGN.md: body_limit defaults to "1mb". */
+export const DEFAULT_BODY_LIMIT = '1mb';
+
+/** The module's body_limit in bytes (DESIGN.md "module.json"; default 1 MiB). */
+export function bodyLimitBytes(manifest: { body_limit?: string | number }): number {
+  return parseSize(manifest.body_limit ?? DEFAULT_BODY_LIMIT) ?? 1024 * 1024;
+}
 
 export const manifestSchema = z.looseObject({
   name: z
@@ -45,6 +68,14 @@ export const manifestSchema = z.looseObject({
   hub_version: semverRange.optional(),
   max_memory_mb: z.number().int().min(16, 'must be at least 16').max(65536).optional(),
   workers: z.number().int().min(1).max(64).optional(),
+  // DESIGN.md: longest a proxied request may take before 504 module_timeout (default 120000)
+  timeout_ms: z.number().int().min(100, 'must be at least 100 (ms)').max(3_600_000, 'must be at most 3600000 (one hour)').optional(),
+  // DESIGN.md: largest request body the runtime parses (default "1mb"); larger gets 413
+  body_limit: z
+    .union([z.string(), z.number()])
+    .refine((v) => parseSize(v) !== null, 'must be a size such as "5mb", "512kb" or a number of bytes')
+    .refine((v) => (parseSize(v) ?? 0) <= 1024 ** 3, 'must be at most "1gb"')
+    .optional(),
   remote_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
 });
 

@@ -9,7 +9,9 @@ import { pathToFileURL } from 'node:url';
 import type { ModuleContext, ModuleRoutes } from '../module-api.js';
 import type { ModuleSpec } from '../ipc.js';
 import { HubError, toHubError } from '../errors.js';
+import { bodyLimitBytes } from '../manifest.js';
 import { kernelSecretCheck } from './kernel-secret.js';
+import { requestBody } from './request-body.js';
 import { OPENAPI_CHILD_PATH, openApiDocument } from './openapi.js';
 import { takeStats } from './stats.js';
 
@@ -69,8 +71,8 @@ export async function buildModuleApp(spec: ModuleSpec, ctx: ModuleContext): Prom
   const backend = await loadRoutes(spec, 'backend/router');
   if (backend) {
     const router = (apiRouter = express.Router());
-    router.use(express.json({ limit: '1mb' }));
-    router.use(express.urlencoded({ extended: false, limit: '1mb' }));
+    // exact bytes in req.rawBody, parsed req.body, the stream replayed (./request-body.ts)
+    router.use(requestBody(spec.name, bodyLimitBytes(manifest)));
     await backend(router, ctx);
     app.use(manifest.api_prefix, router);
   }
@@ -78,7 +80,7 @@ export async function buildModuleApp(spec: ModuleSpec, ctx: ModuleContext): Prom
   const views = await loadRoutes(spec, 'frontend/views');
   if (views) {
     const router = express.Router();
-    router.use(express.urlencoded({ extended: false, limit: '1mb' }));
+    router.use(requestBody(spec.name, bodyLimitBytes(manifest)));
     await views(router, ctx);
     app.use(`/${spec.name}`, router);
   }

@@ -49,7 +49,11 @@ export function createTaskPool(buildDir: string, workers: number, opts: TaskPool
     (creating ??= import('piscina').then(({ Piscina }) => {
       pool = new Piscina({
         maxThreads: Math.max(1, workers),
-        minThreads: 0,
+        // Every worker is kept (none retires when idle): piscina replaces a worker it stopped
+        // for a timed-out task only up to minThreads, and with 0 the tasks queued behind it
+        // waited out their own whole deadline (issue 14, item 7). The pool itself is still
+        // made on first use, so a module that never runs a task pays nothing.
+        minThreads: Math.max(1, workers),
         idleTimeout: 30_000,
         niceIncrement,
         closeTimeout: closeGraceMs,
