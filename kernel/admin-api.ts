@@ -5,7 +5,7 @@ import { HubError } from '../shared/errors.js';
 import type { Origin } from './admin-auth.js';
 import type { Kernel } from './kernel.js';
 import { streamLogs } from './log-stream.js';
-import { disableModule, enableModule, findModule, restartModule } from './module-actions.js';
+import { disableModule, enableModule, restartModule } from './module-actions.js';
 import { moduleRecord } from './module-record.js';
 import type { ModuleSupervisor } from './supervisor.js';
 
@@ -25,21 +25,23 @@ export function mountAdmin(app: Express, kernel: Kernel, origin: Origin = 'publi
   const router = express.Router();
 
   router.post('/api/v1/modules/:name/enable', guard, async (req: Request, res: Response) => {
-    const { sup, alsoEnabled } = await enableModule(kernel, req.params.name);
+    const { sup, alsoEnabled } = await enableModule(kernel.modules, kernel.config.modulesDir, req.params.name);
     answer(res, sup, alsoEnabled.length ? { enabled_dependencies: alsoEnabled } : {});
   });
 
   router.post('/api/v1/modules/:name/disable', guard, async (req: Request, res: Response) => {
-    answer(res, await disableModule(kernel, req.params.name));
+    answer(res, await disableModule(kernel.modules, req.params.name));
   });
 
   router.post('/api/v1/modules/:name/restart', guard, async (req: Request, res: Response) => {
-    answer(res, await restartModule(kernel, req.params.name));
+    const { sup, pending } = await restartModule(kernel.modules, req.params.name);
+    if (pending) res.status(202);
+    answer(res, sup);
   });
 
   // module output can hold anything (secrets a module logged, other modules' data it saw)
   router.get('/api/v1/modules/:name/logs', guard, (req: Request, res: Response) => {
-    const sup = findModule(kernel, req.params.name);
+    const sup = kernel.modules.find(req.params.name);
     streamLogs(kernel.logs, sup.name, req, res);
   });
 

@@ -15,7 +15,6 @@ import { parseDependency } from '../shared/manifest.js';
 import { HUB_ROOT, HUB_VERSION } from '../shared/paths.js';
 import { securityHeaders } from './dashboard-security.js';
 import type { LogEntry } from './logs.js';
-import { findModule } from './module-actions.js';
 import { moduleRecord, type ModuleRecord } from './module-record.js';
 import { moduleTags } from './openapi.js';
 import type { ModuleSupervisor } from './supervisor.js';
@@ -170,7 +169,7 @@ export function mountDashboard(app: Express, kernel: Kernel, sessions: AdminSess
   });
 
   app.get('/modules/:name', page, async (req: Request, res: Response) => {
-    const sup = findModule(kernel, req.params.name);
+    const sup = kernel.modules.find(req.params.name);
     const logs: LogEntry[] = kernel.logs.recent(sup.name, LOG_LINES);
     const publicUrl = publicUrlFor(req, kernel.port);
     await render(res, 'module', {

@@ -25,7 +25,7 @@ export function createKernelApp(kernel: KernelView, mount: (app: Express) => voi
     let degraded = false;
     for (const s of kernel.supervisors()) {
       modules[s.name] = s.state;
-      if (s.entry.manifest?.enabled && s.state !== 'running') degraded = true;
+      if (s.wanted && s.state !== 'running') degraded = true;
     }
     const health: Record<string, unknown> = { status: degraded ? 'degraded' : 'ok', isolation: kernel.isolation.mode, modules };
     if (kernel.db) {

@@ -38,6 +38,12 @@ export class ModuleSupervisor {
   state: ModuleState = 'disabled';
   lastError: string | null = null;
   restarts = 0;
+  /** Zero-downtime replacements for changed code or manifest (hot reload): not restarts. */
+  reloads = 0;
+  /** Why the last hot reload did not load (the old child keeps serving); null once one loads. */
+  reloadError: string | null = null;
+  /** Whether the module is wanted on (kernel/module-set.ts is its only writer; module.json's `enabled` is only where it came from). */
+  wanted = false;
   crashes: Record<string, number> = {};
   dbIsolation: 'role' | 'shared' | 'none' = 'none';
   private active: LiveChild | null = null;
@@ -150,7 +156,11 @@ export class ModuleSupervisor {
     return run;
   }
 
-  /** Enable: prepare, start a child, wait until it runs or the module has failed. */
+  /**
+   * Enable: prepare (compile, migrate), then launch a child and return; readiness or death
+   * drives the state machine from there. Never waits for the child, so a stop queued behind
+   * it is answered at once (issue 13 item 1). Await `outcome()` for running/failed/disabled.
+   */
   start(): Promise<void> {
     return this.serial(async () => {
       if (this.entry.error) {
@@ -158,14 +168,34 @@ export class ModuleSupervisor {
         if (this.state !== 'failed') this.fire('give_up');
         return;
       }
-      if (this.state === 'running' || this.state === 'starting' || this.state === 'restarting') return this.settled();
+      if (this.state === 'running' || this.state === 'starting' || this.state === 'restarting') return;
       await this.freshStart();
     });
   }
 
-  /** From nothing serving to running (or failed): prepare, then one child. */
+  /** Resolves once the module is running, failed, disabled or unreachable (whoever got it there). */
+  outcome(): Promise<void> {
+    return this.settled();
+  }
+
+  /**
+   * Keeps a module out without a child and says why (a dependency that is not running):
+   * state `failed`, last_error = reason. Called by the module set only.
+   */
+  hold(reason: string): Promise<void> {
+    return this.serial(async () => {
+      if (this.state === 'failed' && this.lastError === reason) return;
+      await this.stopNow();
+      this.lastError = reason;
+      if (this.state !== 'failed') this.fire('give_up');
+      else this.deps.onChange(this);
+    });
+  }
+
+  /** From nothing serving to starting: prepare, then one child (not awaited). */
   private async freshStart(): Promise<void> {
     this.backoff.reset();
+    this.lastError = null;
     this.fire('start');
     try {
       await this.deps.prepare(this.entry);
@@ -173,32 +203,49 @@ export class ModuleSupervisor {
       this.giveUp(toHubError(e).message);
       return;
     }
+    if (this.state !== 'starting') return;
     void this.spawn();
-    await this.settled();
   }
 
-  /** Disable or shut down: stop routing, drain the child, SIGKILL after the drain time. */
+  /**
+   * Disable or shut down: stop routing, drain the child, SIGKILL after the drain time. A child
+   * that is still starting is killed at once, before waiting for the operation in progress,
+   * so a stop never waits for a start (or a zero-downtime restart) to time out.
+   */
   stop(): Promise<void> {
-    return this.serial(async () => {
-      clearTimeout(this.retryTimer);
-      if (this.state === 'disabled') return;
+    this.cancelStarting();
+    return this.serial(() => this.stopNow());
+  }
+
+  private async stopNow(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    if (this.state === 'disabled') return;
+    if (this.state === 'failed') {
       this.fire('stop');
-      const children = [this.active, this.starting].filter((c): c is LiveChild => c !== null);
-      this.active = null;
-      this.starting = null;
-      await Promise.all(children.map((c) => this.retire(c)));
-      if (this.state === 'stopping') this.fire('stopped');
-    });
+      return;
+    }
+    this.fire('stop');
+    const children = [this.active, this.starting].filter((c): c is LiveChild => c !== null);
+    this.active = null;
+    this.starting = null;
+    await Promise.all(children.map((c) => this.retire(c)));
+    if (this.state === 'stopping') this.fire('stopped');
+  }
+
+  /** Kills a child that has not reported ready yet; its start attempt then ends at once. */
+  private cancelStarting(): void {
+    const s = this.starting;
+    if (s && s.handle.port === null) s.handle.kill('stopped', 'stopped while starting');
   }
 
   /**
    * Zero-downtime restart: a new child must be ready before routing switches and the old
    * one drains. If the new child never gets ready, the old one keeps serving.
    */
-  restart(): Promise<void> {
+  restart(kind: 'restart' | 'reload' = 'restart'): Promise<void> {
     return this.serial(async () => {
       if (this.entry.error) throw new HubError('manifest_invalid', this.entry.error.message);
-      if (this.state === 'starting') return this.settled();
+      if (this.state === 'starting') return;
       if (this.state !== 'running' || !this.active) {
         // nothing is serving: a restart is a fresh start
         clearTimeout(this.retryTimer);
@@ -212,13 +259,19 @@ export class ModuleSupervisor {
       } catch (e) {
         const exit = e as ChildExit;
         this.starting = null;
-        throw new HubError('start_failed', `restart of ${this.name} failed, the old process keeps serving: ${exit.message}`);
+        if (exit.reason === 'stopped') return; // a stop cancelled it
+        throw new HubError('start_failed', `${kind} of ${this.name} failed, the old process keeps serving: ${exit.message}`);
+      }
+      if (this.starting !== next || this.state !== 'running') {
+        await this.retire(next);
+        return;
       }
       next.proxy = this.deps.createProxy(this.name, next.handle.port!);
       const old = this.active;
       this.active = next;
       this.starting = null;
-      this.restarts++;
+      if (kind === 'reload') this.reloads++;
+      else this.restarts++;
       // state may have moved while we awaited (TS cannot see that): read it afresh
       const now = this.state as ModuleState;
       if (now === 'restarting') {
@@ -245,6 +298,7 @@ export class ModuleSupervisor {
   private async spawn(): Promise<void> {
     let live: LiveChild;
     try {
+      if (this.state !== 'starting') return;
       live = await this.launch();
     } catch (e) {
       this.giveUp(toHubError(e).message);
@@ -279,7 +333,9 @@ export class ModuleSupervisor {
     const delay = this.backoff.onCrash(exit.uptimeMs);
     if (delay === null) {
       const n = this.backoff.crashesInWindow();
-      this.giveUp(`crash loop: ${n} crashes within ${Math.round(this.deps.config.timing.crashWindowMs / 1000)} s; last: ${this.lastError}. Fix the module, then enable or restart it`);
+      const row = this.backoff.crashesInARow();
+      const what = n >= row ? `${n} crashes within ${Math.round(this.deps.config.timing.crashWindowMs / 1000)} s` : `${row} crashes in a row without a stable run`;
+      this.giveUp(`crash loop: ${what}; last: ${this.lastError}. Fix the module, then enable or restart it`);
       return;
     }
     this.deps.log.warn({ module: this.name, reason: exit.reason, delay_ms: delay }, `💥 Module ${this.name} ${exit.message}; restarting in ${delay} ms`);
