@@ -3,8 +3,9 @@
 // (HUB_DATA_DIR/module-switches.json), and the cluster's record (hub_module_state). A file
 // that differs from what the kernel last saw was edited by hand while the hub was down: it
 // wins and is published. A record that differs from what the kernel last saw was changed on
-// another kernel meanwhile: it wins and is written to the file. When both happened and
-// disagree, the later one wins (the file's mtime against the record's updated_at).
+// another kernel meanwhile: it wins and is written to the file. When both happened and still
+// disagree (the record went back and forth meanwhile), the later one wins: the file's mtime
+// against the record's updated_at.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './manifest-writer.js';
@@ -35,18 +36,15 @@ export function decideSwitch(name: string, w: SwitchWitnesses): SwitchDecision {
   if (w.cluster === undefined || w.cluster.enabled === w.file) return { enabled: w.file, source: w.cluster === undefined ? 'file' : 'same', line: null };
   // a fresh data folder has no memory: nothing shows a hand edit, so the cluster's record stands
   const handEdit = w.seen !== undefined && w.file !== w.seen;
-  const clusterChange = w.seen === undefined || w.cluster.enabled !== w.seen;
-  if (handEdit && clusterChange) {
-    const fileWins = w.fileAt >= w.cluster.at;
-    const enabled = fileWins ? w.file : w.cluster.enabled;
-    return {
-      enabled,
-      source: fileWins ? 'file' : 'cluster',
-      line: `🔀 ${name}: ${file} was edited (${word(w.file)}, ${iso(w.fileAt)}) and another kernel changed it (${word(w.cluster.enabled)}, ${iso(w.cluster.at)}) while this one was down; the later wins: ${word(enabled)}`,
-    };
-  }
-  if (handEdit) return { enabled: w.file, source: 'file', line: `✏️  ${name}: ${file} was edited while the hub was down; ${name} is ${word(w.file)}, published to the cluster` };
-  return { enabled: w.cluster.enabled, source: 'cluster', line: `🔗 ${name}: another kernel ${word(w.cluster.enabled)} it while this one was down; following it and writing ${file}` };
+  if (!handEdit) return { enabled: w.cluster.enabled, source: 'cluster', line: `🔗 ${name}: another kernel ${word(w.cluster.enabled)} it while this one was down; following it and writing ${file}` };
+  // edited by hand, and the record disagrees: it was changed back and forth meanwhile (or never
+  // changed); whichever happened later wins
+  if (w.fileAt >= w.cluster.at) return { enabled: w.file, source: 'file', line: `✏️  ${name}: ${file} was edited while the hub was down; ${name} is ${word(w.file)}, published to the cluster` };
+  return {
+    enabled: w.cluster.enabled,
+    source: 'cluster',
+    line: `🔀 ${name}: ${file} was edited (${word(w.file)}, ${iso(w.fileAt)}) and later another kernel changed it (${word(w.cluster.enabled)}, ${iso(w.cluster.at)}) while this one was down; the later wins: ${word(w.cluster.enabled)}`,
+  };
 }
 
 function iso(ms: number): string {

@@ -56,10 +56,14 @@ async function applyEntry(set: ModuleSet, log: Logger, sup: ModuleSupervisor, ne
   }
   const live = sup.state === 'running' || sup.state === 'starting' || sup.state === 'restarting';
   if (next.error && !prev.error && live) {
-    sup.reloadError = `rejected the edit of modules/${sup.name}/module.json: ${next.error.message}`;
-    log.warn({ module: sup.name }, `⚠️  ${sup.reloadError}; keeping the running version`);
+    sup.reloadError = `Rejected the edit of modules/${sup.name}/module.json, keeping the running version: ${next.error.message}`;
+    log.warn({ module: sup.name }, `⚠️  ${sup.reloadError}`);
     set.changed(sup);
     return;
+  }
+  if (!next.error && sup.reloadError?.startsWith('Rejected the edit')) {
+    sup.reloadError = null; // the manifest loads again
+    set.changed(sup);
   }
   if (manifestChanged) set.replaceEntry(sup, next);
   else sup.entry = { ...sup.entry, manifest: next.manifest ?? sup.entry.manifest };
