@@ -15,6 +15,7 @@ import { parseDependency } from '../shared/manifest.js';
 import { HUB_ROOT, HUB_VERSION } from '../shared/paths.js';
 import { securityHeaders } from './dashboard-security.js';
 import type { LogEntry } from './logs.js';
+import { MODULE_STATES, STATE_INFO, toneOf } from '../shared/module-states.js';
 import { moduleRecord, type ModuleRecord } from './module-record.js';
 import { moduleTags } from './openapi.js';
 import type { ModuleSupervisor } from './supervisor.js';
@@ -90,11 +91,19 @@ function dependents(kernel: Kernel, name: string): ModuleRecord[] {
     .map(moduleRecord);
 }
 
+/** state → tone for the page script (data-tones), from the one vocabulary. */
+const TONES = Object.fromEntries(MODULE_STATES.map((s) => [s, STATE_INFO[s].tone]));
+
+/** The record's problem line: its last error, else a failed hot reload. */
+function problemOf(m: ModuleRecord): string {
+  return m.last_error ?? (m.reload_error ? `reload failed, the previous version keeps serving: ${m.reload_error}` : '');
+}
+
 async function render(res: Response, view: string, data: Record<string, unknown>): Promise<void> {
   const html = await ejs.renderFile(join(VIEWS, `${view}.ejs`), {
     ...data,
     hubVersion: HUB_VERSION,
-    fmt: { uptime: formatUptime, bytes: formatBytes, level: levelName },
+    fmt: { uptime: formatUptime, bytes: formatBytes, level: levelName, tone: toneOf, tones: TONES, problem: problemOf },
   });
   securityHeaders(res);
   res.type('html').send(html);

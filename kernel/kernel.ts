@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { HUB_VERSION } from '../shared/paths.js';
-import type { KernelConfig } from './config.js';
+import { checkModuleVariables, ConfigError, type KernelConfig } from './config.js';
 import { openDatabase, type Database } from './database.js';
 import { createAdminAuth, type AdminAuth, type Origin } from './admin-auth.js';
 import { AdminSessions } from './admin-session.js';
@@ -123,6 +123,10 @@ export class Kernel {
 
     const entries = config.modulesEnabled ? await scanModules(config.modulesDir, HUB_VERSION) : [];
     if (!config.modulesEnabled) log.info('MODULES_ENABLED=false: starting with no modules');
+    else {
+      const problems = checkModuleVariables(process.env, entries.map((e) => e.name));
+      if (problems.length > 0) throw new ConfigError(problems);
+    }
     for (const e of entries) this.announce(this.modules.add(e).entry);
     this.spares = new SparePool(config.spareChildren, config.childPermissions ? childReadPaths(config, entries) : null);
 
