@@ -3,7 +3,7 @@
 import express, { type Express, type Request, type Response } from 'express';
 import { HubError } from '../shared/errors.js';
 import type { Origin } from './admin-auth.js';
-import type { Kernel } from './kernel.js';
+import type { HubView } from './hub-view.js';
 import { streamLogs } from './log-stream.js';
 import { disableModule, enableModule, restartModule } from './module-actions.js';
 import { moduleRecord } from './module-record.js';
@@ -20,7 +20,7 @@ function answer(res: Response, sup: ModuleSupervisor, extra: Record<string, unkn
 }
 
 /** Mounts the admin routes on one origin's app; `origin` decides which credentials count. */
-export function mountAdmin(app: Express, kernel: Kernel, origin: Origin = 'public'): void {
+export function mountAdmin(app: Express, kernel: HubView, origin: Origin = 'public'): void {
   const { guard } = kernel.adminAuth(origin);
   const router = express.Router();
 

@@ -19,7 +19,7 @@ import { MODULE_STATES, STATE_INFO, toneOf } from '../shared/module-states.js';
 import { moduleRecord, type ModuleRecord } from './module-record.js';
 import { moduleTags } from './openapi.js';
 import type { ModuleSupervisor } from './supervisor.js';
-import type { Kernel } from './kernel.js';
+import type { HubView } from './hub-view.js';
 import { levelName } from './logs.js';
 
 const VIEWS = join(HUB_ROOT, 'kernel', 'views');
@@ -76,7 +76,7 @@ interface DependencyView {
   known: boolean;
 }
 
-function dependencies(kernel: Kernel, sup: ModuleSupervisor): DependencyView[] {
+function dependencies(kernel: HubView, sup: ModuleSupervisor): DependencyView[] {
   return (sup.entry.manifest?.dependencies ?? []).map((d) => {
     const { name, range } = parseDependency(d);
     const dep = kernel.supervisor(name);
@@ -84,7 +84,7 @@ function dependencies(kernel: Kernel, sup: ModuleSupervisor): DependencyView[] {
   });
 }
 
-function dependents(kernel: Kernel, name: string): ModuleRecord[] {
+function dependents(kernel: HubView, name: string): ModuleRecord[] {
   return kernel
     .supervisors()
     .filter((s) => (s.entry.manifest?.dependencies ?? []).some((d) => parseDependency(d).name === name))
@@ -110,7 +110,7 @@ async function render(res: Response, view: string, data: Record<string, unknown>
 }
 
 /** Server-sent events: every record at once on connect and every TICK_MS, one record on each change. */
-export function streamEvents(kernel: Kernel, res: Response): void {
+export function streamEvents(kernel: HubView, res: Response): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -129,12 +129,12 @@ export function streamEvents(kernel: Kernel, res: Response): void {
 }
 
 /** GET /api/v1/events behind the admin check of one origin (the public one takes bearer only). */
-export function mountEvents(app: Express, kernel: Kernel, guard: (req: Request, res: Response, next: NextFunction) => void): void {
+export function mountEvents(app: Express, kernel: HubView, guard: (req: Request, res: Response, next: NextFunction) => void): void {
   app.get('/api/v1/events', guard, (_req: Request, res: Response) => streamEvents(kernel, res));
 }
 
 /** Mounts the dashboard, its sign-in and its live events on the admin origin's app. */
-export function mountDashboard(app: Express, kernel: Kernel, sessions: AdminSessions): void {
+export function mountDashboard(app: Express, kernel: HubView, sessions: AdminSessions): void {
   const auth = kernel.adminAuth('admin');
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 

@@ -115,7 +115,8 @@ export class ModuleSet {
    * false for boot, which has already settled where the wish came from.
    */
   async want(sup: ModuleSupervisor, on: boolean, source: WantSource, persist = true): Promise<void> {
-    if (on) this.kicked.add(sup.name);
+    // a new wish, or an explicit enable, tries a failed module again; a repeated hint does not
+    if (on && (!sup.wanted || source === 'api' || source === 'boot')) this.kicked.add(sup.name);
     if (sup.wanted !== on) {
       sup.wanted = on;
       if (source !== 'boot') this.deps.log.info({ module: sup.name, source }, `${on ? '▶️' : '⏹️'}  ${sup.name} ${on ? 'enabled' : 'disabled'} (${source})`);
@@ -170,8 +171,10 @@ export class ModuleSet {
         void sup.hold(goal.reason).catch(fail);
         break;
       case 'wait':
+        break;
       case 'none':
-        if (sup.wanted && sup.entry.error) this.kicked.delete(name);
+        // a kick is for one try: spent once the module is on its way (or cannot start at all)
+        if (sup.state !== 'failed' || sup.entry.error) this.kicked.delete(name);
         break;
     }
   }
