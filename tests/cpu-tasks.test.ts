@@ -130,7 +130,8 @@ describe('CPU tasks (piscina)', () => {
   it('rejects with the task error: 500 JSON from the runtime, or the module answers its own 4xx', async () => {
     const res = await k.get('/api/v1/cruncher/boom');
     expect(res.status).toBe(500);
-    expect(await res.json()).toEqual({ error: 'task_failed', message: 'task "boom" failed: kaboom: no coffee' });
+    // details too: the child's error writer used to drop them (issue 13)
+    expect(await res.json()).toEqual({ error: 'task_failed', message: 'task "boom" failed: kaboom: no coffee', details: { task: 'boom' } });
     const own = await k.get('/api/v1/cruncher/boom-own');
     expect(own.status).toBe(422);
     expect(((await own.json()) as { message: string }).message).toMatch(/kaboom: bad input/);
