@@ -32,7 +32,7 @@ import { remoteUrlFor, scanModules, type ModuleEntry } from './registry.js';
 import { childReadPaths } from './child-sandbox.js';
 import { SparePool } from './spare-pool.js';
 import { decideIsolation, describeIsolation, sealDataDir, type Isolation } from './os-isolation.js';
-import { ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
+import { ChildSupervisor, type ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
 
 export class Kernel {
@@ -211,7 +211,7 @@ export class Kernel {
     const remoteUrl = remoteUrlFor(entry);
     const sup: ModuleSupervisor = remoteUrl
       ? new RemoteModuleSupervisor(entry, deps, remoteUrl, this.config.remoteCheckMs, () => remoteSecret(entry.name))
-      : new ModuleSupervisor(entry, deps);
+      : new ChildSupervisor(entry, deps);
     return sup;
   }
 

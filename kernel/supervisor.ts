@@ -9,7 +9,8 @@ import { HubError, toHubError } from '../shared/errors.js';
 import { CrashBackoff } from './backoff.js';
 import { ChildHandle, type ChildExit, type OutputSink } from './child-process.js';
 import type { KernelConfig } from './config.js';
-import { nextState, type ModuleEvent, type ModuleState } from './module-state.js';
+import type { ModuleEvent, ModuleState } from './module-state.js';
+import { StateCell } from './state-cell.js';
 import type { ModuleEntry } from './registry.js';
 import type { ProxyTarget } from './proxy.js';
 
@@ -34,7 +35,44 @@ interface LiveChild {
   proxy: ProxyTarget | null;
 }
 
-export class ModuleSupervisor {
+/**
+ * What the module set, the gateway, records and views use of a module's supervisor, whether
+ * it runs a forked child (ChildSupervisor) or checks a module at a URL
+ * (RemoteModuleSupervisor, remote-supervisor.ts). Both compose a StateCell; neither extends the other.
+ */
+export interface ModuleSupervisor {
+  entry: ModuleEntry;
+  readonly name: string;
+  readonly state: ModuleState;
+  lastError: string | null;
+  /** Crash restarts and requested restarts. */
+  readonly restarts: number;
+  /** Zero-downtime reloads for changed files. */
+  readonly reloads: number;
+  reloadError: string | null;
+  /** Wanted on: kernel/module-set.ts is its only writer. */
+  wanted: boolean;
+  readonly crashes: Record<string, number>;
+  dbIsolation: 'role' | 'shared' | 'none';
+  /** The proxy requests go to, or null (the gateway answers 503). */
+  readonly target: ProxyTarget | null;
+  readonly child: ChildHandle | null;
+  readonly isolation: 'uid' | 'process';
+  readonly remote: boolean;
+  readonly stats: ChildStats | null;
+  readonly retryAfterSeconds: number;
+  readonly uptimeMs: number;
+  replaceEntry(entry: ModuleEntry): void;
+  targetWithin(ms: number): Promise<ProxyTarget | null>;
+  start(): Promise<void>;
+  outcome(): Promise<void>;
+  hold(reason: string): Promise<void>;
+  stop(): Promise<void>;
+  restart(kind?: 'restart' | 'reload'): Promise<void>;
+}
+
+/** A module run as a forked child of this kernel. */
+export class ChildSupervisor implements ModuleSupervisor {
   state: ModuleState = 'disabled';
   lastError: string | null = null;
   restarts = 0;
@@ -51,10 +89,10 @@ export class ModuleSupervisor {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryAt = 0;
   private readonly backoff: CrashBackoff;
-  private queue: Promise<unknown> = Promise.resolve();
-  private waiters: (() => void)[] = [];
+  private readonly cell: StateCell<ChildSupervisor>;
 
-  constructor(public entry: ModuleEntry, protected readonly deps: SupervisorDeps) {
+  constructor(public entry: ModuleEntry, private readonly deps: SupervisorDeps) {
+    this.cell = new StateCell<ChildSupervisor>(this, (s) => deps.onChange(s));
     const t = deps.config.timing;
     this.backoff = new CrashBackoff({
       baseMs: t.backoffBaseMs,
@@ -121,14 +159,8 @@ export class ModuleSupervisor {
     return this.state === 'starting' ? 1 : 5;
   }
 
-  protected fire(event: ModuleEvent): void {
-    const to = nextState(this.state, event);
-    if (to === this.state) return;
-    this.state = to;
-    this.deps.onChange(this);
-    if (to === 'running' || to === 'failed' || to === 'disabled' || to === 'unreachable') {
-      for (const w of this.waiters.splice(0)) w();
-    }
+  private fire(event: ModuleEvent): void {
+    this.cell.fire(event);
   }
 
   /**
@@ -144,16 +176,12 @@ export class ModuleSupervisor {
     return this.target;
   }
 
-  /** Resolves once the module is running, failed or disabled. */
-  protected settled(): Promise<void> {
-    if (this.state === 'running' || this.state === 'failed' || this.state === 'disabled' || this.state === 'unreachable') return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+  private settled(): Promise<void> {
+    return this.cell.settled();
   }
 
-  protected serial<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(op, op);
-    this.queue = run.catch(() => undefined);
-    return run;
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    return this.cell.serial(op);
   }
 
   /**
@@ -349,7 +377,7 @@ export class ModuleSupervisor {
     }, delay);
   }
 
-  protected giveUp(message: string): void {
+  private giveUp(message: string): void {
     clearTimeout(this.retryTimer);
     this.lastError = message;
     this.deps.log.error({ module: this.name }, `❌ Could not load module ${this.name}: ${message}`);
