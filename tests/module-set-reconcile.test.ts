@@ -242,12 +242,12 @@ describe('issue 13 items 4 and 5: hot reload on the record, quiet failures, one 
         const [pid] = await waitFor(async () => {
           const l = await listeners();
           return l.length === 1 ? l : undefined;
-        }, { what: 'one listener' });
+        }, { what: 'one listener', timeoutMs: 40_000 });
         await c.query('SELECT pg_terminate_backend($1)', [pid]);
         await waitFor(async () => {
           const l = await listeners();
           return l.length === 1 && l[0] !== pid;
-        }, { what: `reconnect ${i}` });
+        }, { what: `reconnect ${i}`, timeoutMs: 40_000 });
       }
       await waitFor(() => count(k.lines, /lost the LISTEN connection/) === 3, { what: 'three losses logged' });
       expect((await listeners()).length).toBe(1);
