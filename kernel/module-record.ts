@@ -1,4 +1,5 @@
 // The module record the admin API, hubctl and the dashboard show: one shape for all.
+import { STATE_INFO } from '../shared/module-states.js';
 import type { ModuleState } from './module-state.js';
 import type { ModuleSupervisor } from './supervisor.js';
 
@@ -30,7 +31,8 @@ export interface ModuleRecord {
 
 export function moduleRecord(sup: ModuleSupervisor): ModuleRecord {
   const m = sup.entry.manifest;
-  const child = sup.state === 'running' ? sup.child : null;
+  const serving = STATE_INFO[sup.state].traffic;
+  const child = serving ? sup.child : null;
   return {
     name: sup.name,
     version: m?.version ?? null,
@@ -42,7 +44,7 @@ export function moduleRecord(sup: ModuleSupervisor): ModuleRecord {
     restarts: sup.restarts,
     reloads: sup.reloads,
     uptime_ms: sup.uptimeMs,
-    memory_rss_bytes: sup.state === 'running' ? (sup.stats?.rss ?? null) : null,
+    memory_rss_bytes: serving ? (sup.stats?.rss ?? null) : null,
     api_prefix: m?.api_prefix ?? null,
     tags: m?.tags ?? [],
     dependencies: m?.dependencies ?? [],
