@@ -36,6 +36,7 @@ describe('issue 13 item 1: a module that never becomes ready', () => {
     expect((await k.get('/api/v1/fine/hello')).status).toBe(200);
     const rec = await k.waitForState('hang', 'failed', 30_000);
     const seconds = (Date.now() - t0) / 1000;
+    console.log(`never-ready module: failed after ${seconds.toFixed(1)} s (start timeout 2.5 s, limit 3)`);
     expect(rec.last_error).toMatch(/crash loop: 3 crashes in a row.*start_timeout/);
     expect(rec.restarts).toBe(2);
     // three start timeouts of 2.5 s plus the backoff in between
@@ -59,6 +60,7 @@ describe('issue 13 item 1: a module that never becomes ready', () => {
     t = Date.now();
     const disable = await k.admin('/api/v1/modules/hang/disable', { method: 'POST' });
     const disableMs = Date.now() - t;
+    console.log(`disable during a start answered in ${disableMs} ms`);
     expect(disable.status).toBe(200);
     expect(disableMs).toBeLessThan(5000);
     expect(((await disable.json()) as any).state).toBe('disabled');
@@ -75,6 +77,7 @@ describe('issue 13 item 1: a module that never becomes ready', () => {
     await k.waitForState('hang', 'starting');
     const t = Date.now();
     const code = await k.stop('SIGTERM');
+    console.log(`SIGTERM during a start: exited in ${Date.now() - t} ms`);
     expect(Date.now() - t).toBeLessThan(1000 + 5000);
     expect(code).toBe(0);
   });
