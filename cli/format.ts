@@ -1,18 +1,19 @@
 // Small text helpers shared by the commands: colours that switch off for NO_COLOR and
 // pipes (picocolors decides), durations, sizes, and padding that ignores colour codes.
 import pc from 'picocolors';
+import { toneOf } from '../shared/module-states.js';
 
 export { pc };
 
+/** A state in its tone's colour; the tones come from shared/module-states.ts, as the dashboard's do. */
 export function stateColour(state: string): string {
-  switch (state) {
-    case 'running':
+  switch (toneOf(state)) {
+    case 'ok':
       return pc.green(state);
-    case 'starting':
-    case 'stopping':
-    case 'restarting':
+    case 'busy':
+    case 'warn':
       return pc.yellow(state);
-    case 'failed':
+    case 'bad':
       return pc.red(pc.bold(state));
     default:
       return pc.dim(state);

@@ -13,7 +13,7 @@ import { withSpinner } from './spinner.js';
 type Verb = 'enable' | 'disable' | 'restart';
 
 /** Hub errors whose explanation is in the module's own log. */
-const START_FAILURES = new Set(['start_failed', 'start_timeout', 'crash_loop', 'migration_failed', 'migration_prefix', 'migration_checksum']);
+const START_FAILURES = new Set(['start_failed', 'migration_failed', 'migration_prefix', 'migration_checksum']);
 
 /** Validates locally, so a bad name never reaches the hub or the file system. */
 export function checkName(raw: string): string {

@@ -1,5 +1,6 @@
 // `hubctl status [--json]`: every module at a glance.
 import type { HubClient, ModuleRecord } from './client.js';
+import { STATE_INFO } from '../shared/module-states.js';
 import { bytes, duration, pc, stateColour, table } from './format.js';
 
 export async function status(client: HubClient, opts: { json?: boolean }): Promise<void> {
@@ -18,17 +19,18 @@ export function renderStatus(url: string, records: ModuleRecord[]): string {
     r.version ?? '-',
     stateColour(r.state),
     r.pid === null ? '-' : String(r.pid),
-    r.state === 'running' ? duration(r.uptime_ms) : '-',
+    STATE_INFO[r.state]?.traffic ? duration(r.uptime_ms) : '-',
     String(r.restarts),
     bytes(r.memory_rss_bytes),
     r.api_prefix ?? '-',
   ]);
   const out = [table(['NAME', 'VERSION', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'MEMORY', 'API PREFIX'], rows)];
-  const running = records.filter((r) => r.state === 'running').length;
+  const running = records.filter((r) => STATE_INFO[r.state]?.traffic).length;
   const enabled = records.filter((r) => r.enabled).length;
   out.push('', pc.dim(`${records.length} modules, ${enabled} enabled, ${running} running · ${url}`));
   for (const r of records) {
     if (r.last_error && r.state !== 'running') out.push(`${pc.red('✖')} ${r.name}: ${r.last_error}`);
+    if (r.reload_error) out.push(`${pc.yellow('⚠')} ${r.name}: reload failed, the previous version keeps serving: ${r.reload_error}`);
   }
   return out.join('\n');
 }

@@ -3,10 +3,10 @@
 import express, { type Express, type Request, type Response } from 'express';
 import { HubError } from '../shared/errors.js';
 import type { Origin } from './admin-auth.js';
-import type { Kernel } from './kernel.js';
+import type { HubView } from './hub-view.js';
 import { streamLogs } from './log-stream.js';
 import { KERNEL_STREAM } from './logs.js';
-import { disableModule, enableModule, findModule, restartModule } from './module-actions.js';
+import { disableModule, enableModule, restartModule } from './module-actions.js';
 import { moduleRecord } from './module-record.js';
 import type { ModuleSupervisor } from './supervisor.js';
 
@@ -21,26 +21,28 @@ function answer(res: Response, sup: ModuleSupervisor, extra: Record<string, unkn
 }
 
 /** Mounts the admin routes on one origin's app; `origin` decides which credentials count. */
-export function mountAdmin(app: Express, kernel: Kernel, origin: Origin = 'public'): void {
+export function mountAdmin(app: Express, kernel: HubView, origin: Origin = 'public'): void {
   const { guard } = kernel.adminAuth(origin);
   const router = express.Router();
 
   router.post('/api/v1/modules/:name/enable', guard, async (req: Request, res: Response) => {
-    const { sup, alsoEnabled } = await enableModule(kernel, req.params.name);
+    const { sup, alsoEnabled } = await enableModule(kernel.modules, kernel.config.modulesDir, req.params.name);
     answer(res, sup, alsoEnabled.length ? { enabled_dependencies: alsoEnabled } : {});
   });
 
   router.post('/api/v1/modules/:name/disable', guard, async (req: Request, res: Response) => {
-    answer(res, await disableModule(kernel, req.params.name));
+    answer(res, await disableModule(kernel.modules, req.params.name));
   });
 
   router.post('/api/v1/modules/:name/restart', guard, async (req: Request, res: Response) => {
-    answer(res, await restartModule(kernel, req.params.name));
+    const { sup, pending } = await restartModule(kernel.modules, req.params.name);
+    if (pending) res.status(202);
+    answer(res, sup);
   });
 
   // module output can hold anything (secrets a module logged, other modules' data it saw)
   router.get('/api/v1/modules/:name/logs', guard, (req: Request, res: Response) => {
-    const sup = findModule(kernel, req.params.name);
+    const sup = kernel.modules.find(req.params.name);
     streamLogs(kernel.logs, sup.name, req, res);
   });
 

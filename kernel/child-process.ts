@@ -185,7 +185,8 @@ export class ChildHandle {
   }
 
   private describeExit(code: number | null, signal: NodeJS.Signals | null): ChildExit {
-    const uptimeMs = Date.now() - (this.readyAt ?? this.spawnedAt);
+    // uptime counts from ready: a child that never got ready has had no run at all (issue 13 item 1)
+    const uptimeMs = this.readyAt ? Date.now() - this.readyAt : 0;
     if (this.killReason) return { ...this.killReason, code, signal, uptimeMs };
     if (this.loadError !== null) {
       return { reason: 'load_failed', code, signal, uptimeMs, message: `could not load: ${this.loadError}` };

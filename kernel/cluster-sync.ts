@@ -43,11 +43,11 @@ export class ClusterSync {
     if (rows.length > 0) await this.db.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, module]);
   }
 
-  /** What the cluster decided so far, for a kernel that is starting. */
-  async recorded(): Promise<Map<string, boolean>> {
-    const { rows } = await this.db.pool.query<{ module: string; enabled: boolean }>('SELECT module, enabled FROM hub_module_state');
+  /** What the cluster decided so far, with when, for a kernel that is starting (module → enabled, ms since epoch). */
+  async recorded(): Promise<Map<string, { enabled: boolean; at: number }>> {
+    const { rows } = await this.db.pool.query<{ module: string; enabled: boolean; updated_at: Date }>('SELECT module, enabled, updated_at FROM hub_module_state');
     for (const r of rows) this.known.set(r.module, r.enabled);
-    return new Map(rows.map((r) => [r.module, r.enabled]));
+    return new Map(rows.map((r) => [r.module, { enabled: r.enabled, at: new Date(r.updated_at).getTime() }]));
   }
 
   /**
@@ -56,17 +56,64 @@ export class ClusterSync {
    * what this kernel knew.
    */
   async listen(apply: (module: string, enabled: boolean) => Promise<void>, kernel: { log: Logger }): Promise<void> {
+    this.apply = apply;
+    this.log = kernel.log;
+    await this.connect();
+  }
+
+  private apply: (module: string, enabled: boolean) => Promise<void> = async () => undefined;
+  private log: Logger | null = null;
+  private reconnecting = false;
+
+  /**
+   * One LISTEN connection at a time (issue 13 item 5): a lost connection is ended and replaced
+   * once, however many errors it emits; while reconnecting, further errors are ignored. After a
+   * reconnect the table is re-read, since notifications sent meanwhile were lost.
+   */
+  private async connect(): Promise<void> {
     const c = this.db.connection;
     const client = new pg.Client({ host: c.host, port: c.port, database: c.database, user: c.user, password: c.password, application_name: 'bmc-hub-listen' });
-    client.on('error', (err) => {
-      kernel.log.warn({ err }, `cluster sync: lost the LISTEN connection (${err.message}); reconnecting`);
-      this.listener = null;
-      if (!this.closed) setTimeout(() => void this.listen(apply, kernel).catch(() => undefined), 1000).unref();
-    });
-    client.on('notification', () => this.hint(apply, kernel.log));
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client, new Error('connection ended')));
+    client.on('notification', () => this.hint(this.apply, this.log!));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (e) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => undefined);
+      throw e;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.listener = client;
+  }
+
+  private lost(client: pg.Client, err: Error): void {
+    if (client !== this.listener || this.closed) return;
+    this.listener = null;
+    client.removeAllListeners('end');
+    void client.end().catch(() => undefined);
+    this.log?.warn(`cluster sync: lost the LISTEN connection (${err.message}); reconnecting`);
+    this.reconnect();
+  }
+
+  private reconnect(): void {
+    if (this.reconnecting || this.closed) return;
+    this.reconnecting = true;
+    const attempt = () => {
+      if (this.closed) return void (this.reconnecting = false);
+      this.connect().then(
+        () => {
+          this.reconnecting = false;
+          this.hint(this.apply, this.log!); // what changed while we were not listening
+        },
+        () => setTimeout(attempt, 1000).unref(),
+      );
+    };
+    setTimeout(attempt, 250).unref();
   }
 
   /** Coalesces hints: one re-read in flight, at most one every minIntervalMs, never lost. */
@@ -107,7 +154,10 @@ export class ClusterSync {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.listener?.end().catch(() => undefined);
+    const l = this.listener;
+    this.listener = null;
+    l?.removeAllListeners('end');
+    await l?.end().catch(() => undefined);
     await this.rereading?.catch(() => undefined);
   }
 }

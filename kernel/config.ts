@@ -1,7 +1,10 @@
-// The kernel's settings, read once from the environment. Timings are settable so tests
-// can make supervision fast; the defaults are what an operator gets.
+// The kernel's settings, read once from the environment and checked in one pass: a value the
+// kernel cannot use stops it with one line per variable naming what it accepts, never a
+// silent default. Timings are settable so tests can make supervision fast; the defaults
+// are what an operator gets.
 import { resolve } from 'node:path';
-import { parseBool } from '../shared/runtime/config.js';
+import { envName } from '../shared/names.js';
+import { MIGRATION_DEFAULTS, type MigrationSettings } from './migration-settings.js';
 
 export interface KernelConfig {
   /** The public origin: modules, /health, records, API docs (HUB_PORT, HUB_HOST). */
@@ -20,7 +23,7 @@ export interface KernelConfig {
   adminToken: string | undefined;
   modulesEnabled: boolean;
   autoReload: boolean;
-  logLevel: string;
+  logLevel: (typeof LOG_LEVELS)[number];
   /** Run modules without a database (no embedded server, no migrations): HUB_DATABASE=off. */
   databaseEnabled: boolean;
   /** Warm processes kept ready to replace a crashed child quickly (HUB_SPARE_CHILDREN). */
@@ -31,6 +34,13 @@ export interface KernelConfig {
   holdMs: number;
   /** How often a remote module's health route is checked (HUB_REMOTE_CHECK_MS). */
   remoteCheckMs: number;
+  /** HUB_ISOLATION: auto (uid when the kernel can switch users), uid, process. */
+  isolation: 'auto' | 'uid' | 'process';
+  /** HUB_UID_BASE: first OS uid for module children. */
+  uidBase: number;
+  limits: LimitsConfig;
+  /** HUB_MIGRATION_* (kernel/migration-settings.ts). */
+  migration: MigrationSettings;
   timing: {
     startTimeoutMs: number;
     heartbeatIntervalMs: number;
@@ -44,43 +54,160 @@ export interface KernelConfig {
   };
 }
 
-function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
-  const v = env[key];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${key} must be a whole number, got ${JSON.stringify(v)}`);
-  return n;
+export interface LimitsConfig {
+  /** HUB_LOG_LINE_BYTES (≥ 256, default 16 KiB): longest module output line kept whole. */
+  logLineBytes: number;
+  /** HUB_LOG_RING_BYTES (≥ 4096, default 1 MiB): per-module log memory. */
+  logRingBytes: number;
+  /** HUB_IPC_MAX_BYTES (≥ 4096, default 1 MiB): largest kernel↔child message. */
+  ipcMaxBytes: number;
+  /** HUB_LOG_MAX_BYTES (≥ 1024, default 10 MB) and HUB_LOG_FILES (default 3): log file rotation. */
+  logMaxBytes: number;
+  logFiles: number;
 }
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const BOOLEAN_WORDS = 'true, false, 1, 0, yes, no, on, off';
+const TRUE = new Set(['true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off']);
+
+/** Module settings read by the runtime itself whose values are booleans (shared/runtime/safety.ts). */
+export const MODULE_BOOLEAN_KEYS = ['READ_ONLY', 'DRY_RUN'];
+
+/**
+ * The kernel refuses to start on a setting it cannot use: every problem found in one pass,
+ * one line each, naming the variable and what it accepts (issue 13).
+ */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`bad settings, the kernel will not start:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+/** Reads environment values and collects what is wrong with them instead of guessing a default. */
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  private raw(key: string): string | undefined {
+    const v = this.env[key];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  }
+
+  text(key: string, fallback: string): string {
+    return this.raw(key) ?? fallback;
+  }
+
+  optional(key: string): string | undefined {
+    return this.raw(key);
+  }
+
+  int(key: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const v = this.raw(key);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      this.problems.push(`${key}=${JSON.stringify(v)}: expected a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''} (default ${fallback})`);
+      return fallback;
+    }
+    return n;
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.raw(key);
+    if (v === undefined) return fallback;
+    const w = v.toLowerCase();
+    if (TRUE.has(w)) return true;
+    if (FALSE.has(w)) return false;
+    this.problems.push(`${key}=${JSON.stringify(v)}: expected one of ${BOOLEAN_WORDS} (default ${fallback})`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(key: string, values: readonly T[], fallback: T): T {
+    const v = this.raw(key)?.toLowerCase();
+    if (v === undefined) return fallback;
+    if ((values as readonly string[]).includes(v)) return v as T;
+    this.problems.push(`${key}=${JSON.stringify(this.raw(key))}: expected one of ${values.join(', ')} (default ${fallback})`);
+    return fallback;
+  }
+}
+
+/**
+ * The kernel's settings from the environment, every variable read and checked in one pass;
+ * throws ConfigError listing every bad value. Module variables (MODULES__<NAME>__…) are
+ * checked against the modules found with checkModuleVariables, once the folder is scanned.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): KernelConfig {
-  return {
-    port: int(env, 'HUB_PORT', 8000),
-    host: env.HUB_HOST || '127.0.0.1',
-    adminPort: int(env, 'HUB_ADMIN_PORT', 8001),
-    adminHost: env.HUB_ADMIN_HOST || '127.0.0.1',
+  const r = new EnvReader(env);
+  const config: KernelConfig = {
+    port: r.int('HUB_PORT', 8000, 0, 65535),
+    host: r.text('HUB_HOST', '127.0.0.1'),
+    adminPort: r.int('HUB_ADMIN_PORT', 8001, 0, 65535),
+    adminHost: r.text('HUB_ADMIN_HOST', '127.0.0.1'),
     allowedHosts: (env.HUB_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
-    modulesDir: resolve(cwd, env.HUB_MODULES_DIR || './modules'),
-    dataDir: resolve(cwd, env.HUB_DATA_DIR || './.hub'),
-    databaseUrl: env.DATABASE_URL || undefined,
-    adminToken: env.HUB_ADMIN_TOKEN || undefined,
-    modulesEnabled: parseBool(env.MODULES_ENABLED, true),
-    autoReload: parseBool(env.MODULES_AUTO_RELOAD, false),
-    logLevel: env.LOG_LEVEL || 'info',
-    databaseEnabled: parseBool(env.HUB_DATABASE, true),
-    spareChildren: int(env, 'HUB_SPARE_CHILDREN', 1),
-    childPermissions: parseBool(env.HUB_CHILD_PERMISSIONS, true),
-    holdMs: int(env, 'HUB_HOLD_MS', 2000),
-    remoteCheckMs: int(env, 'HUB_REMOTE_CHECK_MS', 2000),
+    modulesDir: resolve(cwd, r.text('HUB_MODULES_DIR', './modules')),
+    dataDir: resolve(cwd, r.text('HUB_DATA_DIR', './.hub')),
+    databaseUrl: r.optional('DATABASE_URL'),
+    adminToken: r.optional('HUB_ADMIN_TOKEN'),
+    modulesEnabled: r.bool('MODULES_ENABLED', true),
+    autoReload: r.bool('MODULES_AUTO_RELOAD', false),
+    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    databaseEnabled: r.bool('HUB_DATABASE', true),
+    spareChildren: r.int('HUB_SPARE_CHILDREN', 1, 0, 16),
+    childPermissions: r.bool('HUB_CHILD_PERMISSIONS', true),
+    holdMs: r.int('HUB_HOLD_MS', 2000),
+    remoteCheckMs: r.int('HUB_REMOTE_CHECK_MS', 2000, 50),
+    isolation: r.oneOf('HUB_ISOLATION', ['auto', 'uid', 'process'] as const, 'auto'),
+    uidBase: r.int('HUB_UID_BASE', 200_000, 1000, 2 ** 31 - 100_001),
+    limits: {
+      logLineBytes: r.int('HUB_LOG_LINE_BYTES', 16 * 1024, 256),
+      logRingBytes: r.int('HUB_LOG_RING_BYTES', 1024 * 1024, 4096),
+      ipcMaxBytes: r.int('HUB_IPC_MAX_BYTES', 1024 * 1024, 4096),
+      logMaxBytes: r.int('HUB_LOG_MAX_BYTES', 10 * 1024 * 1024, 1024),
+      logFiles: r.int('HUB_LOG_FILES', 3, 0),
+    },
+    migration: {
+      statementTimeoutMs: r.int('HUB_MIGRATION_STATEMENT_TIMEOUT_MS', MIGRATION_DEFAULTS.statementTimeoutMs),
+      lockTimeoutMs: r.int('HUB_MIGRATION_LOCK_TIMEOUT_MS', MIGRATION_DEFAULTS.lockTimeoutMs),
+      waitMs: r.int('HUB_MIGRATION_WAIT_MS', MIGRATION_DEFAULTS.waitMs),
+      outOfOrder: r.bool('HUB_MIGRATIONS_OUT_OF_ORDER', false),
+    },
     timing: {
-      startTimeoutMs: int(env, 'HUB_START_TIMEOUT_MS', 15_000),
-      heartbeatIntervalMs: int(env, 'HUB_HEARTBEAT_INTERVAL_MS', 500),
-      heartbeatTimeoutMs: int(env, 'HUB_HEARTBEAT_TIMEOUT_MS', 2_000),
-      drainMs: int(env, 'HUB_DRAIN_MS', 5_000),
-      backoffBaseMs: int(env, 'HUB_BACKOFF_BASE_MS', 100),
-      backoffMaxMs: int(env, 'HUB_BACKOFF_MAX_MS', 10_000),
-      stableRunMs: int(env, 'HUB_STABLE_RUN_MS', 10_000),
-      crashWindowMs: int(env, 'HUB_CRASH_WINDOW_MS', 60_000),
-      crashLimit: int(env, 'HUB_CRASH_LIMIT', 5),
+      startTimeoutMs: r.int('HUB_START_TIMEOUT_MS', 15_000, 1),
+      heartbeatIntervalMs: r.int('HUB_HEARTBEAT_INTERVAL_MS', 500, 1),
+      heartbeatTimeoutMs: r.int('HUB_HEARTBEAT_TIMEOUT_MS', 2_000, 1),
+      drainMs: r.int('HUB_DRAIN_MS', 5_000),
+      backoffBaseMs: r.int('HUB_BACKOFF_BASE_MS', 100),
+      backoffMaxMs: r.int('HUB_BACKOFF_MAX_MS', 10_000),
+      stableRunMs: r.int('HUB_STABLE_RUN_MS', 10_000),
+      crashWindowMs: r.int('HUB_CRASH_WINDOW_MS', 60_000, 1),
+      crashLimit: r.int('HUB_CRASH_LIMIT', 5, 1),
     },
   };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}
+
+/**
+ * MODULES__<NAME>__<KEY> variables against the modules in the folder: a name that matches no
+ * module (a typo such as MODULES__NOTE__READ_ONLY) and a bad boolean for a runtime switch
+ * (READ_ONLY, DRY_RUN) are problems, one line each. `known`: module names as found.
+ */
+export function checkModuleVariables(env: NodeJS.ProcessEnv, known: string[]): string[] {
+  const names = new Map(known.map((n) => [envName(n), n]));
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(env)) {
+    const m = /^MODULES__(.+?)__(.+)$/.exec(key);
+    if (!m) continue;
+    const [, name, setting] = m as unknown as [string, string, string];
+    if (!names.has(name)) {
+      const list = [...names.keys()].join(', ') || 'none';
+      problems.push(`${key}: no module ${JSON.stringify(name.toLowerCase())} in the modules folder; module names here: ${list}`);
+      continue;
+    }
+    if (MODULE_BOOLEAN_KEYS.includes(setting) && value !== undefined && value.trim() !== '' && !TRUE.has(value.trim().toLowerCase()) && !FALSE.has(value.trim().toLowerCase())) {
+      problems.push(`${key}=${JSON.stringify(value)}: expected one of ${BOOLEAN_WORDS}`);
+    }
+  }
+  return problems;
 }

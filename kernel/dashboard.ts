@@ -15,11 +15,11 @@ import { parseDependency } from '../shared/manifest.js';
 import { HUB_ROOT, HUB_VERSION } from '../shared/paths.js';
 import { securityHeaders } from './dashboard-security.js';
 import type { LogEntry } from './logs.js';
-import { findModule } from './module-actions.js';
+import { MODULE_STATES, STATE_INFO, toneOf } from '../shared/module-states.js';
 import { moduleRecord, type ModuleRecord } from './module-record.js';
 import { moduleTags } from './openapi.js';
 import type { ModuleSupervisor } from './supervisor.js';
-import type { Kernel } from './kernel.js';
+import type { HubView } from './hub-view.js';
 import { levelName } from './logs.js';
 
 const VIEWS = join(HUB_ROOT, 'kernel', 'views');
@@ -76,7 +76,7 @@ interface DependencyView {
   known: boolean;
 }
 
-function dependencies(kernel: Kernel, sup: ModuleSupervisor): DependencyView[] {
+function dependencies(kernel: HubView, sup: ModuleSupervisor): DependencyView[] {
   return (sup.entry.manifest?.dependencies ?? []).map((d) => {
     const { name, range } = parseDependency(d);
     const dep = kernel.supervisor(name);
@@ -84,25 +84,33 @@ function dependencies(kernel: Kernel, sup: ModuleSupervisor): DependencyView[] {
   });
 }
 
-function dependents(kernel: Kernel, name: string): ModuleRecord[] {
+function dependents(kernel: HubView, name: string): ModuleRecord[] {
   return kernel
     .supervisors()
     .filter((s) => (s.entry.manifest?.dependencies ?? []).some((d) => parseDependency(d).name === name))
     .map(moduleRecord);
 }
 
+/** state → tone for the page script (data-tones), from the one vocabulary. */
+const TONES = Object.fromEntries(MODULE_STATES.map((s) => [s, STATE_INFO[s].tone]));
+
+/** The record's problem line: its last error, else a failed hot reload. */
+function problemOf(m: ModuleRecord): string {
+  return m.last_error ?? (m.reload_error ? `reload failed, the previous version keeps serving: ${m.reload_error}` : '');
+}
+
 async function render(res: Response, view: string, data: Record<string, unknown>): Promise<void> {
   const html = await ejs.renderFile(join(VIEWS, `${view}.ejs`), {
     ...data,
     hubVersion: HUB_VERSION,
-    fmt: { uptime: formatUptime, bytes: formatBytes, level: levelName },
+    fmt: { uptime: formatUptime, bytes: formatBytes, level: levelName, tone: toneOf, tones: TONES, problem: problemOf },
   });
   securityHeaders(res);
   res.type('html').send(html);
 }
 
 /** Server-sent events: every record at once on connect and every TICK_MS, one record on each change. */
-export function streamEvents(kernel: Kernel, res: Response): void {
+export function streamEvents(kernel: HubView, res: Response): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -121,12 +129,12 @@ export function streamEvents(kernel: Kernel, res: Response): void {
 }
 
 /** GET /api/v1/events behind the admin check of one origin (the public one takes bearer only). */
-export function mountEvents(app: Express, kernel: Kernel, guard: (req: Request, res: Response, next: NextFunction) => void): void {
+export function mountEvents(app: Express, kernel: HubView, guard: (req: Request, res: Response, next: NextFunction) => void): void {
   app.get('/api/v1/events', guard, (_req: Request, res: Response) => streamEvents(kernel, res));
 }
 
 /** Mounts the dashboard, its sign-in and its live events on the admin origin's app. */
-export function mountDashboard(app: Express, kernel: Kernel, sessions: AdminSessions): void {
+export function mountDashboard(app: Express, kernel: HubView, sessions: AdminSessions): void {
   const auth = kernel.adminAuth('admin');
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
@@ -170,7 +178,7 @@ export function mountDashboard(app: Express, kernel: Kernel, sessions: AdminSess
   });
 
   app.get('/modules/:name', page, async (req: Request, res: Response) => {
-    const sup = findModule(kernel, req.params.name);
+    const sup = kernel.modules.find(req.params.name);
     const logs: LogEntry[] = kernel.logs.recent(sup.name, LOG_LINES);
     const publicUrl = publicUrlFor(req, kernel.port);
     await render(res, 'module', {

@@ -6,7 +6,15 @@
 // roles), one that trusts the login gets as far as "role … does not exist".
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { DatabaseConnection } from './database.js';
+
+/** Where and as whom the kernel connects (kernel/database.ts fills it in). */
+export interface DatabaseConnection {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+}
 
 /**
  * true: the server let a login through without checking a password; false: it asked for one;

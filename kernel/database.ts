@@ -6,16 +6,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HubError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { closeOtherDatabases, databasesOpenToAll, openDatabasesWarning, probePasswordTrust, trustWarning } from './database-trust.js';
+import { closeOtherDatabases, databasesOpenToAll, openDatabasesWarning, probePasswordTrust, trustWarning, type DatabaseConnection } from './database-trust.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 
-export interface DatabaseConnection {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password?: string;
-}
+export type { DatabaseConnection } from './database-trust.js';
 
 export interface Database {
   /** The kernel's admin pool (migrations, roles, kernel state). Never handed to modules. */

@@ -3,8 +3,7 @@
 // rename) or a `git checkout` of many files becomes one reload per module.
 import { watch, type FSWatcher } from 'chokidar';
 import { relative, sep } from 'node:path';
-import type { Kernel } from './kernel.js';
-import { syncModules } from './module-sync.js';
+import type { Logger } from 'pino';
 
 const QUIET_MS = 200;
 
@@ -14,8 +13,7 @@ function ignored(path: string): boolean {
 }
 
 /** Resolves once the watcher has seen the whole folder: an edit made after that is never missed. */
-export async function watchModules(kernel: Kernel): Promise<{ close(): Promise<void> }> {
-  const root = kernel.config.modulesDir;
+export async function watchModules(root: string, log: Logger, sync: (changed: Set<string>) => Promise<void>): Promise<{ close(): Promise<void> }> {
   const watcher: FSWatcher = watch(root, { ignoreInitial: true, ignored, awaitWriteFinish: { stabilityThreshold: 80, pollInterval: 20 } });
   const changed = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
@@ -24,7 +22,7 @@ export async function watchModules(kernel: Kernel): Promise<{ close(): Promise<v
   const flush = () => {
     const batch = new Set(changed);
     changed.clear();
-    running = running.then(() => syncModules(kernel, batch)).catch((e) => kernel.log.error({ err: e }, `hot reload failed: ${(e as Error).message}`));
+    running = running.then(() => sync(batch)).catch((e) => log.error({ err: e }, `hot reload failed: ${(e as Error).message}`));
   };
 
   watcher.on('all', (_event, path) => {
@@ -35,9 +33,9 @@ export async function watchModules(kernel: Kernel): Promise<{ close(): Promise<v
     clearTimeout(timer);
     timer = setTimeout(flush, QUIET_MS);
   });
-  watcher.on('error', (err) => kernel.log.warn({ err }, `module watcher: ${(err as Error).message}`));
+  watcher.on('error', (err) => log.warn({ err }, `module watcher: ${(err as Error).message}`));
   await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-  kernel.log.info(`👀 Watching ${root} for module changes (MODULES_AUTO_RELOAD=true)`);
+  log.info(`👀 Watching ${root} for module changes (MODULES_AUTO_RELOAD=true)`);
 
   return {
     async close() {

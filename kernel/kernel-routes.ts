@@ -1,6 +1,7 @@
 // The kernel's own read-only routes: health and the module records.
 import express, { type Express, type Request, type Response } from 'express';
 import { HubError } from '../shared/errors.js';
+import { STATE_INFO } from '../shared/module-states.js';
 import { errorMiddleware } from './http-errors.js';
 import { moduleRecord } from './module-record.js';
 import type { ModuleSupervisor } from './supervisor.js';
@@ -25,7 +26,7 @@ export function createKernelApp(kernel: KernelView, mount: (app: Express) => voi
     let degraded = false;
     for (const s of kernel.supervisors()) {
       modules[s.name] = s.state;
-      if (s.entry.manifest?.enabled && s.state !== 'running') degraded = true;
+      if (s.wanted && !STATE_INFO[s.state].traffic) degraded = true;
     }
     const health: Record<string, unknown> = { status: degraded ? 'degraded' : 'ok', isolation: kernel.isolation.mode, modules };
     if (kernel.db) {

@@ -1,13 +1,14 @@
-// The kernel: wires registry, database, supervisors, logs and the two origins together
-// (public: modules, health, records, docs; admin: dashboard, admin API, metrics), starts
-// enabled modules in dependency order and stops everything on the way out.
+// The kernel only wires: registry, database, the module set (kernel/module-set.ts, the one
+// owner of the modules and their wanted state), logs and the two origins (public: modules,
+// health, records, docs; admin: dashboard, admin API, metrics). At boot it settles each
+// module's switch (kernel/boot-wishes.ts), tells the set, and stops everything on the way out.
 import type { Server } from 'node:http';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { HUB_VERSION } from '../shared/paths.js';
-import { parseDependency } from '../shared/manifest.js';
-import type { KernelConfig } from './config.js';
+import { checkModuleVariables, ConfigError, type KernelConfig } from './config.js';
 import { openDatabase, type Database } from './database.js';
 import { createAdminAuth, type AdminAuth, type Origin } from './admin-auth.js';
 import { AdminSessions } from './admin-session.js';
@@ -20,24 +21,24 @@ import { createKernelApp } from './kernel-routes.js';
 import { ClusterSync } from './cluster-sync.js';
 import { watchModules } from './hot-reload.js';
 import { persistEnabled } from './manifest-writer.js';
-import { disableModule, enableModule } from './module-actions.js';
+import { decideSwitch, SeenSwitches } from './boot-wishes.js';
+import { ModuleSet, type WantSource } from './module-set.js';
+import { syncModules } from './module-sync.js';
 import { LogHub } from './logs.js';
 import { migrateKernel } from './migrator.js';
 import { createModulePrep, type ModulePrep } from './module-prep.js';
 import { createObservability } from './observability.js';
 import { createProxyTarget } from './proxy.js';
 import { remoteUrlFor, scanModules, type ModuleEntry } from './registry.js';
-import { RouteTable } from './route-table.js';
 import { childReadPaths } from './child-sandbox.js';
 import { SparePool } from './spare-pool.js';
 import { decideIsolation, describeIsolation, sealDataDir, type Isolation } from './os-isolation.js';
-import { ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
+import { ChildSupervisor, type ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
 
 export class Kernel {
-  readonly routes = new RouteTable<ModuleSupervisor>();
-  readonly sups = new Map<string, ModuleSupervisor>();
   readonly logs: LogHub;
+  readonly modules: ModuleSet;
   spares: SparePool;
   db: Database | null = null;
   server: Server | null = null;
@@ -52,10 +53,10 @@ export class Kernel {
   private dataLock: DataDirLock | null = null;
   /** Present when there is a database: enable/disable agreed with other kernels on it. */
   cluster: ClusterSync | null = null;
-  /** True once the enabled modules have had their first start (GET /health/ready). */
+  /** True once every wanted module has had its first attempt (GET /health/ready). */
   ready = false;
-  private order: string[] = [];
-  private readonly listeners = new Set<(sup: ModuleSupervisor) => void>();
+  private readonly seen: SeenSwitches;
+  private stopping = false;
 
   constructor(
     readonly config: KernelConfig,
@@ -64,14 +65,25 @@ export class Kernel {
   ) {
     this.logs = new LogHub(config.dataDir, log, true);
     this.spares = new SparePool(0, null); // replaced in start(), once the modules are known
+    this.seen = new SeenSwitches(config.dataDir);
+    this.modules = new ModuleSet({
+      log,
+      modulesDir: config.modulesDir,
+      supervise: (e) => this.supervise(e),
+      persist: (sup, enabled, source) => this.persist(sup, enabled, source),
+    });
+  }
+
+  get routes() {
+    return this.modules.routes;
   }
 
   supervisors(): ModuleSupervisor[] {
-    return this.order.map((n) => this.sups.get(n)!).filter(Boolean);
+    return this.modules.list();
   }
 
   supervisor(name: string): ModuleSupervisor | undefined {
-    return this.sups.get(name);
+    return this.modules.get(name);
   }
 
   /** The admin check for one origin (bearer only on the public one); set up in start(). */
@@ -86,13 +98,12 @@ export class Kernel {
    * configured on both sides (empty when unset: the remote module then refuses the kernel).
    */
   secretOf(name: string): string {
-    return this.sups.get(name)?.remote ? remoteSecret(name) : this.prep.secretOf(name);
+    return this.modules.get(name)?.remote ? remoteSecret(name) : this.prep.secretOf(name);
   }
 
   /** Called on every state change of any module (for live views). */
   onChange(fn: (sup: ModuleSupervisor) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.modules.onChange(fn);
   }
 
   async start(): Promise<void> {
@@ -112,18 +123,21 @@ export class Kernel {
     }
     if (this.isolation.mode === 'uid') sealDataDir(config.dataDir);
     this.prep = createModulePrep(config, this.db, log, this.isolation);
+    await this.seen.load();
 
     const entries = config.modulesEnabled ? await scanModules(config.modulesDir, HUB_VERSION) : [];
     if (!config.modulesEnabled) log.info('MODULES_ENABLED=false: starting with no modules');
-    for (const e of entries) this.register(e);
+    else {
+      const problems = checkModuleVariables(process.env, entries.map((e) => e.name));
+      if (problems.length > 0) throw new ConfigError(problems);
+    }
+    for (const e of entries) this.announce(this.modules.add(e).entry);
     this.spares = new SparePool(config.spareChildren, config.childPermissions ? childReadPaths(config, entries) : null);
 
     // metrics, API docs and dashboard; `observe` counts and times every proxied module request
     const observability = createObservability(this);
-    if (this.db) {
-      this.cluster = new ClusterSync(this.db);
-      await this.adoptClusterState(this.cluster);
-    }
+    if (this.db) this.cluster = new ClusterSync(this.db);
+    await this.settleSwitches();
 
     const publicApp = createKernelApp(this, (a) => {
       a.get('/', (_req, res) => {
@@ -144,11 +158,19 @@ export class Kernel {
     await listen(this.adminServer, config.adminPort, config.adminHost);
     log.info(`🔐 Admin listening on http://${urlHost(config.adminHost)}:${this.adminPort} (dashboard, admin API, /metrics)`);
 
-    await this.startEnabled();
+    // the cluster listener and the watcher first: neither waits for a module to get ready
+    await this.cluster?.listen(async (name, enabled) => {
+      const sup = this.modules.get(name);
+      if (sup && !sup.entry.error) await this.modules.want(sup, enabled, 'cluster');
+    }, this);
+    if (config.autoReload && config.modulesEnabled) {
+      this.watcher = await watchModules(config.modulesDir, log, (changed) => syncModules(this.modules, config.modulesDir, log, changed));
+    }
+    this.modules.reconcileAll();
+    await this.modules.firstAttempts();
+    if (this.stopping) return;
     this.ready = true;
     this.spares.fill();
-    await this.cluster?.listen((name, enabled) => (enabled ? enableModule(this, name) : disableModule(this, name)).then(() => undefined), this);
-    if (config.autoReload && config.modulesEnabled) this.watcher = await watchModules(this);
     const running = this.supervisors().filter((s) => s.state === 'running').map((s) => s.name);
     log.info(`✅ Loaded ${running.length} modules: [${running.join(', ')}]`);
   }
@@ -163,32 +185,20 @@ export class Kernel {
     return a && typeof a === 'object' ? a.port : this.config.adminPort;
   }
 
-  /** Points the module's api_prefix and /<name> at its supervisor (after removing old ones). */
-  route(sup: ModuleSupervisor, previous: ModuleEntry | null = null): void {
-    if (previous?.manifest) this.routes.delete(previous.manifest.api_prefix);
-    if (sup.entry.manifest && !sup.entry.error) {
-      this.routes.set(sup.entry.manifest.api_prefix, sup);
-      this.routes.set(`/${sup.name}`, sup);
-    } else {
-      this.routes.delete(`/${sup.name}`);
+  private announce(entry: ModuleEntry): void {
+    if (entry.manifest) {
+      this.log.info(`📦 Found module ${entry.name} v${entry.manifest.version} (enabled=${entry.manifest.enabled})`);
+      for (const w of entry.warnings) this.log.warn({ module: entry.name }, `⚠️  ${w}`);
+    }
+    if (entry.error) {
+      this.log.error({ module: entry.name, code: entry.error.code }, `❌ Could not load module ${entry.name}: ${entry.error.message}`);
     }
   }
 
-  /** Forgets a module whose folder is gone; its child must already be stopped. */
-  unregister(name: string): void {
-    const sup = this.sups.get(name);
-    if (!sup) return;
-    if (sup.entry.manifest) this.routes.delete(sup.entry.manifest.api_prefix);
-    this.routes.delete(`/${name}`);
-    this.sups.delete(name);
-    this.order = this.order.filter((n) => n !== name);
-  }
-
-  register(entry: ModuleEntry): ModuleSupervisor {
-    const { log } = this;
+  private supervise(entry: ModuleEntry): ModuleSupervisor {
     const deps: SupervisorDeps = {
       config: this.config,
-      log,
+      log: this.log,
       isolation: this.isolation.mode,
       prepare: (e) => this.prep.prepare(e),
       buildSpec: async (e) => {
@@ -200,78 +210,63 @@ export class Kernel {
       createProxy: (name, to) => createProxyTarget(name, to, typeof to === 'string' ? remoteSecret(name) : this.prep.secretOf(name)),
       spawnChild: (maxMemoryMb) => this.spares.take(maxMemoryMb),
       output: (name) => this.logs.sink(name),
-      onChange: (s) => {
-        for (const fn of this.listeners) fn(s);
-      },
+      onChange: (s) => this.modules.changed(s),
     };
     const remoteUrl = remoteUrlFor(entry);
-    const sup = remoteUrl
+    const sup: ModuleSupervisor = remoteUrl
       ? new RemoteModuleSupervisor(entry, deps, remoteUrl, this.config.remoteCheckMs, () => remoteSecret(entry.name))
-      : new ModuleSupervisor(entry, deps);
-    this.sups.set(entry.name, sup);
-    this.order.push(entry.name);
-    if (entry.manifest) {
-      log.info(`📦 Found module ${entry.name} v${entry.manifest.version} (enabled=${entry.manifest.enabled})`);
-      for (const w of entry.warnings) log.warn(`⚠️  ${w}`);
-    }
-    if (entry.error) {
-      log.error({ module: entry.name, code: entry.error.code }, `❌ Could not load module ${entry.name}: ${entry.error.message}`);
-    }
-    this.route(sup);
+      : new ChildSupervisor(entry, deps);
     return sup;
   }
 
   /**
-   * With a shared database the recorded on/off switches win over this kernel's module.json
-   * files, so a kernel that starts later (or was down during a change) converges. Modules the
-   * cluster has no record of are recorded as this kernel found them.
+   * Makes a wish durable. From the API or the cluster: module.json is rewritten (a read-only
+   * modules folder, an image or a ConfigMap, only gets a warning). From the API or a
+   * module.json edit: recorded in hub_module_state and announced to the other kernels.
    */
-  private async adoptClusterState(cluster: ClusterSync): Promise<void> {
-    const recorded = await cluster.recorded();
+  private async persist(sup: ModuleSupervisor, enabled: boolean, source: WantSource): Promise<void> {
+    const m = sup.entry.manifest;
+    if (!m) return;
+    if ((source === 'api' || source === 'cluster') && m.enabled !== enabled) {
+      try {
+        await persistEnabled(sup.entry.dir, enabled);
+        m.enabled = enabled; // the parsed manifest mirrors the file
+      } catch (e) {
+        if (source === 'api') throw e;
+        this.log.warn({ module: sup.name }, `could not write modules/${sup.name}/module.json (${(e as Error).message}); following the database`);
+      }
+    }
+    await this.seen.set(sup.name, m.enabled);
+    if (source === 'api' || source === 'module.json') await this.cluster?.record(sup.name, enabled);
+  }
+
+  /** Boot: each module's switch from module.json, this kernel's memory of it and the cluster (kernel/boot-wishes.ts). */
+  private async settleSwitches(): Promise<void> {
+    const recorded = (await this.cluster?.recorded()) ?? new Map<string, { enabled: boolean; at: number }>();
     for (const sup of this.supervisors()) {
       const m = sup.entry.manifest;
       if (!m || sup.entry.error) continue;
-      const decided = recorded.get(sup.name);
-      if (decided === undefined) {
-        await cluster.record(sup.name, m.enabled);
-      } else if (decided !== m.enabled) {
-        this.log.info({ module: sup.name }, `🔗 Adopting the cluster's decision: ${sup.name} is ${decided ? 'enabled' : 'disabled'}`);
-        m.enabled = decided;
-        // a read-only modules folder (an image, a ConfigMap) must not stop the kernel: the
-        // database is the record, the file only a convenience for the next single-kernel start
-        await persistEnabled(sup.entry.dir, decided).catch((e: Error) =>
-          this.log.warn({ module: sup.name }, `could not write modules/${sup.name}/module.json (${e.message}); following the database`),
-        );
-      }
+      const fileAt = await stat(join(sup.entry.dir, 'module.json')).then((s) => s.mtimeMs, () => 0);
+      const d = decideSwitch(sup.name, { file: m.enabled, fileAt, seen: this.seen.get(sup.name), cluster: recorded.get(sup.name) });
+      if (d.line) this.log.info({ module: sup.name }, d.line);
+      const source: WantSource = d.source === 'cluster' ? 'cluster' : 'module.json';
+      const needsRecord = d.source === 'file' && recorded.get(sup.name)?.enabled !== d.enabled;
+      sup.wanted = d.enabled;
+      if (d.source === 'cluster' || needsRecord) await this.persist(sup, d.enabled, source);
+      else await this.seen.set(sup.name, m.enabled);
     }
-  }
-
-  /** Starts every enabled module once the modules it depends on have settled. */
-  private async startEnabled(): Promise<void> {
-    const started = new Map<string, Promise<void>>();
-    const startOne = (sup: ModuleSupervisor): Promise<void> => {
-      let p = started.get(sup.name);
-      if (!p) {
-        const deps = (sup.entry.manifest?.dependencies ?? [])
-          .map((d) => this.sups.get(parseDependency(d).name))
-          .filter((d): d is ModuleSupervisor => d !== undefined && d.entry.manifest?.enabled === true);
-        p = Promise.all(deps.map(startOne)).then(() => sup.start());
-        started.set(sup.name, p);
-      }
-      return p;
-    };
-    await Promise.all(this.supervisors().filter((s) => s.entry.manifest?.enabled && !s.entry.error).map(startOne));
   }
 
   async stop(): Promise<void> {
     const { log } = this;
+    this.stopping = true;
     log.info('🛑 Stopping: draining modules');
     const servers = [this.server, this.adminServer].filter((s): s is Server => s !== null && s.listening);
     const closing = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     for (const s of servers) s.closeIdleConnections();
     await this.watcher?.close();
     this.spares.close();
-    await Promise.all(this.supervisors().map((s) => s.stop()));
+    await this.modules.stopAll();
     for (const s of servers) s.closeAllConnections();
     await this.cluster?.close();
     await closing;

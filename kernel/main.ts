@@ -1,12 +1,20 @@
 // `npm start`: run the kernel until SIGTERM/SIGINT.
 import { toHubError } from '../shared/errors.js';
-import { loadConfig } from './config.js';
+import { ConfigError, loadConfig, type KernelConfig } from './config.js';
 import { Kernel } from './kernel.js';
 import { consoleFormat } from './console-format.js';
 import { createKernelLogger } from './logs.js';
 import { mountAdmin } from './admin-api.js';
 
-const config = loadConfig();
+let config: KernelConfig;
+try {
+  config = loadConfig();
+} catch (e) {
+  if (!(e instanceof ConfigError)) throw e;
+  for (const p of e.problems) process.stderr.write(`hub: bad setting ${p}\n`);
+  process.stderr.write('hub: the kernel will not start on settings it cannot use\n');
+  process.exit(1);
+}
 const log = createKernelLogger({ dataDir: config.dataDir, level: config.logLevel, pretty: consoleFormat() === 'pretty' });
 const kernel = new Kernel(config, log, mountAdmin);
 
@@ -38,8 +46,12 @@ process.on('unhandledRejection', (reason) => log.error({ err: reason }, `unhandl
 try {
   await kernel.start();
 } catch (e) {
-  const err = toHubError(e);
-  log.fatal({ code: err.code }, `❌ Hub could not start: ${err.message}`);
+  if (e instanceof ConfigError) {
+    for (const p of e.problems) log.fatal(`❌ bad setting ${p}`);
+  } else {
+    const err = toHubError(e);
+    log.fatal({ code: err.code }, `❌ Hub could not start: ${err.message}`);
+  }
   await kernel.stop().catch(() => undefined);
   process.exit(1);
 }

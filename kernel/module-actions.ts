@@ -1,110 +1,85 @@
-// enable / disable / restart, as the admin API, the dashboard and hot reload use them.
-// Calls on one module run one at a time; the `enabled` flag is written to module.json
-// so every change survives a kernel restart.
+// enable / disable / restart as the admin API and the dashboard ask for them. Each only says
+// what is wanted to the module set (kernel/module-set.ts), which reconciles; then waits for
+// an answer to give. The API's own refusals live here: disabling a module that wanted
+// modules depend on is refused (hot reload and cluster sync cannot refuse: their dependents
+// are held out instead, by the same rule).
 import { HubError } from '../shared/errors.js';
-import { parseDependency } from '../shared/manifest.js';
 import { assertModuleName } from '../shared/names.js';
-import type { Kernel } from './kernel.js';
-import { persistEnabled } from './manifest-writer.js';
+import { HUB_VERSION } from '../shared/paths.js';
+import type { ModuleSet } from './module-set.js';
 import { scanModules } from './registry.js';
 import { dependencyClosure } from './registry-rules.js';
-import { HUB_VERSION } from '../shared/paths.js';
 import type { ModuleSupervisor } from './supervisor.js';
 
-const locks = new WeakMap<ModuleSupervisor, Promise<unknown>>();
-
-/** Runs op after every earlier operation on the same module has finished. */
-export function locked<T>(sup: ModuleSupervisor, op: () => Promise<T>): Promise<T> {
-  const prev = locks.get(sup) ?? Promise.resolve();
-  const run = prev.then(op, op);
-  locks.set(sup, run.catch(() => undefined));
-  return run;
-}
-
-export function findModule(kernel: Kernel, rawName: unknown): ModuleSupervisor {
-  const name = assertModuleName(rawName);
-  const sup = kernel.supervisor(name);
-  if (!sup) throw new HubError('module_not_found', `no module named "${name}" in ${kernel.config.modulesDir}; see GET /api/v1/modules`);
-  return sup;
-}
+/** How long restart waits for the new child before answering with the record as it is (202). */
+export const ANSWER_WITHIN_MS = 4_000;
 
 function usable(sup: ModuleSupervisor): void {
   if (sup.entry.error) throw new HubError(sup.entry.error.code, sup.entry.error.message);
 }
 
-/** Writes the switch to module.json and, with a shared database, tells the other kernels. */
-async function setEnabled(kernel: Kernel, sup: ModuleSupervisor, enabled: boolean): Promise<void> {
-  if (sup.entry.manifest!.enabled !== enabled) {
-    await persistEnabled(sup.entry.dir, enabled);
-    sup.entry.manifest!.enabled = enabled;
-  }
-  await kernel.cluster?.record(sup.name, enabled);
-}
-
 /** A module folder added since the kernel started (e.g. by `hubctl create`) is picked up on enable. */
-async function findOrDiscover(kernel: Kernel, rawName: unknown): Promise<ModuleSupervisor> {
+async function findOrDiscover(set: ModuleSet, modulesDir: string, rawName: unknown): Promise<ModuleSupervisor> {
   const name = assertModuleName(rawName);
-  if (!kernel.supervisor(name)) {
-    const entry = (await scanModules(kernel.config.modulesDir, HUB_VERSION)).find((e) => e.name === name);
-    if (entry && !kernel.supervisor(name)) kernel.register(entry);
+  if (!set.get(name)) {
+    const entry = (await scanModules(modulesDir, HUB_VERSION)).find((e) => e.name === name);
+    if (entry && !set.get(name)) set.add(entry);
   }
-  return findModule(kernel, name);
+  return set.find(name);
 }
 
-/** Enables a module and, first, every module it needs. Returns the names it enabled along the way. */
-export async function enableModule(kernel: Kernel, rawName: unknown): Promise<{ sup: ModuleSupervisor; alsoEnabled: string[] }> {
-  const sup = await findOrDiscover(kernel, rawName);
+/**
+ * Wants a module and, first, every module it needs; resolves once it has an answer (running,
+ * failed, or held by a dependency that failed). Returns the names it enabled along the way.
+ */
+export async function enableModule(set: ModuleSet, modulesDir: string, rawName: unknown): Promise<{ sup: ModuleSupervisor; alsoEnabled: string[] }> {
+  const sup = await findOrDiscover(set, modulesDir, rawName);
   usable(sup);
-  const entries = kernel.supervisors().map((s) => s.entry);
   const alsoEnabled: string[] = [];
-  for (const depName of dependencyClosure(entries, sup.name)) {
-    const dep = findModule(kernel, depName);
+  for (const depName of dependencyClosure(set.list().map((s) => s.entry), sup.name)) {
+    const dep = set.find(depName);
     usable(dep);
-    if (!dep.entry.manifest!.enabled || dep.state !== 'running') {
-      if (!dep.entry.manifest!.enabled) alsoEnabled.push(dep.name);
-      await locked(dep, async () => {
-        await setEnabled(kernel, dep, true);
-        await dep.start();
-      });
-      if (dep.state !== 'running') {
-        throw new HubError('dependency_missing', `cannot enable ${sup.name}: its dependency ${dep.name} is ${dep.state}${dep.lastError ? ` (${dep.lastError})` : ''}`);
-      }
-    }
+    if (!dep.wanted) alsoEnabled.push(dep.name);
+    await set.want(dep, true, 'api');
   }
-  await locked(sup, async () => {
-    await setEnabled(kernel, sup, true);
-    await sup.start();
-  });
+  await set.want(sup, true, 'api');
+  await set.outcome(sup);
   return { sup, alsoEnabled };
 }
 
-/** Modules that are enabled and list `name` among their dependencies. */
-export function dependentsOf(kernel: Kernel, name: string): string[] {
-  return kernel
-    .supervisors()
-    .filter((s) => s.entry.manifest?.enabled && s.entry.manifest.dependencies.some((d) => parseDependency(d).name === name))
-    .map((s) => s.name);
+/** Unwants a module; refused (409 dependency_in_use) while wanted modules depend on it. Answers once it is disabled. */
+export async function disableModule(set: ModuleSet, rawName: unknown): Promise<ModuleSupervisor> {
+  const sup = set.find(rawName);
+  if (!sup.wanted && sup.state === 'disabled') return sup;
+  const dependents = set.dependentsOf(sup.name).map((s) => s.name);
+  if (dependents.length > 0) {
+    throw new HubError('dependency_in_use', `cannot disable ${sup.name}: enabled modules depend on it: ${dependents.join(', ')}; disable them first`, { dependents });
+  }
+  await set.want(sup, false, 'api', Boolean(sup.entry.manifest));
+  await set.outcome(sup);
+  return sup;
 }
 
-export async function disableModule(kernel: Kernel, rawName: unknown): Promise<ModuleSupervisor> {
-  const sup = findModule(kernel, rawName);
-  return locked(sup, async () => {
-    const dependents = dependentsOf(kernel, sup.name);
-    if (dependents.length > 0) {
-      throw new HubError('dependency_in_use', `cannot disable ${sup.name}: enabled modules depend on it: ${dependents.join(', ')}; disable them first`, { dependents });
-    }
-    await sup.stop();
-    if (sup.entry.manifest) await setEnabled(kernel, sup, false);
-    return sup;
-  });
-}
-
-export async function restartModule(kernel: Kernel, rawName: unknown): Promise<ModuleSupervisor> {
-  const sup = findModule(kernel, rawName);
+/**
+ * Zero-downtime restart of a running module, or a fresh try of one that is not running.
+ * Answers within ANSWER_WITHIN_MS (then `pending` is true and the record says where it is).
+ */
+export async function restartModule(set: ModuleSet, rawName: unknown): Promise<{ sup: ModuleSupervisor; pending: boolean }> {
+  const sup = set.find(rawName);
   usable(sup);
-  return locked(sup, async () => {
-    if (!sup.entry.manifest!.enabled) throw new HubError('conflict', `module ${sup.name} is disabled; enable it instead`);
-    await sup.restart();
-    return sup;
-  });
+  if (!sup.wanted) throw new HubError('conflict', `module ${sup.name} is disabled; enable it instead`);
+  let finished = false;
+  const run = (async () => {
+    if (sup.state === 'running' || sup.state === 'unreachable') await sup.restart();
+    else {
+      await sup.stop();
+      set.kick(sup);
+    }
+    await set.outcome(sup);
+  })().finally(() => (finished = true));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([run, new Promise<void>((resolve) => (timer = setTimeout(resolve, ANSWER_WITHIN_MS)))]);
+  clearTimeout(timer);
+  if (!finished) run.catch(() => undefined);
+  return { sup, pending: !finished };
 }

@@ -2,8 +2,9 @@
 // nowhere else. The supervisor fires events; an event a state does not accept is a bug
 // and throws, rather than leaving the module in a state nobody planned for.
 // `unreachable` is for remote modules only: no process of ours, and its URL does not answer.
-export const MODULE_STATES = ['disabled', 'starting', 'running', 'stopping', 'restarting', 'failed', 'unreachable'] as const;
-export type ModuleState = (typeof MODULE_STATES)[number];
+// The states themselves (and what they mean to views) live in shared/module-states.ts.
+import type { ModuleState } from '../shared/module-states.js';
+export { MODULE_STATES, type ModuleState } from '../shared/module-states.js';
 
 export type ModuleEvent =
   | 'start' // enable, or restart from failed/disabled

@@ -1,85 +1,100 @@
-// Brings the running kernel in line with the modules folder as it is now: new folders
-// are registered (and started if enabled), removed ones stopped, manifest edits applied
-// live (enable, disable, new prefixes), and changed code reloaded without downtime. An
-// invalid edit is rejected and the module keeps running as it was. Hot reload calls this.
+// Hot reload's side of the module set: brings it in line with the modules folder as it is
+// now. New folders are added (and wanted if their module.json says so), removed ones
+// stopped, an edit of `enabled` is a wish like any other, changed manifests re-routed, and
+// changed code reloaded without downtime. An invalid edit is rejected and the module keeps
+// running as it was, with the reason in its record (reload_error) until an edit loads.
+// Only modules whose own files changed are touched: an unrelated edit never retries or
+// re-logs a failed module (issue 13 items 4, 5).
 import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
 import { HUB_VERSION } from '../shared/paths.js';
 import { toHubError } from '../shared/errors.js';
-import type { Kernel } from './kernel.js';
-import { enableModule, locked } from './module-actions.js';
+import type { ModuleSet } from './module-set.js';
 import { remoteUrlFor, scanModules, type ModuleEntry } from './registry.js';
 import type { ModuleSupervisor } from './supervisor.js';
 
 const withoutEnabled = (e: ModuleEntry) => (e.manifest ? { ...e.manifest, enabled: undefined } : null);
 
-async function reload(kernel: Kernel, sup: ModuleSupervisor, why: string): Promise<void> {
-  if (sup.state !== 'running' && sup.state !== 'failed') return;
-  if (!sup.entry.manifest?.enabled) return;
-  try {
-    await locked(sup, () => sup.restart());
-    if (sup.state === 'running') kernel.log.info({ module: sup.name }, `🔄 Reloaded module ${sup.name} (${why})`);
-  } catch (e) {
-    kernel.log.error({ module: sup.name }, `❌ Reload of ${sup.name} failed, the running version keeps serving: ${toHubError(e).message}`);
+/** Zero-downtime reload; a failure is kept on the record, a success clears it. */
+async function reload(set: ModuleSet, log: Logger, sup: ModuleSupervisor, why: string): Promise<void> {
+  if (sup.state !== 'running') {
+    // nothing is serving: try again from scratch (a failed module whose files changed)
+    sup.reloadError = null;
+    set.kick(sup);
+    return;
   }
+  try {
+    await sup.restart('reload');
+    if (sup.state === 'running') {
+      sup.reloadError = null;
+      log.info({ module: sup.name }, `🔄 Reloaded module ${sup.name} (${why})`);
+    }
+  } catch (e) {
+    sup.reloadError = toHubError(e).message;
+    log.error({ module: sup.name }, `❌ Reload of ${sup.name} failed, the running version keeps serving: ${sup.reloadError}`);
+  }
+  set.changed(sup);
 }
 
-async function applyEntry(kernel: Kernel, sup: ModuleSupervisor, next: ModuleEntry, codeChanged: boolean): Promise<void> {
+function warnUnknownFields(log: Logger, entry: ModuleEntry): void {
+  for (const w of entry.warnings) log.warn({ module: entry.name }, `⚠️  ${w}`);
+}
+
+async function applyEntry(set: ModuleSet, log: Logger, sup: ModuleSupervisor, next: ModuleEntry, codeChanged: boolean): Promise<void> {
   const prev = sup.entry;
+  const manifestChanged = !isDeepStrictEqual(withoutEnabled(prev), withoutEnabled(next)) || Boolean(prev.error) !== Boolean(next.error);
+  const enabledEdited = next.manifest !== null && prev.manifest?.enabled !== next.manifest.enabled;
+  if (manifestChanged || enabledEdited) warnUnknownFields(log, next);
   if (!next.error && remoteUrlFor(prev) !== remoteUrlFor(next)) {
     // moving between a local child and a remote URL changes who runs it: start over
-    await locked(sup, () => sup.stop());
-    kernel.unregister(sup.name);
-    const replaced = kernel.register(next);
-    kernel.log.info({ module: next.name }, `🔀 Module ${next.name} now ${remoteUrlFor(next) ? `runs at ${remoteUrlFor(next)}` : 'runs as a local child'}`);
-    if (next.manifest?.enabled) await enableModule(kernel, replaced.name).catch((e) => kernel.log.error({ module: next.name }, `❌ Could not start ${next.name}: ${toHubError(e).message}`));
+    const wanted = sup.wanted;
+    await set.remove(sup.name);
+    const replaced = set.add(next);
+    log.info({ module: next.name }, `🔀 Module ${next.name} now ${remoteUrlFor(next) ? `runs at ${remoteUrlFor(next)}` : 'runs as a local child'}`);
+    await set.want(replaced, enabledEdited ? next.manifest!.enabled : wanted, 'module.json', enabledEdited);
     return;
   }
   const live = sup.state === 'running' || sup.state === 'starting' || sup.state === 'restarting';
   if (next.error && !prev.error && live) {
-    kernel.log.warn({ module: sup.name }, `⚠️  Rejected the edit of modules/${sup.name}/module.json, keeping the running version: ${next.error.message}`);
+    sup.reloadError = `Rejected the edit of modules/${sup.name}/module.json, keeping the running version: ${next.error.message}`;
+    log.warn({ module: sup.name }, `⚠️  ${sup.reloadError}`);
+    set.changed(sup);
     return;
   }
-  const manifestChanged = !isDeepStrictEqual(withoutEnabled(prev), withoutEnabled(next)) || Boolean(prev.error) !== Boolean(next.error);
-  const enabledNow = next.manifest?.enabled === true;
-  const enabledBefore = prev.manifest?.enabled === true;
-  if (manifestChanged) {
-    await locked(sup, async () => {
-      sup.replaceEntry(next);
-      kernel.route(sup, prev);
-    });
-  } else if (next.manifest && sup.entry.manifest) {
-    sup.entry.manifest.enabled = next.manifest.enabled;
+  if (!next.error && sup.reloadError?.startsWith('Rejected the edit')) {
+    sup.reloadError = null; // the manifest loads again
+    set.changed(sup);
   }
+  if (manifestChanged) set.replaceEntry(sup, next);
+  else sup.entry = { ...sup.entry, manifest: next.manifest ?? sup.entry.manifest };
   if (next.error) return;
-  if (enabledNow && !live) {
-    await enableModule(kernel, sup.name).catch((e) => kernel.log.error({ module: sup.name }, `❌ Could not enable ${sup.name}: ${toHubError(e).message}`));
-  } else if (!enabledNow && enabledBefore && live) {
-    await locked(sup, () => sup.stop());
-    kernel.log.info({ module: sup.name }, `⏹️  Module ${sup.name} disabled (module.json)`);
-  } else if (enabledNow && live && (manifestChanged || codeChanged)) {
-    await reload(kernel, sup, manifestChanged ? 'module.json changed' : 'code changed');
+  if (enabledEdited) {
+    await set.want(sup, next.manifest!.enabled, 'module.json');
+    return; // a fresh start (or stop) needs no reload
   }
+  if (sup.wanted && (manifestChanged || codeChanged)) await reload(set, log, sup, manifestChanged ? 'module.json changed' : 'code changed');
 }
 
 /** `changed`: module folders with changed files other than module.json. */
-export async function syncModules(kernel: Kernel, changed: Set<string>): Promise<void> {
-  const entries = await scanModules(kernel.config.modulesDir, HUB_VERSION);
+export async function syncModules(set: ModuleSet, modulesDir: string, log: Logger, changed: Set<string>): Promise<void> {
+  const entries = await scanModules(modulesDir, HUB_VERSION);
   const seen = new Set(entries.map((e) => e.name));
 
-  for (const sup of kernel.supervisors()) {
+  for (const sup of set.list()) {
     if (seen.has(sup.name)) continue;
-    await locked(sup, () => sup.stop());
-    kernel.unregister(sup.name);
-    kernel.log.info({ module: sup.name }, `🗑️  Module ${sup.name} removed`);
+    await set.remove(sup.name);
+    log.info({ module: sup.name }, `🗑️  Module ${sup.name} removed`);
   }
 
   await Promise.all(
     entries.map(async (entry) => {
-      const sup = kernel.supervisor(entry.name);
-      if (sup) return applyEntry(kernel, sup, entry, changed.has(entry.name));
-      const added = kernel.register(entry);
+      const sup = set.get(entry.name);
+      if (sup) return applyEntry(set, log, sup, entry, changed.has(entry.name));
+      const added = set.add(entry);
+      warnUnknownFields(log, entry);
+      if (entry.error) log.error({ module: entry.name, code: entry.error.code }, `❌ Could not load module ${entry.name}: ${entry.error.message}`);
       if (entry.manifest?.enabled && !entry.error) {
-        await enableModule(kernel, added.name).catch((e) => kernel.log.error({ module: added.name }, `❌ Could not start ${added.name}: ${toHubError(e).message}`));
+        await set.want(added, true, 'module.json').catch((e) => log.error({ module: added.name }, `❌ Could not start ${added.name}: ${toHubError(e).message}`));
       }
     }),
   );

@@ -4,7 +4,7 @@
 import type { Express } from 'express';
 import type { AdminSessions } from './admin-session.js';
 import type { ModuleRequestObserver } from './gateway.js';
-import type { Kernel } from './kernel.js';
+import type { HubView } from './hub-view.js';
 import { mountDashboard } from './dashboard.js';
 import { createMetrics } from './metrics.js';
 import { mountDocs, type OpenApiCollector } from './openapi.js';
@@ -17,7 +17,7 @@ export interface Observability {
   mountAdmin(app: Express, sessions: AdminSessions): void;
 }
 
-export function createObservability(kernel: Kernel): Observability {
+export function createObservability(kernel: HubView): Observability {
   const metrics = createMetrics(kernel);
   let docs: OpenApiCollector | undefined;
   return {

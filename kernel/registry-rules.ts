@@ -5,7 +5,7 @@
 import semver from 'semver';
 import { HubError } from '../shared/errors.js';
 import { parseDependency } from '../shared/manifest.js';
-import type { ModuleEntry } from './registry.js';
+import type { ModuleEntry } from './module-entry.js';
 
 /** Paths the kernel serves itself under /api; no module prefix may overlap them. */
 export const KERNEL_API_ROUTES = ['/api/v1/modules', '/api/v1/events', '/api/docs'];

@@ -8,15 +8,9 @@ import { parseManifest } from '../shared/manifest.js';
 import { HubError, toHubError } from '../shared/errors.js';
 import { envName, isValidModuleName } from '../shared/names.js';
 import { applyCrossModuleRules } from './registry-rules.js';
+import type { ModuleEntry } from './module-entry.js';
 
-export interface ModuleEntry {
-  /** The folder name; equals manifest.name when the manifest is valid. */
-  name: string;
-  dir: string;
-  manifest: Manifest | null;
-  warnings: string[];
-  error: HubError | null;
-}
+export type { ModuleEntry } from './module-entry.js';
 
 /** Folders the kernel never loads: the template and anything hidden. */
 export function isIgnoredFolder(name: string): boolean {

@@ -8,24 +8,102 @@
 import type { ChildStats } from '../shared/ipc.js';
 import { toHubError } from '../shared/errors.js';
 import { KERNEL_SECRET_HEADER } from '../shared/runtime/kernel-secret.js';
+import type { ModuleState } from '../shared/module-states.js';
+import type { ChildHandle } from './child-process.js';
+import type { ModuleEvent } from './module-state.js';
 import type { ProxyTarget } from './proxy.js';
 import type { ModuleEntry } from './registry.js';
-import { ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
+import { StateCell } from './state-cell.js';
+import type { ModuleSupervisor, SupervisorDeps } from './supervisor.js';
 
-export class RemoteModuleSupervisor extends ModuleSupervisor {
+/** No child machinery: a state cell (composed, shared with ChildSupervisor), a proxy and a poll. */
+export class RemoteModuleSupervisor implements ModuleSupervisor {
+  state: ModuleState = 'disabled';
+  lastError: string | null = null;
+  readonly restarts = 0;
+  readonly reloads = 0;
+  reloadError: string | null = null;
+  wanted = false;
+  readonly crashes: Record<string, number> = {};
+  dbIsolation: 'role' | 'shared' | 'none' = 'none';
+  readonly child: ChildHandle | null = null;
+  readonly remote = true;
   private proxy: ProxyTarget | null = null;
   private poll: NodeJS.Timeout | undefined;
   private remoteStats: ChildStats | null = null;
   private upSince = 0;
+  private readonly cell: StateCell<RemoteModuleSupervisor>;
 
   constructor(
-    entry: ModuleEntry,
-    deps: SupervisorDeps,
+    public entry: ModuleEntry,
+    private readonly deps: SupervisorDeps,
     readonly url: string,
     private readonly intervalMs: number,
     private readonly secret: () => string,
   ) {
-    super(entry, deps);
+    this.cell = new StateCell<RemoteModuleSupervisor>(this, (s) => deps.onChange(s));
+    if (entry.error) {
+      this.state = 'failed';
+      this.lastError = entry.error.message;
+    }
+  }
+
+  get name(): string {
+    return this.entry.name;
+  }
+
+  /** Its process is not ours: the isolation tier is whatever runs it (reported as the kernel's). */
+  get isolation(): 'uid' | 'process' {
+    return this.deps.isolation ?? 'process';
+  }
+
+  private fire(event: ModuleEvent): void {
+    this.cell.fire(event);
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    return this.cell.serial(op);
+  }
+
+  private giveUp(message: string): void {
+    this.lastError = message;
+    this.deps.log.error({ module: this.name }, `❌ Could not load module ${this.name}: ${message}`);
+    this.fire('give_up');
+  }
+
+  replaceEntry(entry: ModuleEntry): void {
+    this.entry = entry;
+    if (entry.error && (this.state === 'failed' || this.state === 'disabled')) {
+      this.lastError = entry.error.message;
+      if (this.state !== 'failed') this.fire('give_up');
+    } else if (!entry.error && this.state === 'failed' && this.lastError !== null) {
+      this.lastError = null;
+      this.fire('stop');
+    }
+    this.deps.onChange(this);
+  }
+
+  /** A remote module is checked, not started: a request never waits for it. */
+  async targetWithin(): Promise<ProxyTarget | null> {
+    return this.target;
+  }
+
+  outcome(): Promise<void> {
+    return this.cell.settled();
+  }
+
+  hold(reason: string): Promise<void> {
+    return this.serial(async () => {
+      if (this.state === 'failed' && this.lastError === reason) return;
+      clearInterval(this.poll);
+      if (this.state !== 'disabled' && this.state !== 'failed') this.fire('stop');
+      if (this.state === 'stopping') this.fire('stopped');
+      this.proxy?.close();
+      this.proxy = null;
+      this.lastError = reason;
+      if (this.state !== 'failed') this.fire('give_up');
+      else this.deps.onChange(this);
+    });
   }
 
   /** Headers for the kernel's own requests to the module (the kernel secret). */
@@ -33,27 +111,23 @@ export class RemoteModuleSupervisor extends ModuleSupervisor {
     return { [KERNEL_SECRET_HEADER]: this.secret() };
   }
 
-  override get remote(): boolean {
-    return true;
-  }
-
-  override get target(): ProxyTarget | null {
+  get target(): ProxyTarget | null {
     return this.state === 'running' ? this.proxy : null;
   }
 
-  override get stats(): ChildStats | null {
+  get stats(): ChildStats | null {
     return this.remoteStats;
   }
 
-  override get uptimeMs(): number {
+  get uptimeMs(): number {
     return this.state === 'running' ? Date.now() - this.upSince : 0;
   }
 
-  override get retryAfterSeconds(): number {
+  get retryAfterSeconds(): number {
     return Math.max(1, Math.ceil(this.intervalMs / 1000));
   }
 
-  override start(): Promise<void> {
+  start(): Promise<void> {
     return this.serial(async () => {
       if (this.entry.error) {
         this.lastError = this.entry.error.message;
@@ -76,7 +150,7 @@ export class RemoteModuleSupervisor extends ModuleSupervisor {
     });
   }
 
-  override stop(): Promise<void> {
+  stop(): Promise<void> {
     return this.serial(async () => {
       clearInterval(this.poll);
       if (this.state === 'disabled') return;
@@ -88,7 +162,7 @@ export class RemoteModuleSupervisor extends ModuleSupervisor {
   }
 
   /** For a remote module a restart is a fresh health check (its process is not ours to restart). */
-  override restart(): Promise<void> {
+  restart(): Promise<void> {
     return this.state === 'running' || this.state === 'unreachable' ? this.serial(() => this.check()) : this.start();
   }
 

@@ -9,7 +9,8 @@ import { HubError, toHubError } from '../shared/errors.js';
 import { CrashBackoff } from './backoff.js';
 import { ChildHandle, type ChildExit, type OutputSink } from './child-process.js';
 import type { KernelConfig } from './config.js';
-import { nextState, type ModuleEvent, type ModuleState } from './module-state.js';
+import type { ModuleEvent, ModuleState } from './module-state.js';
+import { StateCell } from './state-cell.js';
 import type { ModuleEntry } from './registry.js';
 import type { ProxyTarget } from './proxy.js';
 
@@ -34,10 +35,53 @@ interface LiveChild {
   proxy: ProxyTarget | null;
 }
 
-export class ModuleSupervisor {
+/**
+ * What the module set, the gateway, records and views use of a module's supervisor, whether
+ * it runs a forked child (ChildSupervisor) or checks a module at a URL
+ * (RemoteModuleSupervisor, remote-supervisor.ts). Both compose a StateCell; neither extends the other.
+ */
+export interface ModuleSupervisor {
+  entry: ModuleEntry;
+  readonly name: string;
+  readonly state: ModuleState;
+  lastError: string | null;
+  /** Crash restarts and requested restarts. */
+  readonly restarts: number;
+  /** Zero-downtime reloads for changed files. */
+  readonly reloads: number;
+  reloadError: string | null;
+  /** Wanted on: kernel/module-set.ts is its only writer. */
+  wanted: boolean;
+  readonly crashes: Record<string, number>;
+  dbIsolation: 'role' | 'shared' | 'none';
+  /** The proxy requests go to, or null (the gateway answers 503). */
+  readonly target: ProxyTarget | null;
+  readonly child: ChildHandle | null;
+  readonly isolation: 'uid' | 'process';
+  readonly remote: boolean;
+  readonly stats: ChildStats | null;
+  readonly retryAfterSeconds: number;
+  readonly uptimeMs: number;
+  replaceEntry(entry: ModuleEntry): void;
+  targetWithin(ms: number): Promise<ProxyTarget | null>;
+  start(): Promise<void>;
+  outcome(): Promise<void>;
+  hold(reason: string): Promise<void>;
+  stop(): Promise<void>;
+  restart(kind?: 'restart' | 'reload'): Promise<void>;
+}
+
+/** A module run as a forked child of this kernel. */
+export class ChildSupervisor implements ModuleSupervisor {
   state: ModuleState = 'disabled';
   lastError: string | null = null;
   restarts = 0;
+  /** Zero-downtime replacements for changed code or manifest (hot reload): not restarts. */
+  reloads = 0;
+  /** Why the last hot reload did not load (the old child keeps serving); null once one loads. */
+  reloadError: string | null = null;
+  /** Whether the module is wanted on (kernel/module-set.ts is its only writer; module.json's `enabled` is only where it came from). */
+  wanted = false;
   crashes: Record<string, number> = {};
   dbIsolation: 'role' | 'shared' | 'none' = 'none';
   private active: LiveChild | null = null;
@@ -45,10 +89,10 @@ export class ModuleSupervisor {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryAt = 0;
   private readonly backoff: CrashBackoff;
-  private queue: Promise<unknown> = Promise.resolve();
-  private waiters: (() => void)[] = [];
+  private readonly cell: StateCell<ChildSupervisor>;
 
-  constructor(public entry: ModuleEntry, protected readonly deps: SupervisorDeps) {
+  constructor(public entry: ModuleEntry, private readonly deps: SupervisorDeps) {
+    this.cell = new StateCell<ChildSupervisor>(this, (s) => deps.onChange(s));
     const t = deps.config.timing;
     this.backoff = new CrashBackoff({
       baseMs: t.backoffBaseMs,
@@ -115,14 +159,8 @@ export class ModuleSupervisor {
     return this.state === 'starting' ? 1 : 5;
   }
 
-  protected fire(event: ModuleEvent): void {
-    const to = nextState(this.state, event);
-    if (to === this.state) return;
-    this.state = to;
-    this.deps.onChange(this);
-    if (to === 'running' || to === 'failed' || to === 'disabled' || to === 'unreachable') {
-      for (const w of this.waiters.splice(0)) w();
-    }
+  private fire(event: ModuleEvent): void {
+    this.cell.fire(event);
   }
 
   /**
@@ -138,19 +176,19 @@ export class ModuleSupervisor {
     return this.target;
   }
 
-  /** Resolves once the module is running, failed or disabled. */
-  protected settled(): Promise<void> {
-    if (this.state === 'running' || this.state === 'failed' || this.state === 'disabled' || this.state === 'unreachable') return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+  private settled(): Promise<void> {
+    return this.cell.settled();
   }
 
-  protected serial<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(op, op);
-    this.queue = run.catch(() => undefined);
-    return run;
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    return this.cell.serial(op);
   }
 
-  /** Enable: prepare, start a child, wait until it runs or the module has failed. */
+  /**
+   * Enable: prepare (compile, migrate), then launch a child and return; readiness or death
+   * drives the state machine from there. Never waits for the child, so a stop queued behind
+   * it is answered at once (issue 13 item 1). Await `outcome()` for running/failed/disabled.
+   */
   start(): Promise<void> {
     return this.serial(async () => {
       if (this.entry.error) {
@@ -158,14 +196,34 @@ export class ModuleSupervisor {
         if (this.state !== 'failed') this.fire('give_up');
         return;
       }
-      if (this.state === 'running' || this.state === 'starting' || this.state === 'restarting') return this.settled();
+      if (this.state === 'running' || this.state === 'starting' || this.state === 'restarting') return;
       await this.freshStart();
     });
   }
 
-  /** From nothing serving to running (or failed): prepare, then one child. */
+  /** Resolves once the module is running, failed, disabled or unreachable (whoever got it there). */
+  outcome(): Promise<void> {
+    return this.settled();
+  }
+
+  /**
+   * Keeps a module out without a child and says why (a dependency that is not running):
+   * state `failed`, last_error = reason. Called by the module set only.
+   */
+  hold(reason: string): Promise<void> {
+    return this.serial(async () => {
+      if (this.state === 'failed' && this.lastError === reason) return;
+      await this.stopNow();
+      this.lastError = reason;
+      if (this.state !== 'failed') this.fire('give_up');
+      else this.deps.onChange(this);
+    });
+  }
+
+  /** From nothing serving to starting: prepare, then one child (not awaited). */
   private async freshStart(): Promise<void> {
     this.backoff.reset();
+    this.lastError = null;
     this.fire('start');
     try {
       await this.deps.prepare(this.entry);
@@ -173,32 +231,49 @@ export class ModuleSupervisor {
       this.giveUp(toHubError(e).message);
       return;
     }
+    if (this.state !== 'starting') return;
     void this.spawn();
-    await this.settled();
   }
 
-  /** Disable or shut down: stop routing, drain the child, SIGKILL after the drain time. */
+  /**
+   * Disable or shut down: stop routing, drain the child, SIGKILL after the drain time. A child
+   * that is still starting is killed at once, before waiting for the operation in progress,
+   * so a stop never waits for a start (or a zero-downtime restart) to time out.
+   */
   stop(): Promise<void> {
-    return this.serial(async () => {
-      clearTimeout(this.retryTimer);
-      if (this.state === 'disabled') return;
+    this.cancelStarting();
+    return this.serial(() => this.stopNow());
+  }
+
+  private async stopNow(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    if (this.state === 'disabled') return;
+    if (this.state === 'failed') {
       this.fire('stop');
-      const children = [this.active, this.starting].filter((c): c is LiveChild => c !== null);
-      this.active = null;
-      this.starting = null;
-      await Promise.all(children.map((c) => this.retire(c)));
-      if (this.state === 'stopping') this.fire('stopped');
-    });
+      return;
+    }
+    this.fire('stop');
+    const children = [this.active, this.starting].filter((c): c is LiveChild => c !== null);
+    this.active = null;
+    this.starting = null;
+    await Promise.all(children.map((c) => this.retire(c)));
+    if (this.state === 'stopping') this.fire('stopped');
+  }
+
+  /** Kills a child that has not reported ready yet; its start attempt then ends at once. */
+  private cancelStarting(): void {
+    const s = this.starting;
+    if (s && s.handle.port === null) s.handle.kill('stopped', 'stopped while starting');
   }
 
   /**
    * Zero-downtime restart: a new child must be ready before routing switches and the old
    * one drains. If the new child never gets ready, the old one keeps serving.
    */
-  restart(): Promise<void> {
+  restart(kind: 'restart' | 'reload' = 'restart'): Promise<void> {
     return this.serial(async () => {
       if (this.entry.error) throw new HubError('manifest_invalid', this.entry.error.message);
-      if (this.state === 'starting') return this.settled();
+      if (this.state === 'starting') return;
       if (this.state !== 'running' || !this.active) {
         // nothing is serving: a restart is a fresh start
         clearTimeout(this.retryTimer);
@@ -212,13 +287,19 @@ export class ModuleSupervisor {
       } catch (e) {
         const exit = e as ChildExit;
         this.starting = null;
-        throw new HubError('start_failed', `restart of ${this.name} failed, the old process keeps serving: ${exit.message}`);
+        if (exit.reason === 'stopped') return; // a stop cancelled it
+        throw new HubError('start_failed', `${kind} of ${this.name} failed, the old process keeps serving: ${exit.message}`);
+      }
+      if (this.starting !== next || this.state !== 'running') {
+        await this.retire(next);
+        return;
       }
       next.proxy = this.deps.createProxy(this.name, next.handle.port!);
       const old = this.active;
       this.active = next;
       this.starting = null;
-      this.restarts++;
+      if (kind === 'reload') this.reloads++;
+      else this.restarts++;
       // state may have moved while we awaited (TS cannot see that): read it afresh
       const now = this.state as ModuleState;
       if (now === 'restarting') {
@@ -245,6 +326,7 @@ export class ModuleSupervisor {
   private async spawn(): Promise<void> {
     let live: LiveChild;
     try {
+      if (this.state !== 'starting') return;
       live = await this.launch();
     } catch (e) {
       this.giveUp(toHubError(e).message);
@@ -279,7 +361,9 @@ export class ModuleSupervisor {
     const delay = this.backoff.onCrash(exit.uptimeMs);
     if (delay === null) {
       const n = this.backoff.crashesInWindow();
-      this.giveUp(`crash loop: ${n} crashes within ${Math.round(this.deps.config.timing.crashWindowMs / 1000)} s; last: ${this.lastError}. Fix the module, then enable or restart it`);
+      const row = this.backoff.crashesInARow();
+      const what = n >= row ? `${n} crashes within ${Math.round(this.deps.config.timing.crashWindowMs / 1000)} s` : `${row} crashes in a row without a stable run`;
+      this.giveUp(`crash loop: ${what}; last: ${this.lastError}. Fix the module, then enable or restart it`);
       return;
     }
     this.deps.log.warn({ module: this.name, reason: exit.reason, delay_ms: delay }, `💥 Module ${this.name} ${exit.message}; restarting in ${delay} ms`);
@@ -293,7 +377,7 @@ export class ModuleSupervisor {
     }, delay);
   }
 
-  protected giveUp(message: string): void {
+  private giveUp(message: string): void {
     clearTimeout(this.retryTimer);
     this.lastError = message;
     this.deps.log.error({ module: this.name }, `❌ Could not load module ${this.name}: ${message}`);

@@ -1,6 +1,10 @@
 // One catalogue of every error the hub reports, shared by kernel, children and CLI.
 // An error is a value with a code; its HTTP status is looked up here and nowhere else,
-// and every HTTP answer for it has the same JSON shape: {"error": code, "message": text}.
+// and every HTTP answer for it has the same JSON shape:
+// {"error": code, "message": text, "details"?: {...}} — from a child through the kernel to
+// the client, details included. A module's own API errors (ctx.error → ModuleError) carry
+// the module's own code and status in the same shape. README "Error codes" lists this
+// catalogue; tests/unit/errors.test.ts keeps the two equal.
 
 export const ERROR_CODES = {
   // requests and routing
@@ -28,8 +32,6 @@ export const ERROR_CODES = {
   hub_version_mismatch: 422,
   // processes
   start_failed: 500,
-  start_timeout: 500,
-  crash_loop: 500,
   // database and migrations
   database_unavailable: 503,
   data_dir_in_use: 409,
@@ -41,7 +43,6 @@ export const ERROR_CODES = {
   migration_order: 409,
   migration_adopt: 409,
   // module code
-  read_only: 403,
   task_failed: 500,
   task_timeout: 504,
   module_timeout: 504,
@@ -50,7 +51,8 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export interface ErrorBody {
-  error: ErrorCode;
+  /** A catalogue code, or a module's own (ModuleError). */
+  error: ErrorCode | string;
   message: string;
   details?: Record<string, unknown>;
 }
@@ -74,6 +76,33 @@ export class HubError extends Error {
     return this.details === undefined
       ? { error: this.code, message: this.message }
       : { error: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** A module's own API error codes: lower snake case, like the catalogue's. */
+export const MODULE_ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
+
+/**
+ * An error a module defines for its own API (`throw ctx.error(409, 'duplicate', '…', { id })`):
+ * its own code and HTTP status (400–599), answered in the one shape by the module runtime.
+ * A bad code or status is a bug in the module and becomes internal_error.
+ */
+export class ModuleError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(status: number, code: string, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'ModuleError';
+    const ok = Number.isInteger(status) && status >= 400 && status <= 599 && MODULE_ERROR_CODE.test(code);
+    this.status = ok ? status : 500;
+    this.code = ok ? code : 'internal_error';
+    this.details = details;
+  }
+
+  toJSON(): ErrorBody {
+    return this.details === undefined ? { error: this.code, message: this.message } : { error: this.code, message: this.message, details: this.details };
   }
 }
 

@@ -67,6 +67,12 @@ export interface ModuleContext {
   render(view: string, data?: Record<string, unknown>): Promise<string>;
   /** Describes a route for the merged API docs (optional: routes are found without it). */
   docs: ApiDocs;
+  /**
+   * An error to throw from a route: answered as `status` with `{"error": code, "message",
+   * "details"}`, the hub's one error shape. `code` is the module's own (lower snake case);
+   * `status` 400–599. Example: `throw ctx.error(409, 'duplicate', 'already stored', { id })`.
+   */
+  error(status: number, code: string, message: string, details?: Record<string, unknown>): Error & { status: number; code: string };
 }
 
 /** The default export of backend/router.ts and frontend/views.ts. */

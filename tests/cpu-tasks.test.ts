@@ -3,10 +3,11 @@
 // into clear errors, loads npm packages inside workers, and lets a draining child exit
 // within its drain time even with a task that would run for half a minute.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { tempDir, writeModule } from './helpers/modules.js';
-import { pidAlive } from './helpers/wait.js';
+import { pidAlive, waitFor } from './helpers/wait.js';
 
 const DRAIN_MS = 4_000;
 let k: RunningKernel;
@@ -68,6 +69,12 @@ async function timedHealth(base: string, status = 200): Promise<number> {
   return performance.now() - t0;
 }
 
+/** utime + stime of a process in clock ticks, from /proc (worker threads included). */
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 describe('CPU tasks (piscina)', () => {
   // A timing test on a shared 2-core machine: a retry absorbs a neighbour's burst, while a pool
   // that really blocked the event loop (every answer ≥ 300 ms behind a task) fails every attempt.
@@ -87,7 +94,7 @@ describe('CPU tasks (piscina)', () => {
         completed++;
       }
     });
-    await new Promise((r) => setTimeout(r, 400)); // let the queue build up
+    await waitFor(() => completed >= 2, { what: 'the saturated pool to have finished tasks' }); // the queue has built up
 
     const viaGateway: number[] = [];
     const direct: number[] = [];
@@ -123,7 +130,8 @@ describe('CPU tasks (piscina)', () => {
   it('rejects with the task error: 500 JSON from the runtime, or the module answers its own 4xx', async () => {
     const res = await k.get('/api/v1/cruncher/boom');
     expect(res.status).toBe(500);
-    expect(await res.json()).toEqual({ error: 'task_failed', message: 'task "boom" failed: kaboom: no coffee' });
+    // details too: the child's error writer used to drop them (issue 13)
+    expect(await res.json()).toEqual({ error: 'task_failed', message: 'task "boom" failed: kaboom: no coffee', details: { task: 'boom' } });
     const own = await k.get('/api/v1/cruncher/boom-own');
     expect(own.status).toBe(422);
     expect(((await own.json()) as { message: string }).message).toMatch(/kaboom: bad input/);
@@ -154,8 +162,10 @@ describe('CPU tasks (piscina)', () => {
 
   it('closes the pool on drain: disable returns within the drain time despite a 30 s task', async () => {
     const { pid } = await k.record('cruncher');
+    const cpuBefore = cpuTicks(pid);
     expect((await k.json('/api/v1/cruncher/background', { method: 'POST' })).started).toBe(true);
-    await new Promise((r) => setTimeout(r, 200)); // the task is now running in a worker
+    // the task is running in a worker once the child's CPU time climbs (clock ticks, 100 per second)
+    await waitFor(() => cpuTicks(pid) - cpuBefore >= 10, { what: 'the background task to spin' });
     const t0 = Date.now();
     const res = await k.admin('/api/v1/modules/cruncher/disable', { method: 'POST' });
     const took = Date.now() - t0;

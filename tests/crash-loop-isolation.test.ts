@@ -2,6 +2,7 @@
 // next to it keeps answering every request while that happens.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
+import { staysTrue } from './helpers/wait.js';
 import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
 
 let k: RunningKernel;
@@ -48,9 +49,8 @@ describe('crash loops and isolation', () => {
     const restarts = rec.restarts;
     const failLines = () => k.lines.filter((l) => l.includes('Could not load module looper')).length;
     expect(failLines()).toBe(1);
-    // give a storm the chance to show itself: the count must not move
-    await new Promise((r) => setTimeout(r, 1000));
-    expect((await k.record('looper')).restarts).toBe(restarts);
+    // watch for a storm for a second: the count must not move
+    await staysTrue(async () => (await k.record('looper')).restarts === restarts && failLines() === 1, { ms: 1000, what: 'no restart after failed' });
     expect(failLines()).toBe(1);
     const res = await k.get('/api/v1/looper/hello');
     expect(res.status).toBe(503);

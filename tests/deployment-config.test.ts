@@ -43,7 +43,7 @@ function matches(text: string, re: RegExp): string[] {
 const ENV_READ = new Set([
   ...matches(code, /\benv\.([A-Z][A-Z0-9_]+)/g), // process.env.X, env.X
   ...matches(code, /\benv\[\s*['"]([A-Z][A-Z0-9_]+)['"]\s*\]/g), // env['X']
-  ...matches(code, /\b(?:int|envInt)\(\s*(?:env\s*,\s*)?['"]([A-Z][A-Z0-9_]+)['"]/g), // int(env, 'X', …)
+  ...matches(code, /\b(?:int|envInt|text|bool|oneOf|optional)\(\s*(?:env\s*,\s*)?['"]([A-Z][A-Z0-9_]+)['"]/g), // int(env, 'X', …), config.ts: r.bool('X', …)
   // the variables the kernel passes on to its module children (kernel/child-env.ts)
   ...matches(/const ALLOWED = \[([^\]]*)\]/.exec(read('kernel/child-env.ts'))?.[1] ?? '', /'([A-Z][A-Z0-9_]+)'/g),
 ]);

@@ -155,7 +155,7 @@ describe('invoice_parser: round trips', () => {
   it('refuses the same file twice, naming the stored invoice', async () => {
     const res = await post(k, new Uint8Array(pdfs.en), 'application/pdf');
     expect(res.status).toBe(409);
-    expect(await res.json()).toMatchObject({ error: 'duplicate', id: ids.en });
+    expect(await res.json()).toMatchObject({ error: 'duplicate', details: { id: ids.en } });
   });
 
   it('deletes an invoice with its lines', async () => {
@@ -195,8 +195,8 @@ describe('invoice_parser: bad input gets a clear 4xx and stores nothing', () => 
 
   it('lists what was missing when no invoice fields are found', async () => {
     const body = (await (await post(k, new Uint8Array(pdfs.letter), 'application/pdf')).json()) as any;
-    expect(body).toMatchObject({ error: 'unrecognised_invoice', missing: ['invoice_number', 'total'] });
-    expect(body.not_found).toEqual(expect.arrayContaining(['invoice_number', 'total', 'invoice_date', 'lines']));
+    expect(body).toMatchObject({ error: 'unrecognised_invoice', details: { missing: ['invoice_number', 'total'] } });
+    expect(body.details.not_found).toEqual(expect.arrayContaining(['invoice_number', 'total', 'invoice_date', 'lines']));
   });
 
   it('answers a 50 MB upload with 413 JSON, whether declared, in a form or streamed without a length', async () => {

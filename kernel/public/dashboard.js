@@ -8,7 +8,9 @@
   'use strict';
   document.documentElement.classList.add('js');
 
-  const STATES = ['disabled', 'starting', 'running', 'stopping', 'restarting', 'failed', 'missing'];
+  // state → tone, from shared/module-states.ts (rendered into the page by the server): one vocabulary
+  let TONES = {};
+  try { TONES = JSON.parse(document.body.dataset.tones || '{}'); } catch { TONES = {}; }
   const MAX_LOG_LINES = 1000;
   const page = document.body.dataset.page;
   const publicUrl = document.body.dataset.publicUrl || '';
@@ -40,7 +42,9 @@
     if (l >= 20) return 'debug';
     return 'trace';
   }
-  const stateClass = (s) => `badge state-${STATES.includes(s) ? s : 'disabled'}`;
+  const stateClass = (s) => `badge tone-${Object.hasOwn(TONES, s) ? TONES[s] : 'bad'}`;
+  /** What went wrong, if anything: the last error, else a failed hot reload (the old code keeps serving). */
+  const problemOf = (rec) => rec.last_error || (rec.reload_error ? `reload failed, the previous version keeps serving: ${rec.reload_error}` : '');
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
@@ -89,11 +93,11 @@
       setField(root, 'memory', bytes(rec.memory_rss_bytes));
       setField(root, 'enabled', rec.enabled ? 'yes' : 'no');
       setField(root, 'pid', rec.pid === null ? '—' : `pid ${rec.pid}, port ${rec.port}`);
-      setField(root, 'last_error', rec.last_error || '');
-      for (const n of root.querySelectorAll('.row-error[data-field="last_error"]')) n.hidden = !rec.last_error;
+      setField(root, 'last_error', problemOf(rec));
+      for (const n of root.querySelectorAll('.row-error[data-field="last_error"]')) n.hidden = !problemOf(rec);
     }
     const errorCard = $('last-error');
-    if (errorCard && page === 'module' && $('module-page').dataset.module === rec.name) errorCard.hidden = !rec.last_error;
+    if (errorCard && page === 'module' && $('module-page').dataset.module === rec.name) errorCard.hidden = !problemOf(rec);
     for (const box of byData('actions-for', rec.name)) updateActions(box, rec);
     for (const badge of byData('dep-state', rec.name)) {
       badge.textContent = rec.state;

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ModuleContext, ModuleDb } from '../module-api.js';
 import type { ModuleSpec } from '../ipc.js';
-import { HubError } from '../errors.js';
+import { HubError, ModuleError } from '../errors.js';
 import { createModuleDb } from '../db.js';
 import { createModuleConfig } from './config.js';
 import { createSafety } from './safety.js';
@@ -39,6 +39,7 @@ export function createContext(spec: ModuleSpec, log: Logger): RuntimeContext {
     log,
     db: db ?? noDatabase(spec.name),
     tasks,
+    error: (status, code, message, details) => new ModuleError(status, code, message, details),
     render(view, data = {}) {
       const file = [view, `${view}.ejs`, `${view}.html`].map((v) => join(templates, v)).find((f) => existsSync(f));
       if (!file || !file.startsWith(templates + '/')) {

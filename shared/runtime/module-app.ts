@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModuleContext, ModuleRoutes } from '../module-api.js';
 import type { ModuleSpec } from '../ipc.js';
-import { HubError, toHubError } from '../errors.js';
+import { HubError, ModuleError, toHubError } from '../errors.js';
 import { bodyLimitBytes } from '../manifest.js';
 import { kernelSecretCheck } from './kernel-secret.js';
 import { requestBody } from './request-body.js';
@@ -90,13 +90,14 @@ export async function buildModuleApp(spec: ModuleSpec, ctx: ModuleContext): Prom
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const e = toHubError(err);
+    // a module's own coded error (ctx.error) or a HubError: code, message and details as they are
+    const e: HubError | ModuleError = err instanceof ModuleError ? err : toHubError(err);
     // body-parser errors carry their own 4xx status
-    const status = typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : e.status;
+    const status = e instanceof ModuleError ? e.status : typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : e.status;
     if (status >= 500) ctx.log.error({ err, method: req.method, url: req.originalUrl }, `💥 ${req.method} ${req.originalUrl} failed: ${e.message}`);
     if (res.headersSent) return void res.destroy();
-    const code = status === 413 ? 'payload_too_large' : status < 500 && e.code === 'internal_error' ? 'bad_request' : e.code;
-    res.status(status).json({ error: code, message: e.message });
+    const code = e instanceof ModuleError ? e.code : status === 413 ? 'payload_too_large' : status < 500 && e.code === 'internal_error' ? 'bad_request' : e.code;
+    res.status(status).json(e.details === undefined ? { error: code, message: e.message } : { error: code, message: e.message, details: e.details });
   });
   return app;
 }

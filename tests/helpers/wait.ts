@@ -34,3 +34,15 @@ export function pidAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * For a negative property ("no restart storm"): checks `holds` every intervalMs for `ms` and
+ * fails at the first break, naming it. An observation window, not a sleep before a check.
+ */
+export async function staysTrue(holds: () => boolean | Promise<boolean>, { ms, intervalMs = 50, what = 'condition' }: { ms: number; intervalMs?: number; what?: string }): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!(await holds())) throw new Error(`${what} stopped holding after ${ms - (end - Date.now())} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

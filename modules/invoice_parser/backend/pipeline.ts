@@ -1,11 +1,11 @@
 // One upload from request to stored invoice, shared by the API and the upload page:
 // safety switches → read the body (size-capped) → extract text (worker) → parse fields
-// (worker) → store invoice and lines in one transaction. Every refusal is an UploadError
+// (worker) → store invoice and lines in one transaction. Every refusal is a ctx.error (the hub's coded module error)
 // raised before anything is written.
 import type { ModuleContext, Request } from '../../../shared/module-api.js';
 import type { ExtractFailure, ExtractPayload, ExtractResult, ParsedInvoice, ParseResult } from './types.js';
 import { findBySha, insertInvoice } from './store.js';
-import { UploadError, discard, readUpload } from './upload.js';
+import { discard, readUpload } from './upload.js';
 
 export interface Settings {
   maxBytes: number;
@@ -56,17 +56,17 @@ export function readOnlyOutcome(ctx: ModuleContext): UploadOutcome & { kind: 're
 }
 
 async function runUpload(ctx: ModuleContext, req: Request, s: Settings): Promise<UploadOutcome> {
-  const upload = await readUpload(req, s.maxBytes);
+  const upload = await readUpload(req, s.maxBytes, ctx.error);
   const payload: ExtractPayload = { kind: upload.kind, data: upload.data, maxPages: s.maxPages };
   const extracted = await ctx.tasks.run<ExtractResult>('extract', payload, { timeoutMs: s.taskTimeoutMs });
-  if (!extracted.ok) throw new UploadError(EXTRACT_STATUS[extracted.code], extracted.code, extracted.message, { file_name: upload.fileName });
+  if (!extracted.ok) throw ctx.error(EXTRACT_STATUS[extracted.code], extracted.code, extracted.message, { file_name: upload.fileName });
 
   const existing = await findBySha(ctx.db, extracted.sha256);
-  if (existing !== null) throw new UploadError(409, 'duplicate', `this file is already stored as invoice ${existing}`, { id: existing });
+  if (existing !== null) throw ctx.error(409, 'duplicate', `this file is already stored as invoice ${existing}`, { id: existing });
 
   const parsed = await ctx.tasks.run<ParseResult>('parse', { text: extracted.text }, { timeoutMs: s.taskTimeoutMs });
   if (parsed.missing.length > 0) {
-    throw new UploadError(422, 'unrecognised_invoice', `no invoice found in the ${upload.kind === 'pdf' ? 'PDF' : 'text'}: missing ${parsed.missing.join(', ')}`, {
+    throw ctx.error(422, 'unrecognised_invoice', `no invoice found in the ${upload.kind === 'pdf' ? 'PDF' : 'text'}: missing ${parsed.missing.join(', ')}`, {
       missing: parsed.missing,
       not_found: parsed.not_found,
       parsed: parsed.invoice,
@@ -96,7 +96,7 @@ async function runUpload(ctx: ModuleContext, req: Request, s: Settings): Promise
     // two uploads of one file racing past the check above: the unique index decides
     if ((e as { code?: string }).code === '23505') {
       const other = await findBySha(ctx.db, extracted.sha256);
-      throw new UploadError(409, 'duplicate', `this file is already stored as invoice ${other}`, { id: other });
+      throw ctx.error(409, 'duplicate', `this file is already stored as invoice ${other}`, { id: other });
     }
     throw e;
   }
@@ -114,7 +114,7 @@ export async function handleUpload(ctx: ModuleContext, req: Request): Promise<Up
   const s = settings(ctx);
   if ((counter[IN_FLIGHT] ?? 0) >= s.maxConcurrent) {
     discard(req);
-    throw new UploadError(503, 'busy', `${s.maxConcurrent} uploads are being parsed; try again in a few seconds`, { retry_after_s: 5 });
+    throw ctx.error(503, 'busy', `${s.maxConcurrent} uploads are being parsed; try again in a few seconds`, { retry_after_s: 5 });
   }
   counter[IN_FLIGHT] = (counter[IN_FLIGHT] ?? 0) + 1;
   try {

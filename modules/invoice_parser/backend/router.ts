@@ -2,12 +2,6 @@
 import type { ModuleContext, Response, Router } from '../../../shared/module-api.js';
 import { handleUpload } from './pipeline.js';
 import { deleteInvoice, getInvoice, listInvoices, parseId, parseListFilter } from './store.js';
-import { UploadError } from './upload.js';
-
-function sendUploadError(res: Response, e: UploadError): void {
-  if (e.status === 503) res.setHeader('Retry-After', '5');
-  res.status(e.status).json(e.toJSON());
-}
 
 const notFound = (res: Response, id: unknown) => res.status(404).json({ error: 'not_found', message: `no invoice ${String(id).slice(0, 40)}` });
 
@@ -17,8 +11,9 @@ export default function routes(router: Router, ctx: ModuleContext): void {
       const out = await handleUpload(ctx, req);
       res.status(out.status).json(out.body);
     } catch (e) {
-      if (e instanceof UploadError) return sendUploadError(res, e);
-      throw e; // task_timeout / task_failed / database errors: the runtime answers them as JSON
+      // refusals are ctx.error values; the runtime answers them (and task or database errors) in the one shape
+      if ((e as { status?: number }).status === 503) res.setHeader('Retry-After', '5');
+      throw e;
     }
   });
 

@@ -4,7 +4,6 @@ import type { ModuleContext, Response, Router } from '../../../shared/module-api
 import { envKey, handleUpload, settings } from '../backend/pipeline.js';
 import { getInvoice, listInvoices, parseId, parseListFilter, type ListFilter } from '../backend/store.js';
 import type { ParsedInvoice } from '../backend/types.js';
-import { UploadError } from '../backend/upload.js';
 
 const money = (n: number | null | undefined) =>
   n === null || n === undefined ? '—' : n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -60,9 +59,11 @@ export default function views(router: Router, ctx: ModuleContext): void {
       if (out.kind === 'dry_run') return renderIndex(res, { notice: out.body.message, preview: out.body.invoice });
       return renderIndex(res, { status: out.status, error: out.body.message });
     } catch (e) {
-      if (e instanceof UploadError) {
-        const { missing, id } = e.details as { missing?: string[]; id?: number };
-        return renderIndex(res, { status: e.status, error: e.message, details: { missing: missing ?? null, duplicateOf: id ?? null } });
+      // a refusal (ctx.error): its status, message and details go on the page
+      const refusal = e as { name?: string; status?: number; message?: string; details?: { missing?: string[]; id?: number } };
+      if (refusal.name === 'ModuleError' && typeof refusal.status === 'number') {
+        const { missing, id } = refusal.details ?? {};
+        return renderIndex(res, { status: refusal.status, error: refusal.message ?? '', details: { missing: missing ?? null, duplicateOf: id ?? null } });
       }
       const err = e as { status?: number; message?: string };
       ctx.log.error({ err: e }, `💥 upload page: ${err.message}`);

@@ -1,0 +1,255 @@
+// The one owner of the set of modules (issue 13): the supervisors in registry order, their
+// routes, the **wanted** on/off switch of each (kept apart from the parsed manifest), and
+// change notifications. Boot, the admin API, hubctl, hot reload and cluster sync only say
+// what they want (`want`, `kick`, `replace`); the set reconciles each module towards it
+// with the rule in kernel/reconcile-rules.ts. The one lock per module is its supervisor's
+// queue; reconciling never waits for a child to become ready, so a disable is answered
+// within the drain time at any moment.
+import type { Logger } from 'pino';
+import { HubError } from '../shared/errors.js';
+import { parseDependency } from '../shared/manifest.js';
+import { STATE_INFO } from '../shared/module-states.js';
+import { assertModuleName } from '../shared/names.js';
+import { decide, type DependencyView } from './reconcile-rules.js';
+import type { ModuleEntry } from './registry.js';
+import { RouteTable } from './route-table.js';
+import type { ModuleSupervisor } from './supervisor.js';
+
+/** Where a wish came from: logged, and decides whether it is written and published. */
+export type WantSource = 'boot' | 'api' | 'module.json' | 'cluster';
+
+export interface ModuleSetDeps {
+  log: Logger;
+  modulesDir: string;
+  /** A supervisor (local or remote) for an entry; its onChange must call ModuleSet.changed. */
+  supervise(entry: ModuleEntry): ModuleSupervisor;
+  /**
+   * Makes a wish durable: module.json and this kernel's memory of it (api, cluster) and the
+   * cluster's record (api, module.json). Failures are logged by the caller.
+   */
+  persist(sup: ModuleSupervisor, enabled: boolean, source: WantSource): Promise<void>;
+}
+
+export class ModuleSet {
+  readonly routes = new RouteTable<ModuleSupervisor>();
+  private readonly sups = new Map<string, ModuleSupervisor>();
+  private order: string[] = [];
+  /** In `failed` because a dependency held them out: they come up by themselves. */
+  private readonly held = new Set<string>();
+  /** Asked to try again (enable, restart, reload of their files, boot): a crashed module only starts on this. */
+  private readonly kicked = new Set<string>();
+  /** Failed since last running: their recovery is logged once. */
+  private readonly down = new Set<string>();
+  private readonly listeners = new Set<(sup: ModuleSupervisor) => void>();
+
+  constructor(private readonly deps: ModuleSetDeps) {}
+
+  list(): ModuleSupervisor[] {
+    return this.order.map((n) => this.sups.get(n)!).filter(Boolean);
+  }
+
+  get(name: string): ModuleSupervisor | undefined {
+    return this.sups.get(name);
+  }
+
+  /** The module by a client-given name; `module_not_found` (404) when there is none. */
+  find(rawName: unknown): ModuleSupervisor {
+    const name = assertModuleName(rawName);
+    const sup = this.sups.get(name);
+    if (!sup) throw new HubError('module_not_found', `no module named "${name}" in ${this.deps.modulesDir}; see GET /api/v1/modules`);
+    return sup;
+  }
+
+  /** Called on every state change of any module (live views, metrics). Returns an unsubscribe. */
+  onChange(fn: (sup: ModuleSupervisor) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Adds a module found on disk; it is not wanted until someone says so. */
+  add(entry: ModuleEntry): ModuleSupervisor {
+    const sup = this.deps.supervise(entry);
+    this.sups.set(entry.name, sup);
+    this.order.push(entry.name);
+    this.route(sup, null);
+    return sup;
+  }
+
+  /** Stops and forgets a module whose folder is gone. */
+  async remove(name: string): Promise<void> {
+    const sup = this.sups.get(name);
+    if (!sup) return;
+    sup.wanted = false;
+    await sup.stop();
+    if (sup.entry.manifest) this.routes.delete(sup.entry.manifest.api_prefix);
+    this.routes.delete(`/${name}`);
+    this.sups.delete(name);
+    this.order = this.order.filter((n) => n !== name);
+    this.reconcileDependents(name);
+  }
+
+  /**
+   * Takes a newly read entry for a known module (hot reload): the manifest and its routes.
+   * A running module keeps running on its old code; the caller decides on a reload.
+   */
+  replaceEntry(sup: ModuleSupervisor, next: ModuleEntry): void {
+    const prev = sup.entry;
+    sup.replaceEntry(next);
+    this.route(sup, prev);
+  }
+
+  /** Points the module's api_prefix and /<name> at its supervisor (after removing old ones). */
+  private route(sup: ModuleSupervisor, previous: ModuleEntry | null): void {
+    if (previous?.manifest) this.routes.delete(previous.manifest.api_prefix);
+    if (sup.entry.manifest && !sup.entry.error) {
+      this.routes.set(sup.entry.manifest.api_prefix, sup);
+      this.routes.set(`/${sup.name}`, sup);
+    } else {
+      this.routes.delete(`/${sup.name}`);
+    }
+  }
+
+  /**
+   * Says what is wanted for a module and reconciles it. Idempotent: wanting what is already
+   * wanted changes nothing (so a cluster hint applied twice is applied once). `persist`
+   * false for boot, which has already settled where the wish came from.
+   */
+  async want(sup: ModuleSupervisor, on: boolean, source: WantSource, persist = true): Promise<void> {
+    // a new wish, or an explicit enable, tries a failed module again; a repeated hint does not
+    if (on && (!sup.wanted || source === 'api' || source === 'boot')) this.kicked.add(sup.name);
+    if (sup.wanted !== on) {
+      sup.wanted = on;
+      if (source !== 'boot') this.deps.log.info({ module: sup.name, source }, `${on ? '▶️' : '⏹️'}  ${sup.name} ${on ? 'enabled' : 'disabled'} (${source})`);
+    }
+    if (persist) await this.deps.persist(sup, on, source);
+    this.reconcile(sup.name);
+    this.reconcileDependents(sup.name);
+  }
+
+  /** Try a failed module again (restart, a reload of its files): it starts if the rule allows. */
+  kick(sup: ModuleSupervisor): void {
+    this.kicked.add(sup.name);
+    this.reconcile(sup.name);
+  }
+
+  /** Enabled modules that list `name` among their dependencies. */
+  dependentsOf(name: string): ModuleSupervisor[] {
+    return this.list().filter((s) => s.wanted && (s.entry.manifest?.dependencies ?? []).some((d) => parseDependency(d).name === name));
+  }
+
+  private dependencyViews(sup: ModuleSupervisor): DependencyView[] {
+    return (sup.entry.manifest?.dependencies ?? []).map((d) => {
+      const name = parseDependency(d).name;
+      const dep = this.sups.get(name);
+      return { name, known: dep !== undefined, wanted: dep?.wanted ?? false, state: dep?.state ?? 'disabled' };
+    });
+  }
+
+  /** Brings one module towards what is wanted; the supervisor's queue orders the operations. */
+  reconcile(name: string): void {
+    const sup = this.sups.get(name);
+    if (!sup) return;
+    const goal = decide(
+      { broken: Boolean(sup.entry.error), wanted: sup.wanted, state: sup.state, held: this.held.has(name), kicked: this.kicked.has(name) },
+      this.dependencyViews(sup),
+    );
+    const fail = (e: unknown) => this.deps.log.error({ module: name }, `reconcile ${name}: ${(e as Error).message}`);
+    switch (goal.kind) {
+      case 'start':
+        this.kicked.delete(name);
+        this.held.delete(name);
+        void sup.start().catch(fail);
+        break;
+      case 'stop':
+        this.held.delete(name);
+        void sup.stop().catch(fail);
+        break;
+      case 'hold':
+        if (this.held.has(name) && sup.state === 'failed' && sup.lastError === goal.reason) break;
+        this.held.add(name);
+        this.deps.log.warn({ module: name }, `⏸️  ${name} waits: ${goal.reason}`);
+        void sup.hold(goal.reason).catch(fail);
+        break;
+      case 'wait':
+        break;
+      case 'none':
+        // a kick is for one try: spent once the module is on its way (or cannot start at all)
+        if (sup.state !== 'failed' || sup.entry.error) this.kicked.delete(name);
+        break;
+    }
+  }
+
+  private reconcileDependents(name: string): void {
+    for (const s of this.list()) {
+      if ((s.entry.manifest?.dependencies ?? []).some((d) => parseDependency(d).name === name)) this.reconcile(s.name);
+    }
+  }
+
+  /** Every module, in registry order. */
+  reconcileAll(): void {
+    for (const n of this.order) this.reconcile(n);
+  }
+
+  /** The supervisors' onChange: tells listeners, logs a recovery once, and reconciles the modules that depend on this one. */
+  changed(sup: ModuleSupervisor): void {
+    if (sup.state === 'failed' && !this.held.has(sup.name)) this.down.add(sup.name);
+    if (sup.state === 'running' && this.down.delete(sup.name)) this.deps.log.info({ module: sup.name }, `✅ Module ${sup.name} recovered and is running`);
+    if (sup.state === 'disabled') this.down.delete(sup.name);
+    for (const fn of this.listeners) fn(sup);
+    // after the supervisor's own bookkeeping for this change
+    queueMicrotask(() => this.reconcileDependents(sup.name));
+  }
+
+  /**
+   * Resolves once the module has an answer for whoever asked: running, failed (crash policy,
+   * refused, or held by a dependency), disabled while not wanted, or unreachable. A module
+   * waiting for a dependency that is on its way is not answered yet.
+   */
+  outcome(sup: ModuleSupervisor, withinMs = Infinity): Promise<void> {
+    const done = () =>
+      this.sups.get(sup.name) !== sup || (STATE_INFO[sup.state].settled && (sup.state !== 'disabled' || !sup.wanted || Boolean(sup.entry.error)));
+    if (done()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const finish = () => {
+        off();
+        clearTimeout(timer);
+        resolve();
+      };
+      const off = this.onChange(() => {
+        if (done()) finish();
+      });
+      if (Number.isFinite(withinMs)) timer = setTimeout(finish, withinMs);
+    });
+  }
+
+  /**
+   * For boot readiness: the module's first attempt is over (running, failed, restarting after
+   * a crash, unreachable), or it is not wanted, or it waits for a dependency that is not running.
+   */
+  firstAttemptOver(sup: ModuleSupervisor): boolean {
+    if (!sup.wanted || sup.entry.error) return true;
+    if (sup.state === 'disabled') return this.dependencyViews(sup).some((d) => d.state !== 'running');
+    return sup.state !== 'starting' && sup.state !== 'stopping';
+  }
+
+  /** Resolves once every module's first attempt is over (see firstAttemptOver). */
+  async firstAttempts(): Promise<void> {
+    const pending = () => this.list().some((s) => !this.firstAttemptOver(s));
+    if (!pending()) return;
+    await new Promise<void>((resolve) => {
+      const off = this.onChange(() => {
+        if (!pending()) {
+          off();
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** Stops every module (kernel shutdown): starts in progress are cancelled, children drained. */
+  async stopAll(): Promise<void> {
+    for (const s of this.list()) s.wanted = false;
+    await Promise.all(this.list().map((s) => s.stop()));
+  }
+}

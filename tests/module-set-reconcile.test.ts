@@ -1,0 +1,268 @@
+// Issue 13: one owner reconciles the wanted state of every module into running state. Each
+// observed fault on main is a test here, with the right value stated in the issue.
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { hubctl } from './helpers/hubctl.js';
+import { startKernel, stopAllKernels } from './helpers/kernel.js';
+import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
+import { waitFor } from './helpers/wait.js';
+
+// the router's default export awaits a promise that never settles: the child never gets ready
+const neverReady = `export default async () => { await new Promise(() => {}); };`;
+const crashAtImport = `throw new Error('broken at import');\nexport default () => {};`;
+const count = (lines: string[], re: RegExp) => lines.filter((l) => re.test(l)).length;
+const dbs: TestDatabase[] = [];
+
+afterAll(async () => {
+  await stopAllKernels();
+  for (const d of dbs) await d.drop();
+});
+
+describe('issue 13 item 1: a module that never becomes ready', () => {
+  // scaled timings: the start timeout is longer than window/limit, so on main no 3 crashes
+  // ever fit in the window and the module was retried forever
+  const timing = { HUB_START_TIMEOUT_MS: '2500', HUB_CRASH_WINDOW_MS: '4000', HUB_CRASH_LIMIT: '3', HUB_DRAIN_MS: '1000', HUB_SPARE_CHILDREN: '0' };
+
+  it('ends in failed with start_timeout after the crash limit, the rest of the hub ready meanwhile', async () => {
+    const dir = tempDir('modules');
+    writeModule(dir, 'hang', { router: neverReady });
+    writeModule(dir, 'fine', { router: helloRouter });
+    const t0 = Date.now();
+    const k = await startKernel({ modulesDir: dir, env: timing });
+    expect((await k.get('/health/ready')).status).toBe(200);
+    expect((await k.get('/api/v1/fine/hello')).status).toBe(200);
+    const rec = await k.waitForState('hang', 'failed', 30_000);
+    const seconds = (Date.now() - t0) / 1000;
+    console.log(`never-ready module: failed after ${seconds.toFixed(1)} s (start timeout 2.5 s, limit 3)`);
+    expect(rec.last_error).toMatch(/crash loop: 3 crashes in a row.*start_timeout/);
+    expect(rec.restarts).toBe(2);
+    // three start timeouts of 2.5 s plus the backoff in between
+    expect(seconds).toBeGreaterThanOrEqual(7.5);
+    expect(seconds).toBeLessThan(20);
+    await k.stop();
+  });
+
+  it('answers disable and restart within 5 s at any moment, and a disable cancels a start', async () => {
+    const dir = tempDir('modules');
+    writeModule(dir, 'hang', { router: neverReady });
+    const k = await startKernel({ modulesDir: dir, env: timing });
+    // the enable is waiting for an answer while the child starts
+    await k.admin('/api/v1/modules/hang/disable', { method: 'POST' });
+    const enabling = k.admin('/api/v1/modules/hang/enable', { method: 'POST' });
+    await k.waitForState('hang', 'starting');
+    let t = Date.now();
+    const restart = await k.admin('/api/v1/modules/hang/restart', { method: 'POST' });
+    expect(Date.now() - t).toBeLessThan(5000);
+    expect([200, 202]).toContain(restart.status);
+    t = Date.now();
+    const disable = await k.admin('/api/v1/modules/hang/disable', { method: 'POST' });
+    const disableMs = Date.now() - t;
+    console.log(`disable during a start answered in ${disableMs} ms`);
+    expect(disable.status).toBe(200);
+    expect(disableMs).toBeLessThan(5000);
+    expect(((await disable.json()) as any).state).toBe('disabled');
+    // the enable that was waiting gets its answer too: the module is disabled now
+    expect((await enabling).status).toBeLessThan(500);
+    expect((await k.record('hang')).state).toBe('disabled');
+    await k.stop();
+  });
+
+  it('exits on one SIGTERM within HUB_DRAIN_MS + 5 s while a module is starting', async () => {
+    const dir = tempDir('modules');
+    writeModule(dir, 'hang', { router: neverReady });
+    const k = await startKernel({ modulesDir: dir, env: { ...timing, HUB_START_TIMEOUT_MS: '60000' }, waitLoaded: false });
+    await k.waitForState('hang', 'starting');
+    const t = Date.now();
+    const code = await k.stop('SIGTERM');
+    console.log(`SIGTERM during a start: exited in ${Date.now() - t} ms`);
+    expect(Date.now() - t).toBeLessThan(1000 + 5000);
+    expect(code).toBe(0);
+  });
+});
+
+describe('issue 13 item 2: a dependent never runs without its dependency', () => {
+  it('holds invoices out while billing is disabled, at boot, from the API and from a module.json edit', async () => {
+    const dir = tempDir('modules');
+    writeModule(dir, 'billing', { router: helloRouter, manifest: { enabled: false } });
+    writeModule(dir, 'invoices', { router: helloRouter, manifest: { dependencies: ['billing'] } });
+    const k = await startKernel({ modulesDir: dir, env: { MODULES_AUTO_RELOAD: 'true' } });
+    const inv = await k.record('invoices');
+    expect(inv.state).toBe('failed');
+    expect(inv.last_error).toBe('dependency billing is disabled');
+    expect((await k.get('/api/v1/invoices/hello')).status).toBe(503);
+    const health = await k.json('/health');
+    expect(health.status).toBe('degraded');
+    expect(health.modules.invoices).toBe('failed');
+    // disabling the already-disabled billing is not refused
+    expect((await k.admin('/api/v1/modules/billing/disable', { method: 'POST' })).status).toBe(200);
+    // invoices comes up when billing does
+    expect((await k.admin('/api/v1/modules/billing/enable', { method: 'POST' })).status).toBe(200);
+    await k.waitForState('invoices', 'running');
+    // a hand edit cannot leave invoices running without billing
+    const file = join(dir, 'billing', 'module.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), enabled: false }, null, 2));
+    await k.waitForState('billing', 'disabled');
+    const held = await k.waitForState('invoices', 'failed');
+    expect(held.last_error).toBe('dependency billing is disabled');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), enabled: true }, null, 2));
+    await k.waitForState('invoices', 'running');
+    expect((await k.get('/api/v1/invoices/hello')).status).toBe(200);
+    await k.stop();
+  });
+});
+
+describe('issue 13 item 3: edits made while the hub was down', () => {
+  const enabledOnDisk = (dir: string, name: string) => JSON.parse(readFileSync(join(dir, name, 'module.json'), 'utf8')).enabled;
+  const setOnDisk = (dir: string, name: string, enabled: boolean) => {
+    const file = join(dir, name, 'module.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), enabled }, null, 2));
+  };
+  const recorded = async (url: string, name: string) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      return (await c.query('SELECT enabled FROM hub_module_state WHERE module = $1', [name])).rows[0]?.enabled;
+    } finally {
+      await c.end();
+    }
+  };
+
+  it('a hand edit (or hubctl disable with the hub stopped) wins at the next start and is published', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const dir = tempDir('modules');
+    const data = tempDir('data');
+    writeModule(dir, 'notes', { router: helloRouter });
+    writeModule(dir, 'other', { router: helloRouter });
+    let k = await startKernel({ modulesDir: dir, dataDir: data, databaseUrl: db.url });
+    expect((await k.record('notes')).state).toBe('running');
+    await k.stop();
+    setOnDisk(dir, 'notes', false); // the original hub's documented way
+    const off = await hubctl(['disable', 'other'], { HUB_MODULES_DIR: dir, HUB_DATA_DIR: data, HUB_URL: k.adminUrl });
+    expect(off.code, off.stdout + off.stderr).toBe(0);
+    k = await startKernel({ modulesDir: dir, dataDir: data, databaseUrl: db.url });
+    expect((await k.record('notes')).state).toBe('disabled');
+    expect((await k.record('other')).state).toBe('disabled');
+    expect(enabledOnDisk(dir, 'notes')).toBe(false);
+    expect(await recorded(db.url, 'notes')).toBe(false);
+    expect(count(k.lines, /notes: modules\/notes\/module.json was edited while the hub was down/)).toBe(1);
+    await k.stop();
+  });
+
+  it('a change made on another kernel meanwhile arrives; when both happened the later wins, in one log line', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const dirA = tempDir('modules-a');
+    const dataA = tempDir('data-a');
+    const dirB = tempDir('modules-b');
+    for (const d of [dirA, dirB]) writeModule(d, 'notes', { router: helloRouter });
+    let a = await startKernel({ modulesDir: dirA, dataDir: dataA, databaseUrl: db.url });
+    await a.stop();
+    const b = await startKernel({ modulesDir: dirB, databaseUrl: db.url });
+    expect((await b.admin('/api/v1/modules/notes/disable', { method: 'POST' })).status).toBe(200);
+    a = await startKernel({ modulesDir: dirA, dataDir: dataA, databaseUrl: db.url });
+    expect((await a.record('notes')).state).toBe('disabled');
+    expect(enabledOnDisk(dirA, 'notes')).toBe(false);
+    expect(count(a.lines, /notes: another kernel disabled it while this one was down/)).toBe(1);
+    await a.stop();
+    // both: A's file is edited by hand (earlier), then B disables and enables again (later): B wins
+    setOnDisk(dirA, 'notes', true);
+    expect((await b.admin('/api/v1/modules/notes/enable', { method: 'POST' })).status).toBe(200);
+    a = await startKernel({ modulesDir: dirA, dataDir: dataA, databaseUrl: db.url });
+    expect((await a.record('notes')).state).toBe('running');
+    await a.stop();
+    setOnDisk(dirA, 'notes', false);
+    await waitFor(() => Date.now() - statSync(join(dirA, 'notes', 'module.json')).mtimeMs > 20, { what: 'a later clock' });
+    expect((await b.admin('/api/v1/modules/notes/disable', { method: 'POST' })).status).toBe(200);
+    expect((await b.admin('/api/v1/modules/notes/enable', { method: 'POST' })).status).toBe(200);
+    a = await startKernel({ modulesDir: dirA, dataDir: dataA, databaseUrl: db.url });
+    expect(count(a.lines, /notes: .* was edited .* and later another kernel changed it .* the later wins: enabled/)).toBe(1);
+    expect((await a.record('notes')).state).toBe('running');
+    expect(enabledOnDisk(dirA, 'notes')).toBe(true);
+  });
+});
+
+describe('issue 13 items 4 and 5: hot reload on the record, quiet failures, one listener', () => {
+  it('carries a failed reload on the record, clears it on the next good edit, and counts reloads apart from restarts', async () => {
+    const dir = tempDir('modules');
+    writeModule(dir, 'live', { router: helloRouter });
+    const k = await startKernel({ modulesDir: dir, env: { MODULES_AUTO_RELOAD: 'true', HUB_START_TIMEOUT_MS: '5000' } });
+    const router = join(dir, 'live', 'backend', 'router.js');
+    writeFileSync(router, crashAtImport);
+    const broken = await waitFor(async () => {
+      const r = await k.record('live');
+      return r.reload_error ? r : undefined;
+    }, { what: 'reload_error on the record' });
+    expect(broken.state).toBe('running');
+    expect(broken.reload_error).toMatch(/broken at import/);
+    expect((await k.get('/api/v1/live/hello')).status).toBe(200);
+    const status = await hubctl(['status'], { HUB_URL: k.adminUrl, HUB_ADMIN_TOKEN: k.adminToken() ?? '', NO_COLOR: '1' });
+    expect(status.stdout).toMatch(/reload failed.*broken at import/);
+    writeFileSync(router, helloRouter.replace('pid: process.pid', 'pid: process.pid, v: 2'));
+    const fixed = await waitFor(async () => {
+      const r = await k.record('live');
+      return r.reload_error === null && r.reloads === 1 ? r : undefined;
+    }, { what: 'the reload error to clear' });
+    expect(fixed.restarts).toBe(0);
+    await k.stop();
+  });
+
+  it('logs a failed module once, not again on unrelated edits, and logs its recovery', async () => {
+    const dir = tempDir('modules');
+    writeModule(dir, 'bad', { router: crashAtImport });
+    writeModule(dir, 'good', { router: helloRouter });
+    const k = await startKernel({ modulesDir: dir, env: { MODULES_AUTO_RELOAD: 'true', HUB_CRASH_LIMIT: '2', HUB_SPARE_CHILDREN: '0' } });
+    await k.waitForState('bad', 'failed');
+    const failures = () => count(k.lines, /Could not load module bad: crash loop/);
+    const before = failures();
+    expect(before).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(join(dir, 'good', 'backend', 'router.js'), helloRouter.replace('pid: process.pid', `pid: process.pid, i: ${i}`));
+      await waitFor(async () => (await k.json('/api/v1/good/hello')).i === i, { what: `good reload ${i}` });
+    }
+    expect(failures()).toBe(before);
+    writeFileSync(join(dir, 'bad', 'backend', 'router.js'), helloRouter);
+    await k.waitForState('bad', 'running');
+    await k.waitForLog(/Module bad recovered and is running/);
+    await k.stop();
+  });
+
+  it('keeps one LISTEN connection across lost connections and applies a change once', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const dir = tempDir('modules');
+    writeModule(dir, 'notes', { router: helloRouter });
+    const k = await startKernel({ modulesDir: dir, databaseUrl: db.url });
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const listeners = async () =>
+        (await c.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'bmc-hub-listen'`)).rows.map((r) => r.pid as number);
+      for (let i = 0; i < 3; i++) {
+        const [pid] = await waitFor(async () => {
+          const l = await listeners();
+          return l.length === 1 ? l : undefined;
+        }, { what: 'one listener', timeoutMs: 40_000 });
+        await c.query('SELECT pg_terminate_backend($1)', [pid]);
+        await waitFor(async () => {
+          const l = await listeners();
+          return l.length === 1 && l[0] !== pid;
+        }, { what: `reconnect ${i}`, timeoutMs: 40_000 });
+      }
+      await waitFor(() => count(k.lines, /lost the LISTEN connection/) === 3, { what: 'three losses logged' });
+      expect((await listeners()).length).toBe(1);
+      await c.query(`UPDATE hub_module_state SET enabled = false, updated_at = now() WHERE module = 'notes'`);
+      await c.query(`SELECT pg_notify('hub_module_state', 'notes')`);
+      await k.waitForState('notes', 'disabled');
+      await waitFor(() => count(k.lines, /Another kernel disabled notes/) === 1, { what: 'the change applied' });
+      expect(count(k.lines, /Another kernel disabled notes/)).toBe(1);
+      expect(count(k.lines, /notes disabled \(cluster\)/)).toBe(1);
+    } finally {
+      await c.end();
+    }
+    await k.stop();
+  });
+});

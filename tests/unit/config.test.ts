@@ -1,0 +1,48 @@
+// kernel/config.ts: every variable checked in one pass; a bad value is a problem, never a silent default.
+import { describe, expect, it } from 'vitest';
+import { checkModuleVariables, ConfigError, loadConfig } from '../../kernel/config.js';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, '/tmp');
+    return [];
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+}
+
+describe('loadConfig', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    const c = loadConfig({}, '/srv');
+    expect(c.port).toBe(8000);
+    expect(c.adminPort).toBe(8001);
+    expect(c.logLevel).toBe('info');
+    expect(c.autoReload).toBe(false);
+    expect(c.timing.startTimeoutMs).toBe(15_000);
+    expect(c.modulesDir).toBe('/srv/modules');
+  });
+  it('names every bad value in one pass, one line each with what is accepted', () => {
+    const p = problems({ MODULES_AUTO_RELOAD: 'ture', LOG_LEVEL: 'verbose', HUB_PORT: 'eighty', HUB_ISOLATION: 'jail', HUB_IPC_MAX_BYTES: '10' });
+    expect(p).toHaveLength(5);
+    expect(p[0]).toBe('HUB_PORT="eighty": expected a whole number from 0 to 65535 (default 8000)');
+    expect(p.find((l) => l.startsWith('MODULES_AUTO_RELOAD'))).toBe('MODULES_AUTO_RELOAD="ture": expected one of true, false, 1, 0, yes, no, on, off (default false)');
+    expect(p.find((l) => l.startsWith('LOG_LEVEL'))).toBe('LOG_LEVEL="verbose": expected one of fatal, error, warn, info, debug, trace, silent (default info)');
+    expect(p.find((l) => l.startsWith('HUB_ISOLATION'))).toMatch(/expected one of auto, uid, process/);
+    expect(p.find((l) => l.startsWith('HUB_IPC_MAX_BYTES'))).toMatch(/from 4096/);
+    for (const l of p) expect(l).not.toContain('\n');
+  });
+  it('accepts every boolean spelling, any case', () => {
+    expect(loadConfig({ MODULES_AUTO_RELOAD: 'Yes', HUB_DATABASE: 'OFF' }, '/').autoReload).toBe(true);
+  });
+});
+
+describe('checkModuleVariables', () => {
+  it('names a variable for a module that does not exist, and a bad runtime boolean', () => {
+    const p = checkModuleVariables({ MODULES__NOTE__X: '1', MODULES__NOTES__READ_ONLY: 'flase', MODULES__NOTES__API_KEY: 'k', PATH: '/bin' }, ['notes', 'invoice_parser']);
+    expect(p).toEqual([
+      'MODULES__NOTE__X: no module "note" in the modules folder; module names here: NOTES, INVOICE_PARSER',
+      'MODULES__NOTES__READ_ONLY="flase": expected one of true, false, 1, 0, yes, no, on, off',
+    ]);
+  });
+});
