@@ -64,6 +64,18 @@ export interface LimitsConfig {
   /** HUB_LOG_MAX_BYTES (≥ 1024, default 10 MB) and HUB_LOG_FILES (default 3): log file rotation. */
   logMaxBytes: number;
   logFiles: number;
+  /** HUB_LOG_ECHO_PER_SEC (default 200): module lines per second echoed on the kernel's console (kernel/logs.ts). */
+  logEchoPerSec: number;
+  /** HUB_PG_LOG_MAX_BYTES (≥ 4096, default 10 MB): the embedded server's server.log (kernel/embedded-postgres.ts). */
+  pgLogMaxBytes: number;
+  /** The front door (kernel/front-door.ts): HUB_MAX_CONNECTIONS_PER_CLIENT (256), HUB_MAX_CONNECTIONS (4096),
+   *  HUB_HEADERS_TIMEOUT_MS (20000), HUB_REQUEST_TIMEOUT_MS (300000). */
+  maxConnectionsPerClient: number;
+  maxConnections: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** LOG_FORMAT: json or pretty; unset = pretty on a terminal (kernel/console-format.ts). */
+  logFormat: 'json' | 'pretty' | undefined;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -165,6 +177,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       ipcMaxBytes: r.int('HUB_IPC_MAX_BYTES', 1024 * 1024, 4096),
       logMaxBytes: r.int('HUB_LOG_MAX_BYTES', 10 * 1024 * 1024, 1024),
       logFiles: r.int('HUB_LOG_FILES', 3, 0),
+      logEchoPerSec: r.int('HUB_LOG_ECHO_PER_SEC', 200),
+      pgLogMaxBytes: r.int('HUB_PG_LOG_MAX_BYTES', 10 * 1024 * 1024, 4096),
+      maxConnectionsPerClient: r.int('HUB_MAX_CONNECTIONS_PER_CLIENT', 256, 1),
+      maxConnections: r.int('HUB_MAX_CONNECTIONS', 4096, 1),
+      headersTimeoutMs: r.int('HUB_HEADERS_TIMEOUT_MS', 20_000, 1),
+      requestTimeoutMs: r.int('HUB_REQUEST_TIMEOUT_MS', 300_000, 1),
+      logFormat: env.LOG_FORMAT === undefined || env.LOG_FORMAT === '' ? undefined : r.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     },
     migration: {
       statementTimeoutMs: r.int('HUB_MIGRATION_STATEMENT_TIMEOUT_MS', MIGRATION_DEFAULTS.statementTimeoutMs),

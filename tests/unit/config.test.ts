@@ -22,6 +22,13 @@ describe('loadConfig', () => {
     expect(c.timing.startTimeoutMs).toBe(15_000);
     expect(c.modulesDir).toBe('/srv/modules');
   });
+  it('checks the front door, log echo and console settings too', () => {
+    const p = problems({ HUB_MAX_CONNECTIONS: 'lots', HUB_HEADERS_TIMEOUT_MS: '-1', LOG_FORMAT: 'xml', HUB_PG_LOG_MAX_BYTES: '12' });
+    expect(p).toHaveLength(4);
+    expect(p.find((l) => l.startsWith('LOG_FORMAT'))).toBe('LOG_FORMAT="xml": expected one of json, pretty (default json)');
+    expect(p.find((l) => l.startsWith('HUB_MAX_CONNECTIONS='))).toMatch(/^HUB_MAX_CONNECTIONS="lots": expected a whole number/);
+    expect(loadConfig({}, '/srv').limits).toMatchObject({ maxConnections: 4096, maxConnectionsPerClient: 256, headersTimeoutMs: 20_000, logFormat: undefined });
+  });
   it('names every bad value in one pass, one line each with what is accepted', () => {
     const p = problems({ MODULES_AUTO_RELOAD: 'ture', LOG_LEVEL: 'verbose', HUB_PORT: 'eighty', HUB_ISOLATION: 'jail', HUB_IPC_MAX_BYTES: '10' });
     expect(p).toHaveLength(5);
