@@ -11,6 +11,7 @@ import { sendError } from './http-errors.js';
 import { adminOriginRefusal, crossSiteRefusal } from './request-guards.js';
 import type { RouteTable } from './route-table.js';
 import type { ModuleSupervisor } from './supervisor.js';
+import type { IdentityGate } from './identity-gate.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -36,6 +37,7 @@ export function createGateway(
   holdMs: number,
   observe: ModuleRequestObserver = () => undefined,
   hostCheck: HostCheck = null,
+  gate: IdentityGate | null = null,
 ): Server {
   const server = createServer((req, res) => {
     const refused = hostCheck?.(req) ?? crossSiteRefusal(req);
@@ -49,20 +51,27 @@ export function createGateway(
       req.headers['x-request-id'] = id;
     }
     res.setHeader('x-request-id', id);
-    const target = sup.target;
-    if (target !== null) return target.handle(req, res);
-    // Restarting after a crash usually takes tens of milliseconds: hold the request for the
-    // new child rather than fail it. The body waits in the socket; nothing is read yet.
-    void sup.targetWithin(holdMs).then((next) => {
-      if (res.destroyed) return;
-      if (next === null) notRunning(sup, res);
-      else next.handle(req, res);
-    });
+    // who is asking, and may they (kernel/identity-gate.ts): 401/403 before the child
+    if (gate) gate(sup, req, res, () => proxyTo(sup, req, res, holdMs));
+    else proxyTo(sup, req, res, holdMs);
   });
   // Clients such as load balancers keep connections open; ours must outlive their idle timers.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   return server;
+}
+
+/** Hands the request to the module's proxy, holding it up to `holdMs` for a restarting child. */
+function proxyTo(sup: ModuleSupervisor, req: IncomingMessage, res: ServerResponse, holdMs: number): void {
+  const target = sup.target;
+  if (target !== null) return target.handle(req, res);
+  // Restarting after a crash usually takes tens of milliseconds: hold the request for the
+  // new child rather than fail it. The body waits in the socket; nothing is read yet.
+  void sup.targetWithin(holdMs).then((next) => {
+    if (res.destroyed) return;
+    if (next === null) notRunning(sup, res);
+    else next.handle(req, res);
+  });
 }
 
 /**

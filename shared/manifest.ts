@@ -14,8 +14,12 @@ export const DEPENDENCY_RE = /^([a-z][a-z0-9_]{1,39})(?:@(.+))?$/;
 
 const KNOWN_FIELDS = [
   'name', 'version', 'description', 'author', 'enabled', 'dependencies', 'table_prefix', 'api_prefix',
-  'tags', 'hub_version', 'max_memory_mb', 'workers', 'remote_url',
+  'tags', 'hub_version', 'max_memory_mb', 'workers', 'remote_url', 'permissions', 'roles', 'public_routes',
 ] as const;
+
+const permName = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'names must match ^[a-z][a-z0-9_]{0,39}$');
+/** `"GET /api/v1/x/hook"`, `"* /x/public/*"`: a method (or *) and an absolute path, optionally ending in /*. */
+export const PUBLIC_ROUTE_RE = /^(\*|GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\/[A-Za-z0-9_\-./~]*?)(\/\*)?$/;
 
 export const manifestSchema = z.looseObject({
   name: z
@@ -46,6 +50,12 @@ export const manifestSchema = z.looseObject({
   max_memory_mb: z.number().int().min(16, 'must be at least 16').max(65536).optional(),
   workers: z.number().int().min(1).max(64).optional(),
   remote_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  // DESIGN.md "module.json" and "Identity and permissions"
+  permissions: z.record(permName, z.string().max(200)).default({}),
+  roles: z.record(permName, z.array(z.string())).default({}),
+  public_routes: z
+    .array(z.string().regex(PUBLIC_ROUTE_RE, 'each entry must be "METHOD /path" (METHOD an HTTP method or *; the path may end in /*)'))
+    .default([]),
 });
 
 export type Manifest = z.output<typeof manifestSchema>;
@@ -97,8 +107,30 @@ export function parseManifest(text: string, where: string, folder: string): Pars
       { field: 'name' },
     );
   }
+  checkPermissionFields(manifest, where);
   const warnings = Object.keys(raw)
     .filter((k) => !(KNOWN_FIELDS as readonly string[]).includes(k))
     .map((k) => `${where}: unknown field "${k}" kept but ignored`);
   return { manifest, warnings };
+}
+
+/**
+ * Cross-field rules for `roles` and `public_routes`: every role lists only declared
+ * permissions; every public route lies under the module's api_prefix or /<name> and has no
+ * `..` segment. Throws HubError `manifest_invalid` naming the field.
+ */
+function checkPermissionFields(m: Manifest, where: string): void {
+  for (const [role, perms] of Object.entries(m.roles)) {
+    const unknown = perms.find((p) => !Object.hasOwn(m.permissions, p));
+    if (unknown !== undefined) {
+      throw new HubError('manifest_invalid', `${where}: field "roles.${role}" names "${unknown.slice(0, 60)}", which is not in "permissions"`, { field: `roles.${role}` });
+    }
+  }
+  m.public_routes.forEach((r, i) => {
+    const path = PUBLIC_ROUTE_RE.exec(r)![2]!;
+    const under = (base: string) => path === base || path.startsWith(`${base}/`);
+    if (path.split('/').some((seg) => seg === '..' || seg === '.') || !(under(m.api_prefix) || under(`/${m.name}`))) {
+      throw new HubError('manifest_invalid', `${where}: field "public_routes.${i}" must lie under "${m.api_prefix}" or "/${m.name}"`, { field: `public_routes.${i}` });
+    }
+  });
 }

@@ -10,6 +10,7 @@ import type { ModuleContext, ModuleRoutes } from '../module-api.js';
 import type { ModuleSpec } from '../ipc.js';
 import { HubError, toHubError } from '../errors.js';
 import { kernelSecretCheck } from './kernel-secret.js';
+import { identityMiddleware } from './auth.js';
 import { OPENAPI_CHILD_PATH, openApiDocument } from './openapi.js';
 import { takeStats } from './stats.js';
 
@@ -43,6 +44,8 @@ export async function buildModuleApp(spec: ModuleSpec, ctx: ModuleContext): Prom
     if (fromKernel(req)) return next();
     res.status(403).json(new HubError('forbidden', `module ${spec.name} answers only its hub kernel`).toJSON());
   });
+  // req.user: only what the kernel vouched for with this module's secret (DESIGN.md "Identity and permissions")
+  app.use(identityMiddleware(spec.secret));
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const id = req.headers['x-request-id'];
