@@ -6,8 +6,8 @@
 //   3. a module that declares no `permissions` is public: anyone may call it (req.user is
 //      still set when someone is signed in); this keeps modules written before identity
 //      working, and is stated in the README;
-//   4. otherwise nobody signed in → 401 `unauthenticated` (a browser page load is sent to
-//      /login instead); a user with no permission of this module → 403 `forbidden`;
+//   4. otherwise nobody signed in → 401 `unauthenticated` (a browser page load, GET asking
+//      for text/html, is sent to /login?next= instead); a user with no permission of this module → 403 `forbidden`;
 //   5. the user, with this module's permissions only, goes to the child in x-hub-user,
 //      MAC'd with the module's kernel secret (shared/runtime/identity-header.ts).
 // Refusals are audited (kernel/identity-audit.ts, batched and capped).
@@ -118,7 +118,8 @@ export function createIdentityGate(deps: GateDeps): IdentityGate {
       target: `${sup.name} ${method} ${(req.url ?? '').slice(0, 200)}`,
       result: identity ? 'forbidden' : 'unauthenticated',
     });
-    if (!identity && method === 'GET' && req.headers['sec-fetch-mode'] === 'navigate' && req.headers['sec-fetch-dest'] === 'document') {
+    // a page load (browsers ask for text/html; fetch and API clients do not) goes to /login
+    if (!identity && method === 'GET' && (req.headers['sec-fetch-dest'] === 'document' || (req.headers.accept ?? '').startsWith('text/html'))) {
       res.writeHead(303, { location: `/login?next=${encodeURIComponent(req.url ?? '/')}` });
       return void res.end();
     }

@@ -12,7 +12,7 @@ interface Note {
 }
 
 // Private notes are hidden by the table's row-level security policy (migrations/002), not here.
-const COLUMNS = 'id, title, body, created_at, updated_at, author_id, private';
+const COLUMNS = 'id, title, body, created_at, updated_at, author_id::integer AS author_id, private';
 
 function parseNote(req: Request, res: Response, partial: boolean): { title?: string; body?: string; private?: boolean } | null {
   const { title, body, private: priv } = (req.body ?? {}) as Record<string, unknown>;
