@@ -69,7 +69,7 @@ describe('the gateway wall', () => {
   it('answers 401 unauthenticated to nobody signed in, and sends a browser page load to /login', async () => {
     const res = await k.get('/api/v1/notes/notes');
     expect(res.status).toBe(401);
-    expect((await res.json()).error).toBe('unauthenticated');
+    expect(((await res.json()) as any).error).toBe('unauthenticated');
     const page = await k.get('/notes', { redirect: 'manual', headers: { accept: 'text/html,application/xhtml+xml' } });
     expect(page.status).toBe(303);
     expect(page.headers.get('location')).toBe('/login?next=%2Fnotes');
@@ -78,19 +78,19 @@ describe('the gateway wall', () => {
   it('answers 403 forbidden to a user with no grant of the module, before the child', async () => {
     const res = await nobody.get('/api/v1/probe/hit');
     expect(res.status).toBe(403);
-    expect((await res.json()).error).toBe('forbidden');
+    expect(((await res.json()) as any).error).toBe('forbidden');
     const bearer = await bob.token();
     const byToken = await k.get('/api/v1/probe/hit', { headers: { authorization: `Bearer ${bearer}` } });
     expect(byToken.status).toBe(403);
-    expect((await byToken.json()).error).toBe('forbidden');
-    expect(await (await k.get('/api/v1/probe/count')).json()).toEqual({ hits: 0 });
+    expect(((await byToken.json()) as any).error).toBe('forbidden');
+    expect(((await (await k.get('/api/v1/probe/count')).json()) as any)).toEqual({ hits: 0 });
   });
 
   it('keeps <api_prefix>/health and public_routes open; a path that only looks public is not', async () => {
     expect((await k.get('/api/v1/notes/health')).status).toBe(200);
     const hook = await k.get('/api/v1/probe/hook', { method: 'POST' });
     expect(hook.status).toBe(200);
-    expect((await hook.json()).user).toBeNull();
+    expect(((await hook.json()) as any).user).toBeNull();
     for (const p of ['/api/v1/probe/count/../hit', '/api/v1/probe/count%2f..%2fhit', '/api/v1/probe/hook']) {
       expect((await k.get(p)).status, p).toBe(401);
     }
@@ -98,16 +98,16 @@ describe('the gateway wall', () => {
 
   it('drops identity headers and hub credentials a client sends; the child sees only the user the kernel vouched for', async () => {
     const forged = signUser({ id: 1, username: 'admin', permissions: ['read', 'audit'] }, 'guessed-secret');
-    const anon = await (await k.get('/api/v1/probe/hook', { method: 'POST', headers: { 'x-hub-user': forged } })).json();
+    const anon = ((await (await k.get('/api/v1/probe/hook', { method: 'POST', headers: { 'x-hub-user': forged } })).json()) as any);
     expect(anon.user).toBeNull();
     expect(anon.headers['x-hub-user']).toBeUndefined();
-    const seen = await (await alice.get('/api/v1/probe/hook', { method: 'POST', headers: { 'x-hub-user': forged, cookie: 'theme=dark' } })).json();
+    const seen = ((await (await alice.get('/api/v1/probe/hook', { method: 'POST', headers: { 'x-hub-user': forged, cookie: 'theme=dark' } })).json()) as any);
     expect(seen.user).toEqual({ id: alice.id, username: 'alice', permissions: ['read'] });
     expect(seen.headers.cookie).toBe('theme=dark');
     expect(seen.headers['x-hub-user']).toBeUndefined();
     expect(seen.headers['x-hub-secret']).toBeUndefined();
     const token = await alice.token();
-    const byToken = await (await k.get('/api/v1/probe/whoami', { headers: { authorization: `Bearer ${token}` } })).json();
+    const byToken = ((await (await k.get('/api/v1/probe/whoami', { headers: { authorization: `Bearer ${token}` } })).json()) as any);
     expect(byToken.user.username).toBe('alice');
     expect(byToken.headers.authorization).toBeUndefined();
   });
@@ -117,7 +117,7 @@ describe('the gateway wall', () => {
     const forged = signUser({ id: 1, username: 'admin', permissions: ['read'] }, 'guessed-secret');
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/probe/whoami`, { headers: { 'x-hub-user': forged } });
     expect(res.status).toBe(403);
-    expect((await res.json()).error).toBe('forbidden');
+    expect(((await res.json()) as any).error).toBe('forbidden');
   });
 
   it('takeUser believes only a MAC made with the module secret', () => {
@@ -132,19 +132,19 @@ describe('the gateway wall', () => {
   });
 
   it('gives req.user only that module\'s permissions; ctx.auth.require answers 403 forbidden for a missing one', async () => {
-    const who = await (await alice.get('/api/v1/probe/whoami')).json();
+    const who = ((await (await alice.get('/api/v1/probe/whoami')).json()) as any);
     expect(who.user.permissions).toEqual(['read']);
     const res = await alice.get('/api/v1/probe/audit-only');
     expect(res.status).toBe(403);
-    expect((await res.json()).error).toBe('forbidden');
+    expect(((await res.json()) as any).error).toBe('forbidden');
     // the admin credential acts as hub.admin: every permission of every module
-    const admin = await (await k.get('/api/v1/probe/audit-only', { headers: { authorization: `Bearer ${k.adminToken()}` } })).json();
+    const admin = ((await (await k.get('/api/v1/probe/audit-only', { headers: { authorization: `Bearer ${k.adminToken()}` } })).json()) as any);
     expect(admin).toEqual({ ok: true });
   });
 
   it('leaves a module that declares no permissions open, with req.user when someone is signed in', async () => {
-    expect(await (await k.get('/api/v1/open/who')).json()).toEqual({ user: null });
-    expect(await (await nobody.get('/api/v1/open/who')).json()).toEqual({ user: { id: nobody.id, username: 'nobody', permissions: [] } });
+    expect(((await (await k.get('/api/v1/open/who')).json()) as any)).toEqual({ user: null });
+    expect(((await (await nobody.get('/api/v1/open/who')).json()) as any)).toEqual({ user: { id: nobody.id, username: 'nobody', permissions: [] } });
   });
 
   it('notes: a viewer may read but not write (403 forbidden from ctx.auth.require)', async () => {
@@ -152,11 +152,11 @@ describe('the gateway wall', () => {
     expect((await viewer.get('/api/v1/notes/notes')).status).toBe(200);
     const res = await viewer.get('/api/v1/notes/notes', { method: 'POST', headers: json, body: JSON.stringify({ title: 'nope' }) });
     expect(res.status).toBe(403);
-    expect((await res.json()).error).toBe('forbidden');
+    expect(((await res.json()) as any).error).toBe('forbidden');
   });
 
   it('audits refused requests', async () => {
-    const audit = await (await k.admin('/api/v1/audit?limit=200')).json();
+    const audit = ((await (await k.admin('/api/v1/audit?limit=200')).json()) as any);
     const refused = audit.filter((a: any) => a.action === 'request.refused');
     expect(refused.some((a: any) => a.actor === 'nobody' && a.result === 'forbidden' && a.target === 'probe GET /api/v1/probe/hit')).toBe(true);
     expect(refused.some((a: any) => a.actor.startsWith('anonymous@') && a.result === 'unauthenticated')).toBe(true);
@@ -167,22 +167,22 @@ describe('row-level security in notes', () => {
   it('a private note is invisible to another user, even to the module\'s own unfiltered SELECT', async () => {
     const mine = await alice.get('/api/v1/notes/notes', { method: 'POST', headers: json, body: JSON.stringify({ title: 'alice private', private: true }) });
     expect(mine.status).toBe(201);
-    const { id } = await mine.json();
+    const { id } = (await mine.json()) as any;
     const shared = await alice.get('/api/v1/notes/notes', { method: 'POST', headers: json, body: JSON.stringify({ title: 'alice shared' }) });
     expect(shared.status).toBe(201);
     // GET /notes is `SELECT … FROM notes_notes ORDER BY …`: no author filter in the module
-    const bobs = (await (await bob.get('/api/v1/notes/notes')).json()).map((n: any) => n.title);
+    const bobs = (((await (await bob.get('/api/v1/notes/notes')).json()) as any)).map((n: any) => n.title);
     expect(bobs).toContain('alice shared');
     expect(bobs).not.toContain('alice private');
     expect((await bob.get(`/api/v1/notes/notes/${id}`)).status).toBe(404);
     expect((await bob.get(`/api/v1/notes/notes?q=private`)).status).toBe(200);
-    expect(await (await bob.get(`/api/v1/notes/notes?q=private`)).json()).toEqual([]);
-    const own = await (await alice.get(`/api/v1/notes/notes/${id}`)).json();
+    expect(((await (await bob.get(`/api/v1/notes/notes?q=private`)).json()) as any)).toEqual([]);
+    const own = ((await (await alice.get(`/api/v1/notes/notes/${id}`)).json()) as any);
     expect(own).toMatchObject({ title: 'alice private', private: true, author_id: alice.id });
     // bob cannot change it either: the policy hides the row from UPDATE
     expect((await bob.get(`/api/v1/notes/notes/${id}`, { method: 'PATCH', headers: json, body: JSON.stringify({ title: 'mine now' }) })).status).toBe(404);
     // nor write a private note in alice's name
-    expect((await (await alice.get(`/api/v1/notes/notes/${id}`)).json()).title).toBe('alice private');
+    expect((((await (await alice.get(`/api/v1/notes/notes/${id}`)).json()) as any)).title).toBe('alice private');
   });
 });
 

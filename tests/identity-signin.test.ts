@@ -40,7 +40,7 @@ describe('first start', () => {
     expect(password.length).toBeGreaterThanOrEqual(20);
     const res = await login('admin', password);
     expect(res.status).toBe(200);
-    expect((await res.json()).user.grants).toEqual(['hub.admin']);
+    expect(((await res.json()) as any).user.grants).toEqual(['hub.admin']);
   });
 });
 
@@ -52,7 +52,7 @@ describe('sign-in', () => {
     expect(cookie).toMatch(/^hub_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200$/);
     const me = await alice.get('/api/v1/auth/me');
     expect(me.status).toBe(200);
-    expect(await me.json()).toEqual({ id: alice.id, username: 'alice', grants: ['notes.editor'], via: 'session' });
+    expect((await me.json()) as any).toEqual({ id: alice.id, username: 'alice', grants: ['notes.editor'], via: 'session' });
     // the session is stored as a hash only
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
@@ -63,18 +63,18 @@ describe('sign-in', () => {
     expect((await alice.get('/api/v1/auth/logout', { method: 'POST' })).status).toBe(200);
     const after = await alice.get('/api/v1/auth/me');
     expect(after.status).toBe(401);
-    expect((await after.json()).error).toBe('unauthenticated');
+    expect(((await after.json()) as any).error).toBe('unauthenticated');
   });
 
   it('answers 401 unauthenticated for a wrong password or unknown user, and nobody for no cookie', async () => {
     for (const [u, p] of [['alice', 'wrong-password-1'], ['nobody', 'whatever-123']]) {
       const res = await login(u!, p!, { 'x-forwarded-for': '10.0.0.1' });
       expect(res.status).toBe(401);
-      expect((await res.json()).error).toBe('unauthenticated');
+      expect(((await res.json()) as any).error).toBe('unauthenticated');
     }
     const me = await k.get('/api/v1/auth/me');
     expect(me.status).toBe(401);
-    expect((await me.json()).error).toBe('unauthenticated');
+    expect(((await me.json()) as any).error).toBe('unauthenticated');
   });
 
   it('rate-limits sign-in per username and address: the 6th failure in a row is 429 rate_limited, even with the right password', async () => {
@@ -82,7 +82,7 @@ describe('sign-in', () => {
     for (let i = 0; i < 5; i++) expect((await login('carol', `wrong-${i}-password`)).status).toBe(401);
     const limited = await login('carol', carol.password);
     expect(limited.status).toBe(429);
-    const body = await limited.json();
+    const body = (await limited.json()) as any;
     expect(body.error).toBe('rate_limited');
     expect(body.details.retry_after_s).toBeGreaterThan(0);
   });
@@ -103,14 +103,14 @@ describe('personal API tokens', () => {
     const dave = await signIn(k, 'dave', ['notes.viewer']);
     const res = await dave.get('/api/v1/auth/tokens', { method: 'POST', headers: json, body: JSON.stringify({ name: 'ci', expires_in_days: 7 }) });
     expect(res.status).toBe(201);
-    const created = await res.json();
+    const created = (await res.json()) as any;
     expect(created.token).toMatch(/^bmc_pat_[A-Za-z0-9_-]{43}$/);
     expect(Date.parse(created.expires_at) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
     const bearer = { authorization: `Bearer ${created.token}` };
     const me = await k.get('/api/v1/auth/me', { headers: bearer });
-    expect(await me.json()).toMatchObject({ username: 'dave', grants: ['notes.viewer'], via: 'token' });
+    expect((await me.json()) as any).toMatchObject({ username: 'dave', grants: ['notes.viewer'], via: 'token' });
     const listed = await waitFor(async () => {
-      const l = await (await dave.get('/api/v1/auth/tokens')).json();
+      const l = ((await (await dave.get('/api/v1/auth/tokens')).json()) as any);
       return l[0]?.last_used_at ? l : undefined;
     }, { what: 'last_used_at' });
     expect(listed[0]).toMatchObject({ name: 'ci', revoked: false });
@@ -129,7 +129,7 @@ describe('personal API tokens', () => {
     const erin = await signIn(k, 'erin', []);
     const res = await erin.get('/api/v1/auth/tokens', { method: 'POST', headers: json, body: JSON.stringify({ name: 'x', expires_in_days: 10_000 }) });
     expect(res.status).toBe(400);
-    expect((await res.json()).error).toBe('bad_request');
+    expect(((await res.json()) as any).error).toBe('bad_request');
   });
 });
 
@@ -137,7 +137,7 @@ describe('admin API for users and grants', () => {
   it('needs the admin credential (401 unauthorized without it)', async () => {
     const res = await fetch(`${k.adminUrl}/api/v1/users`);
     expect(res.status).toBe(401);
-    expect((await res.json()).error).toBe('unauthorized');
+    expect(((await res.json()) as any).error).toBe('unauthorized');
   });
 
   it('lists users, adds and removes grants, changes passwords (ending sessions), and audits each action', async () => {
@@ -145,16 +145,16 @@ describe('admin API for users and grants', () => {
     expect((await k.admin('/api/v1/users/frank/grants', { method: 'POST', headers: json, body: JSON.stringify({ grant: 'notes.editor' }) })).status).toBe(201);
     const bad = await k.admin('/api/v1/users/frank/grants', { method: 'POST', headers: json, body: JSON.stringify({ grant: 'not a grant' }) });
     expect(bad.status).toBe(400);
-    const users = await (await k.admin('/api/v1/users')).json();
+    const users = ((await (await k.admin('/api/v1/users')).json()) as any);
     expect(users.find((u: any) => u.username === 'frank').grants).toEqual(['notes.editor']);
     expect((await k.admin('/api/v1/users/frank/grants/notes.editor', { method: 'DELETE' })).status).toBe(200);
-    expect((await (await frank.get('/api/v1/auth/me')).json()).grants).toEqual([]);
+    expect((((await (await frank.get('/api/v1/auth/me')).json()) as any)).grants).toEqual([]);
     const dup = await k.admin('/api/v1/users', { method: 'POST', headers: json, body: JSON.stringify({ username: 'frank', password: 'another-password' }) });
     expect(dup.status).toBe(409);
     expect((await k.admin('/api/v1/users/frank/password', { method: 'POST', headers: json, body: JSON.stringify({ password: 'new-password-123' }) })).status).toBe(200);
     expect((await frank.get('/api/v1/auth/me')).status).toBe(401);
     expect((await signInAs(k, 'frank', 'new-password-123')).id).toBe(frank.id);
-    const audit = await (await k.admin('/api/v1/audit?limit=50')).json();
+    const audit = ((await (await k.admin('/api/v1/audit?limit=50')).json()) as any);
     const actions = audit.map((a: any) => `${a.action} ${a.result}`);
     expect(actions).toContain('admin POST /api/v1/users/frank/grants ok');
     expect(actions).toContain('admin DELETE /api/v1/users/frank/grants/notes.editor ok');
