@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { hubctl } from './helpers/hubctl.js';
 import { signIn, signInAs } from './helpers/identity.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { tempDir } from './helpers/modules.js';
@@ -162,5 +163,31 @@ describe('admin API for users and grants', () => {
     expect(actions).toContain('admin GET /api/v1/users refused');
     expect(audit[0]).toHaveProperty('at');
     expect(audit[0]).toHaveProperty('actor');
+  });
+});
+
+describe('hubctl user, grant, revoke, token', () => {
+  it('adds a user with a printed password, grants, lists, revokes and makes a token that signs in', async () => {
+    const env = { HUB_URL: k.adminUrl, HUB_DATA_DIR: k.dataDir };
+    const add = await hubctl(['user', 'add', 'gina', '--grant', 'notes.viewer'], env);
+    expect(add.stderr).toBe('');
+    expect(add.code).toBe(0);
+    const password = /password \(shown once\): (\S+)/.exec(add.stdout)![1]!;
+    expect((await signInAs(k, 'gina', password)).username).toBe('gina');
+    const grant = await hubctl(['grant', 'gina', 'notes.editor'], env);
+    expect(grant.stdout).toBe('gina now holds notes.editor\n');
+    const list = await hubctl(['user', 'list', '--json'], env);
+    expect(JSON.parse(list.stdout).find((u: any) => u.username === 'gina').grants).toEqual(['notes.editor', 'notes.viewer']);
+    expect((await hubctl(['revoke', 'gina', 'notes.viewer'], env)).code).toBe(0);
+    const missing = await hubctl(['revoke', 'gina', 'notes.viewer'], env);
+    expect(missing.code).toBe(5);
+    const token = await hubctl(['token', 'create', 'gina', '--name', 'ci', '--days', '2'], env);
+    expect(token.code).toBe(0);
+    expect(token.stdout).toMatch(/^bmc_pat_[A-Za-z0-9_-]{43}\n$/);
+    const me = (await (await k.get('/api/v1/auth/me', { headers: { authorization: `Bearer ${token.stdout.trim()}` } })).json()) as any;
+    expect(me).toMatchObject({ username: 'gina', grants: ['notes.editor'] });
+    const bad = await hubctl(['user', 'add', 'Not Valid'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^hubctl: username must match/);
   });
 });
