@@ -34,6 +34,8 @@ import { ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
 import { createIdentity, type IdentityService } from './identity.js';
 import { mountAuthRoutes } from './auth-routes.js';
 import { auditAdminRequests, mountIdentityAdmin } from './identity-admin-api.js';
+import { mountUserScreens } from './dashboard-users.js';
+import { mountStartPage } from './start-page.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
 
 export class Kernel {
@@ -128,9 +130,7 @@ export class Kernel {
     }
 
     const publicApp = createKernelApp(this, (a) => {
-      a.get('/', (_req, res) => {
-        res.json({ name: 'BMC Hub', version: HUB_VERSION, health: '/health', modules: '/api/v1/modules', docs: '/api/docs', dashboard: 'on the admin origin (HUB_ADMIN_PORT, default 8001)' });
-      });
+      mountStartPage(a, this, identity);
       mountAuthRoutes(a, identity);
       this.mountRoutes(a, this, 'public');
       mountEvents(a, this, this.adminAuth('public').guard);
@@ -139,6 +139,7 @@ export class Kernel {
     const adminApp = createKernelApp(this, (a) => {
       a.use(auditAdminRequests(identity, (req) => this.adminAuth('admin').isAdmin(req)));
       mountIdentityAdmin(a, identity, this.adminAuth('admin').guard);
+      mountUserScreens(a, this, identity);
       this.mountRoutes(a, this, 'admin');
       observability.mountAdmin(a, sessions);
     });
