@@ -8,7 +8,7 @@
 import pg from 'pg';
 import type { Logger } from '../shared/logger.js';
 import type { Database } from './database.js';
-import { IDENTITY_CHANNEL, type Identity, type IdentityStore } from './identity-store.js';
+import { ADMIN_IDENTITY, IDENTITY_CHANNEL, type Identity, type IdentityStore } from './identity-store.js';
 
 /** How long a looked-up identity is trusted without a hint, in ms. */
 export const IDENTITY_TTL_MS = 10_000;
@@ -38,6 +38,11 @@ export class IdentityCache {
   /** Session lookup: the identity behind a session id, or null. */
   session(id: string): Promise<Identity | null> | Identity | null {
     return this.lookup(`s:${id}`, () => this.store.sessionIdentity(id));
+  }
+
+  /** Dashboard session lookup (admin origin): the admin identity while the session is live, else null. */
+  adminSession(id: string): Promise<Identity | null> | Identity | null {
+    return this.lookup(`a:${id}`, async () => ((await this.store.adminSessionLive(id)) ? ADMIN_IDENTITY : null));
   }
 
   /** Token lookup: the identity behind a `bmc_pat_` token, or null; stamps last-used (batched). */

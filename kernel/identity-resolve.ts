@@ -3,18 +3,16 @@
 // <admin token>` (acts as hub.admin), and the session cookie (public origin only; the
 // admin origin's browser sessions are kernel/admin-session.ts). Lookups go through the cache.
 import type { IncomingMessage } from 'node:http';
-import { HUB_ADMIN } from '../shared/grants.js';
 import { cookieValue } from './admin-session.js';
 import { bearerMatches } from './admin-auth.js';
 import type { IdentityCache } from './identity-cache.js';
-import { TOKEN_PREFIX, type Identity } from './identity-store.js';
+import { ADMIN_IDENTITY, TOKEN_PREFIX, type Identity } from './identity-store.js';
 
 /** The session cookie over plain HTTP, and its `__Host-` form over TLS. */
 export const SESSION_COOKIE = 'hub_session';
 export const SECURE_SESSION_COOKIE = '__Host-hub_session';
 
-/** The admin credential's identity: id 0, grant hub.admin. */
-export const ADMIN_IDENTITY: Identity = Object.freeze({ id: 0, username: 'admin-token', grants: [HUB_ADMIN], via: 'admin' }) as Identity;
+export { ADMIN_IDENTITY };
 
 /** The session id in a Cookie header (either cookie name), or undefined. */
 export function sessionCookie(req: IncomingMessage): string | undefined {

@@ -28,6 +28,9 @@ export interface Identity {
   via: 'session' | 'token' | 'admin';
 }
 
+/** The admin credential's identity: id 0, grant hub.admin. */
+export const ADMIN_IDENTITY: Identity = Object.freeze({ id: 0, username: 'admin-token', grants: [HUB_ADMIN], via: 'admin' }) as Identity;
+
 /** The SHA-256 (hex) under which a session id or token is stored. */
 export function secretDigest(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
@@ -215,6 +218,24 @@ export class IdentityStore {
     );
     const r = rows[0];
     return r ? { id: Number(r.id), username: r.username, grants: r.grants, via: 'session' } : null;
+  }
+
+  /** A new dashboard session (admin origin): the random id, shown to the browser once. */
+  async createAdminSession(ttlMs: number): Promise<string> {
+    const id = randomBytes(32).toString('base64url');
+    await this.pool.query('INSERT INTO hub_admin_sessions (id_hash, expires_at) VALUES ($1, $2)', [secretDigest(id), new Date(Date.now() + ttlMs)]);
+    return id;
+  }
+
+  /** True while a dashboard session is live (not expired, not ended). */
+  async adminSessionLive(id: string): Promise<boolean> {
+    const { rows } = await this.pool.query('SELECT 1 FROM hub_admin_sessions WHERE id_hash = $1 AND revoked_at IS NULL AND expires_at > now()', [secretDigest(id)]);
+    return rows.length > 0;
+  }
+
+  /** Ends a dashboard session on every kernel. */
+  async endAdminSession(id: string): Promise<void> {
+    await this.revoking((c) => c.query('UPDATE hub_admin_sessions SET revoked_at = now() WHERE id_hash = $1 AND revoked_at IS NULL', [secretDigest(id)]));
   }
 
   /** The identity of a user id (for /me after sign-in), or null. */

@@ -12,6 +12,7 @@ import { createIdentityGate, type IdentityGate } from './identity-gate.js';
 import { randomPassword } from './identity-passwords.js';
 import { IdentityStore } from './identity-store.js';
 import { SignInLimiter } from './auth-rate-limit.js';
+import type { AdminSessionBackend } from './admin-session.js';
 
 export interface IdentityService {
   store: IdentityStore | null;
@@ -55,6 +56,18 @@ export async function createIdentity(db: Database | null, adminToken: string, da
     async close() {
       await audit.flushNow();
       await cache?.close();
+    },
+  };
+}
+
+/** Dashboard sessions in hub_admin_sessions, looked up through the identity cache (revocation within a second). */
+export function adminSessionBackend(store: IdentityStore, cache: IdentityCache): AdminSessionBackend {
+  return {
+    create: (ttlMs) => store.createAdminSession(ttlMs),
+    live: (id) => cache.adminSession(id),
+    end: async (id) => {
+      await store.endAdminSession(id);
+      cache.clear();
     },
   };
 }

@@ -31,7 +31,7 @@ import { childReadPaths } from './child-sandbox.js';
 import { SparePool } from './spare-pool.js';
 import { decideIsolation, describeIsolation, sealDataDir, type Isolation } from './os-isolation.js';
 import { ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
-import { createIdentity, type IdentityService } from './identity.js';
+import { adminSessionBackend, createIdentity, type IdentityService } from './identity.js';
 import { mountAuthRoutes } from './auth-routes.js';
 import { auditAdminRequests, mountIdentityAdmin } from './identity-admin-api.js';
 import { mountUserScreens } from './dashboard-users.js';
@@ -116,6 +116,7 @@ export class Kernel {
     if (this.isolation.mode === 'uid') sealDataDir(config.dataDir);
     this.prep = createModulePrep(config, this.db, log, this.isolation);
     const identity = (this.identity = await createIdentity(this.db, admin.token, config.dataDir, log, (n) => this.secretOf(n)));
+    if (identity.store && identity.cache) sessions.useBackend(adminSessionBackend(identity.store, identity.cache));
 
     const entries = config.modulesEnabled ? await scanModules(config.modulesDir, HUB_VERSION) : [];
     if (!config.modulesEnabled) log.info('MODULES_ENABLED=false: starting with no modules');
@@ -137,6 +138,7 @@ export class Kernel {
       observability.mountPublic(a);
     });
     const adminApp = createKernelApp(this, (a) => {
+      a.use(sessions.middleware);
       a.use(auditAdminRequests(identity, (req) => this.adminAuth('admin').isAdmin(req)));
       mountIdentityAdmin(a, identity, this.adminAuth('admin').guard);
       mountUserScreens(a, this, identity);

@@ -32,6 +32,16 @@ CREATE TABLE hub_sessions (
 );
 CREATE INDEX hub_sessions_user ON hub_sessions (user_id);
 
+-- The dashboard's browser sessions (admin origin), made by presenting the admin token at its
+-- /login; shared by every kernel, so a load balancer may send the browser to any of them, and
+-- a sign-out ends the session everywhere.
+CREATE TABLE hub_admin_sessions (
+  id_hash    text        PRIMARY KEY,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz NOT NULL,
+  revoked_at timestamptz
+);
+
 CREATE TABLE hub_api_tokens (
   id           bigserial   PRIMARY KEY,
   user_id      bigint      NOT NULL REFERENCES hub_users (id) ON DELETE CASCADE,
@@ -65,12 +75,13 @@ CREATE TABLE hub_identity_generation (
 );
 INSERT INTO hub_identity_generation (one, generation) VALUES (true, 0);
 
-REVOKE ALL ON hub_users, hub_grants, hub_sessions, hub_api_tokens, hub_audit, hub_identity_generation FROM PUBLIC;
+REVOKE ALL ON hub_users, hub_grants, hub_sessions, hub_admin_sessions, hub_api_tokens, hub_audit, hub_identity_generation FROM PUBLIC;
 
 -- migrate:down
 DROP TABLE hub_identity_generation;
 DROP TABLE hub_audit;
 DROP TABLE hub_api_tokens;
 DROP TABLE hub_sessions;
+DROP TABLE hub_admin_sessions;
 DROP TABLE hub_grants;
 DROP TABLE hub_users;

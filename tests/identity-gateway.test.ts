@@ -204,4 +204,23 @@ describe('two kernels on one database', () => {
     await waitFor(async () => (await onK2('/api/v1/auth/me')).status === 401, { timeoutMs: 1000, intervalMs: 25, what: 'k2 to forget the session' });
     expect(Date.now() - t1).toBeLessThan(1000);
   });
+
+  it('share dashboard sessions (admin origin), and a dashboard sign-out ends it on both within a second', async () => {
+    const login = await fetch(`${k.adminUrl}/login`, {
+      method: 'POST', redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${encodeURIComponent(k.adminToken()!)}`,
+    });
+    expect(login.status).toBe(303);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    expect(cookie).toMatch(/^hub_admin_session=/);
+    const onK2 = () => fetch(`${k2.adminUrl}/api/v1/users`, { headers: { cookie } });
+    expect((await onK2()).status).toBe(200);
+    const out = await fetch(`${k.adminUrl}/logout`, { method: 'POST', redirect: 'manual', headers: { cookie } });
+    expect(out.status).toBe(303);
+    const t0 = Date.now();
+    await waitFor(async () => (await onK2()).status === 401, { timeoutMs: 1000, intervalMs: 25, what: 'k2 to end the dashboard session' });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect((await fetch(`${k.adminUrl}/api/v1/users`, { headers: { cookie } })).status).toBe(401);
+  });
 });
