@@ -15,6 +15,7 @@ import type { IdentityService } from './identity.js';
 import { resolveIdentity, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionCookie } from './identity-resolve.js';
 import { MAX_TOKEN_DAYS, SESSION_TTL_MS, type Identity } from './identity-store.js';
 import { loginPage } from './login-page.js';
+import { mountOidc, oidcSettings } from './auth-oidc.js';
 
 const secureCookies = () => parseBool(process.env.HUB_SECURE_COOKIES, false);
 
@@ -47,6 +48,10 @@ export function mountAuthRoutes(app: Express, identity: IdentityService): void {
     if (!identity.store) throw new HubError('database_unavailable', 'users need the database (HUB_DATABASE=off): only the admin token works');
     return identity.store;
   };
+
+  // HUB_AUTH=oidc: /login goes to the issuer (kernel/auth-oidc.ts); the password route stays
+  const oidc = oidcSettings();
+  if (oidc) mountOidc(app, identity, oidc, setSessionCookie, safeNext);
 
   app.get('/login', (req: Request, res: Response) => {
     res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");

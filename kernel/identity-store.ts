@@ -238,6 +238,23 @@ export class IdentityStore {
     await this.revoking((c) => c.query('UPDATE hub_admin_sessions SET revoked_at = now() WHERE id_hash = $1 AND revoked_at IS NULL', [secretDigest(id)]));
   }
 
+  /** Records an OpenID Connect sign-in in progress (its state stored as a hash) for `ttlMs`. */
+  async startOidcFlow(state: string, verifier: string, nonce: string, next: string, ttlMs: number): Promise<void> {
+    await this.pool.query('DELETE FROM hub_oidc_flows WHERE expires_at < now()');
+    await this.pool.query('INSERT INTO hub_oidc_flows (state_hash, verifier, nonce, next, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+      secretDigest(state), verifier, nonce, next, new Date(Date.now() + ttlMs),
+    ]);
+  }
+
+  /** Takes (deletes and returns) a live OpenID Connect flow by its state; null when unknown, used or expired. */
+  async takeOidcFlow(state: string): Promise<{ verifier: string; nonce: string; next: string } | null> {
+    const { rows } = await this.pool.query<{ verifier: string; nonce: string; next: string }>(
+      'DELETE FROM hub_oidc_flows WHERE state_hash = $1 AND expires_at > now() RETURNING verifier, nonce, next',
+      [secretDigest(state)],
+    );
+    return rows[0] ?? null;
+  }
+
   /** The identity of a user id (for /me after sign-in), or null. */
   async userIdentity(userId: number, via: Identity['via']): Promise<Identity | null> {
     const { rows } = await this.pool.query<{ id: string; username: string; grants: string[] }>(

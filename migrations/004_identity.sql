@@ -42,6 +42,16 @@ CREATE TABLE hub_admin_sessions (
   revoked_at timestamptz
 );
 
+-- OpenID Connect sign-ins in progress (HUB_AUTH=oidc): the PKCE verifier and nonce for a
+-- state, kept here so the issuer's redirect may come back to any kernel. Used once, 10 min.
+CREATE TABLE hub_oidc_flows (
+  state_hash text        PRIMARY KEY,
+  verifier   text        NOT NULL,
+  nonce      text        NOT NULL,
+  next       text        NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+
 CREATE TABLE hub_api_tokens (
   id           bigserial   PRIMARY KEY,
   user_id      bigint      NOT NULL REFERENCES hub_users (id) ON DELETE CASCADE,
@@ -75,7 +85,7 @@ CREATE TABLE hub_identity_generation (
 );
 INSERT INTO hub_identity_generation (one, generation) VALUES (true, 0);
 
-REVOKE ALL ON hub_users, hub_grants, hub_sessions, hub_admin_sessions, hub_api_tokens, hub_audit, hub_identity_generation FROM PUBLIC;
+REVOKE ALL ON hub_users, hub_grants, hub_sessions, hub_admin_sessions, hub_oidc_flows, hub_api_tokens, hub_audit, hub_identity_generation FROM PUBLIC;
 
 -- migrate:down
 DROP TABLE hub_identity_generation;
@@ -83,5 +93,6 @@ DROP TABLE hub_audit;
 DROP TABLE hub_api_tokens;
 DROP TABLE hub_sessions;
 DROP TABLE hub_admin_sessions;
+DROP TABLE hub_oidc_flows;
 DROP TABLE hub_grants;
 DROP TABLE hub_users;
