@@ -27,6 +27,10 @@ export function bearerToken(req: IncomingMessage): string | undefined {
   return a !== undefined && a.startsWith('Bearer ') ? a.slice(7).trim() : undefined;
 }
 
+// What the hub issues: 32 random bytes in base64url (43 characters). Anything else is nobody,
+// decided without a database read, so made-up credentials cost the kernel a regex, not a query.
+const SECRET_RE = /^[A-Za-z0-9_-]{43}$/;
+
 /**
  * The identity behind the request's credential: synchronously when cached or absent,
  * else a promise. A wrong or expired credential is null (anonymous), never an error here.
@@ -34,10 +38,10 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 export function resolveIdentity(req: IncomingMessage, cache: IdentityCache | null, adminDigest: Buffer): Identity | null | Promise<Identity | null> {
   const bearer = bearerToken(req);
   if (bearer !== undefined) {
-    if (bearer.startsWith(TOKEN_PREFIX)) return cache && bearer.length < 200 ? cache.token(bearer) : null;
+    if (bearer.startsWith(TOKEN_PREFIX)) return cache && SECRET_RE.test(bearer.slice(TOKEN_PREFIX.length)) ? cache.token(bearer) : null;
     if (bearerMatches(req, adminDigest)) return ADMIN_IDENTITY;
   }
   const sid = sessionCookie(req);
-  if (sid !== undefined && sid.length > 0 && sid.length < 100 && cache) return cache.session(sid);
+  if (sid !== undefined && SECRET_RE.test(sid) && cache) return cache.session(sid);
   return null;
 }

@@ -114,3 +114,24 @@ describe('audit trail under a flood', () => {
     expect(JSON.parse((inserts[0] as string[][])[4]!.at(-1)!)).toEqual({ events: 4800 });
   });
 });
+
+describe('made-up credentials', () => {
+  it('are nobody without a lookup unless they have the shape the hub issues', async () => {
+    const { resolveIdentity } = await import('../kernel/identity-resolve.js');
+    const looked: string[] = [];
+    const cache = { token: (t: string) => (looked.push(t), null), session: (s: string) => (looked.push(s), null) } as never;
+    const req = (headers: Record<string, string>) => ({ headers }) as never;
+    const digest = Buffer.alloc(32);
+    for (const h of <Record<string, string>[]>[
+      { authorization: 'Bearer bmc_pat_short' },
+      { authorization: `Bearer bmc_pat_${'a'.repeat(44)}` },
+      { authorization: `Bearer bmc_pat_${'a'.repeat(42)}!` },
+      { cookie: 'hub_session=abc' },
+      { cookie: `hub_session=${'a'.repeat(42)}'` },
+    ]) expect(resolveIdentity(req(h), cache, digest)).toBeNull();
+    expect(looked).toEqual([]);
+    resolveIdentity(req({ authorization: `Bearer bmc_pat_${'a'.repeat(43)}` }), cache, digest);
+    resolveIdentity(req({ cookie: `theme=x; hub_session=${'b'.repeat(43)}` }), cache, digest);
+    expect(looked).toEqual([`bmc_pat_${'a'.repeat(43)}`, 'b'.repeat(43)]);
+  });
+});
