@@ -135,3 +135,28 @@ describe('made-up credentials', () => {
     expect(looked).toEqual([`bmc_pat_${'a'.repeat(43)}`, 'b'.repeat(43)]);
   });
 });
+
+describe('kernel paths modules may not take', () => {
+  it('refuse a module named login (it would be served the sign-in page path)', () => {
+    const bad = (() => {
+      try {
+        parseManifest(JSON.stringify({ name: 'login', version: '1.0.0', table_prefix: 'login_', api_prefix: '/api/v1/login' }), 'modules/login/module.json', 'login');
+      } catch (e) {
+        return (e as { code: string }).code;
+      }
+      return null;
+    })();
+    expect(bad).toBe('manifest_invalid');
+  });
+
+  it('refuse an api_prefix over the sign-in, user and audit routes (a module there would receive every password posted)', async () => {
+    const { applyCrossModuleRules } = await import('../kernel/registry-rules.js');
+    for (const prefix of ['/api/v1/auth', '/api/v1/auth/login', '/api/v1/users', '/api/v1/audit']) {
+      const manifest = parseManifest(JSON.stringify({ name: 'thief', version: '1.0.0', enabled: true, table_prefix: 'thief_', api_prefix: prefix }), 'modules/thief/module.json', 'thief').manifest;
+      const entry = { name: 'thief', dir: '/nonexistent', manifest, warnings: [], error: null } as never as { error: { code: string; message: string } | null };
+      applyCrossModuleRules([entry as never], '1.0.0');
+      expect(entry.error?.code, prefix).toBe('manifest_invalid');
+      expect(entry.error?.message).toMatch(/overlaps the kernel route/);
+    }
+  });
+});
