@@ -191,3 +191,14 @@ describe('hubctl user, grant, revoke, token', () => {
     expect(bad.stderr).toMatch(/^hubctl: username must match/);
   });
 });
+
+describe('API docs', () => {
+  it('document sign-in and tokens, and the user routes with the admin bearer on the admin origin', async () => {
+    const pub = (await (await k.get('/api/docs/openapi.json')).json()) as any;
+    expect(pub.paths['/api/v1/auth/login'].post.operationId).toBe('hub__login');
+    expect(pub.paths['/api/v1/auth/tokens'].post.requestBody.content['application/json'].schema.required).toEqual(['name']);
+    const adm = (await (await k.admin('/api/docs/openapi.json')).json()) as any;
+    expect(adm.paths['/api/v1/users/{username}/grants'].post.security).toEqual([{ adminToken: [] }]);
+    expect(adm.paths['/api/v1/audit'].get.security).toEqual([{ adminToken: [] }]);
+  });
+});
