@@ -2,7 +2,8 @@
 //   POST /api/v1/auth/login   {"username","password"} (JSON or a form) → session cookie
 //   POST /api/v1/auth/logout  ends the session on every kernel
 //   GET  /api/v1/auth/me      {"id","username","grants","via"} or 401 unauthenticated
-//   POST /api/v1/auth/tokens  {"name","expires_in_days"} → {"token":"bmc_pat_…"} once
+//   POST /api/v1/auth/tokens  {"name","expires_in_days"} → {"token":"bmc_pat_…"} once (from a
+//                             browser session, also "password": module pages share the origin)
 //   GET  /api/v1/auth/tokens, DELETE /api/v1/auth/tokens/:id
 //   GET  /login               the sign-in page
 // The cookie is HttpOnly, SameSite=Lax, Path=/, and `__Host-`-prefixed with Secure when
@@ -107,6 +108,16 @@ export function mountAuthRoutes(app: Express, identity: IdentityService): void {
     if (typeof name !== 'string' || name.length < 1 || name.length > 100) throw new HubError('bad_request', 'send {"name": "what it is for", "expires_in_days": 30}');
     if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS) {
       throw new HubError('bad_request', `expires_in_days must be a whole number from 1 to ${MAX_TOKEN_DAYS}`);
+    }
+    // A page on this origin (any module's) rides the user's cookie; a token minted from it would
+    // outlive the session and leave the browser. So a browser (it always sends Sec-Fetch-Site)
+    // signed in by cookie must confirm with the password; scripts and curl, and token holders, need not.
+    if (who.via === 'session' && req.headers['sec-fetch-site'] !== undefined) {
+      const password = (req.body ?? {}).password;
+      if (typeof password !== 'string' || (await store().checkPassword(who.username, password)) !== who.id) {
+        identity.audit.record({ actor: who.username, action: 'token.create', target: name, result: 'refused', detail: { reason: 'password not confirmed' } });
+        throw new HubError('forbidden', 'creating a token from a browser needs your password: send {"name", "expires_in_days", "password"}');
+      }
     }
     const t = await store().createToken(who.id, name, days);
     identity.audit.record({ actor: who.username, action: 'token.create', target: name, result: 'ok', detail: { id: t.id } });

@@ -126,6 +126,19 @@ describe('personal API tokens', () => {
     expect(gone.status).toBe(401);
   });
 
+  it('from a browser session (Sec-Fetch-Site sent), needs the password: a module page riding the cookie cannot mint one', async () => {
+    const hana = await signIn(k, 'hana', ['notes.viewer']);
+    const browserish = { ...json, 'sec-fetch-site': 'same-origin' };
+    const refused = await hana.get('/api/v1/auth/tokens', { method: 'POST', headers: browserish, body: JSON.stringify({ name: 'stolen', expires_in_days: 366 }) });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as any).error).toBe('forbidden');
+    const wrong = await hana.get('/api/v1/auth/tokens', { method: 'POST', headers: browserish, body: JSON.stringify({ name: 'stolen', password: 'guess-guess-guess' }) });
+    expect(wrong.status).toBe(403);
+    const ok = await hana.get('/api/v1/auth/tokens', { method: 'POST', headers: browserish, body: JSON.stringify({ name: 'mine', password: hana.password }) });
+    expect(ok.status).toBe(201);
+    expect(((await (await hana.get('/api/v1/auth/tokens')).json()) as any[]).map((t) => t.name)).toEqual(['mine']);
+  });
+
   it('refuses an expiry outside 1..366 days with bad_request', async () => {
     const erin = await signIn(k, 'erin', []);
     const res = await erin.get('/api/v1/auth/tokens', { method: 'POST', headers: json, body: JSON.stringify({ name: 'x', expires_in_days: 10_000 }) });
