@@ -60,3 +60,21 @@ export async function signInAs(k: RunningKernel, username: string, password: str
     },
   };
 }
+
+/**
+ * Makes `k.get` and `k.json` send `authorization` (default: the admin credential, which acts
+ * as hub.admin) unless a call sets its own: for suites about a module's behaviour, not about
+ * who may call it. Returns `k`.
+ */
+export function authorize(k: RunningKernel, authorization = `Bearer ${k.adminToken()}`): RunningKernel {
+  const add = (init: RequestInit = {}): RequestInit => {
+    const headers = new Headers(init.headers);
+    if (!headers.has('authorization')) headers.set('authorization', authorization);
+    return { ...init, headers };
+  };
+  const get = k.get;
+  const json = k.json;
+  k.get = (path, init) => get(path, add(init));
+  k.json = <T,>(path: string, init?: RequestInit) => json<T>(path, add(init));
+  return k;
+}
