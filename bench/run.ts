@@ -8,6 +8,7 @@ import { database } from './database.js';
 import { gatewayCost } from './gateway-cost.js';
 import { hang } from './hang.js';
 import { kernelSecretCost } from './kernel-secret-cost.js';
+import { identityCost, identityGateCost } from './identity-cost.js';
 import { recovery } from './recovery.js';
 import { reload } from './reload.js';
 import { restartUnderLoad } from './restart-under-load.js';
@@ -67,6 +68,15 @@ if (want('gateway')) {
     ),
   );
   console.table(g.results.map((r) => ({ c: r.connections, median_ratio: r.median_ratio, median_kernel_cpu_us: r.median_kernel_cpu_us, all_clean: r.all_clean })));
+}
+if (want('identity')) {
+  const gate = await identityGateCost(quick ? 50_000 : 200_000);
+  console.log('\nidentity gate per request, in-process, µs (subtract baseline_us, the cost of building the test request)');
+  console.table([gate]);
+  const proxied = await identityCost({ pairs: quick ? 1 : 3, durationS: quick ? 3 : 5, connections: 10 });
+  results.identity = { gate, proxied };
+  console.log('\ngateway cost of identity: kernel CPU µs per proxied request (goal: cookie and token within a few µs of anonymous)');
+  console.table(['anonymous', 'session_cookie', 'bearer_token'].map((leg) => ({ leg, ...(proxied as unknown as Record<string, object>)[leg] })));
 }
 if (want('reload')) {
   results.reload = await reload(quick ? 3 : 10);

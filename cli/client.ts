@@ -21,13 +21,15 @@ function networkCode(e: unknown): string | undefined {
 export class HubClient {
   constructor(readonly baseUrl: string = hubUrl(), private readonly token: string | undefined = adminToken()) {}
 
-  private async send(method: string, path: string, accept: string, timeoutMs: number | null): Promise<Response> {
+  private async send(method: string, path: string, accept: string, timeoutMs: number | null, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { accept };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
     try {
       return await fetch(this.baseUrl + path, {
         method,
         headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
       });
     } catch (e) {
@@ -40,8 +42,8 @@ export class HubClient {
   }
 
   /** A JSON request; a non-2xx answer is thrown as a CliError. */
-  async json<T>(method: 'GET' | 'POST', path: string, timeoutMs: number | null = 30_000): Promise<T> {
-    const res = await this.send(method, path, 'application/json', timeoutMs);
+  async json<T>(method: 'GET' | 'POST' | 'DELETE', path: string, timeoutMs: number | null = 30_000, payload?: unknown): Promise<T> {
+    const res = await this.send(method, path, 'application/json', timeoutMs, payload);
     const text = await res.text();
     let body: unknown;
     try {

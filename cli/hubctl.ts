@@ -15,6 +15,7 @@ import { migrate } from './migrate.js';
 import { checkName, moduleCommand } from './module-commands.js';
 import { start } from './start.js';
 import { status } from './status.js';
+import { grantCommand, tokenCreate, userAdd, userList, userPasswd } from './user-commands.js';
 
 function positiveInt(raw: string): number {
   if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new CliError(`--down wants a whole number of migrations (1 or more), got ${JSON.stringify(raw).slice(0, 40)}`, EXIT.usage);
@@ -82,6 +83,29 @@ function program(): Command {
       const { serveModuleFromEnv } = await import('./serve-module.js');
       await serveModuleFromEnv(name, opts);
     });
+
+  // users, grants and tokens (DESIGN.md "Identity and permissions"): cli/user-commands.ts
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  const user = p.command('user').description('hub users: add, list, passwd');
+  user.command('add <username>')
+    .description('a new user (password from --password-stdin, else a random one printed once)')
+    .option('--grant <grant>', 'a grant such as notes.editor (repeatable)', collect)
+    .option('--password-stdin', 'read the password from stdin')
+    .action((name: string, opts: { grant?: string[]; passwordStdin?: boolean }) => userAdd(client(), name, opts));
+  user.command('list').description('every user and their grants').option('--json', 'as JSON').action((opts: { json?: boolean }) => userList(client(), opts));
+  user.command('passwd <username>')
+    .description("set a user's password and end their sessions")
+    .option('--password-stdin', 'read the password from stdin')
+    .action((name: string, opts: { passwordStdin?: boolean }) => userPasswd(client(), name, opts));
+  p.command('grant <username> <grant>').description('give a user <module>.<role>, <module>.<permission> or hub.admin').action((u: string, g: string) => grantCommand(client(), 'grant', u, g));
+  p.command('revoke <username> <grant>').description('take a grant away (effective on every kernel within a second)').action((u: string, g: string) => grantCommand(client(), 'revoke', u, g));
+  p.command('token')
+    .description('personal API tokens')
+    .command('create <username>')
+    .description('a bmc_pat_ token for a user, printed once')
+    .option('--name <name>', 'what it is for', 'hubctl')
+    .option('--days <D>', 'days until it expires (1-366)', (raw: string) => Number(raw), 30)
+    .action((u: string, opts: { name: string; days: number }) => tokenCreate(client(), u, opts));
 
   p.command('start')
     .description('run the hub in the foreground (Ctrl-C stops it cleanly)')

@@ -1,9 +1,14 @@
 // Browser sessions on the admin origin. A browser presents the admin token once (the
 // /login form); the kernel answers with a random session id in an HttpOnly, SameSite=Strict
-// cookie, so no script (the dashboard's or anyone's) ever holds a credential. Sessions live
-// in this kernel's memory only: a kernel restart signs browsers out.
+// cookie, so no script (the dashboard's or anyone's) ever holds a credential. With a database
+// the sessions live in hub_admin_sessions (only a SHA-256 of the id), shared by every kernel
+// and ended everywhere by a sign-out (kernel/identity-cache.ts carries the revocation within
+// a second); without one (HUB_DATABASE=off) they live in this kernel's memory.
+// The check stays synchronous for its callers: `middleware` looks the cookie up (cached) at
+// the start of every admin-origin request and marks the request; `valid` reads the mark.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { NextFunction, Request, Response } from 'express';
 
 /** The cookie's name. The gateway strips it from every request it proxies to a module. */
 export const ADMIN_COOKIE = 'hub_admin_session';
@@ -34,19 +39,58 @@ export function isAdminCookie(setCookie: string): boolean {
   return (eq === -1 ? setCookie : setCookie.slice(0, eq)).trim().toLowerCase() === ADMIN_COOKIE;
 }
 
+/** Where dashboard sessions are kept when there is a database (kernel/identity-store.ts, via the cache). */
+export interface AdminSessionBackend {
+  create(ttlMs: number): Promise<string>;
+  /** Truthy while live; may answer from a cache synchronously. */
+  live(id: string): unknown | Promise<unknown>;
+  end(id: string): Promise<void>;
+}
+
 export class AdminSessions {
   private readonly sessions = new Map<string, number>();
+  private readonly verified = new WeakSet<IncomingMessage>();
+  private backend: AdminSessionBackend | null = null;
 
-  /** A new session id (32 random bytes, base64url); the oldest sessions go past 1000. */
-  create(now = Date.now()): string {
+  /** From now on sessions live in the database (called once the kernel has one). */
+  useBackend(backend: AdminSessionBackend): void {
+    this.backend = backend;
+  }
+
+  /** A new session id (32 random bytes, base64url); in memory the oldest go past 1000. */
+  async create(now = Date.now()): Promise<string> {
+    if (this.backend) return this.backend.create(SESSION_TTL_MS);
     const id = randomBytes(32).toString('base64url');
     this.sessions.set(id, now + SESSION_TTL_MS);
     while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
     return id;
   }
 
+  /**
+   * express middleware for the admin origin, before any route: looks the request's session
+   * cookie up and marks the request when the session is live. Never refuses anything itself.
+   */
+  readonly middleware = (req: Request, _res: Response, next: NextFunction): void => {
+    const id = cookieValue(req.headers.cookie, ADMIN_COOKIE);
+    // only the shape the hub issues is looked up: a made-up cookie costs a regex, not a query
+    if (!id || !this.backend || !/^[A-Za-z0-9_-]{43}$/.test(id)) return next();
+    const live = this.backend.live(id);
+    if (!(live instanceof Promise)) {
+      if (live) this.verified.add(req);
+      return next();
+    }
+    live.then(
+      (ok) => {
+        if (ok) this.verified.add(req);
+        next();
+      },
+      () => next(),
+    );
+  };
+
   /** True when the request carries a live session cookie. */
   valid(req: IncomingMessage, now = Date.now()): boolean {
+    if (this.backend) return this.verified.has(req);
     const id = cookieValue(req.headers.cookie, ADMIN_COOKIE);
     if (!id) return false;
     const until = this.sessions.get(id);
@@ -58,9 +102,13 @@ export class AdminSessions {
     return true;
   }
 
-  end(req: IncomingMessage): void {
+  /** Ends the request's session (on every kernel when it lives in the database). */
+  async end(req: IncomingMessage): Promise<void> {
     const id = cookieValue(req.headers.cookie, ADMIN_COOKIE);
-    if (id) this.sessions.delete(id);
+    if (!id) return;
+    this.sessions.delete(id);
+    this.verified.delete(req);
+    if (this.backend && id.length <= 100) await this.backend.end(id);
   }
 
   /** The Set-Cookie value for a session id (`Secure` when the request came over TLS). */

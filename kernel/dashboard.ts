@@ -153,15 +153,15 @@ export function mountDashboard(app: Express, kernel: HubView, sessions: AdminSes
 
   // The token is shown once and traded for a session cookie; the answer is a redirect, so
   // a reload never posts it again.
-  app.post('/login', form, (req: Request, res: Response) => {
+  app.post('/login', form, async (req: Request, res: Response) => {
     const token = typeof req.body?.token === 'string' ? req.body.token : '';
     if (!auth.matches(token.trim())) return void res.redirect(303, '/login?failed=1');
-    res.setHeader('set-cookie', AdminSessions.setCookie(sessions.create(), req.secure));
+    res.setHeader('set-cookie', AdminSessions.setCookie(await sessions.create(), req.secure));
     res.redirect(303, '/');
   });
 
-  app.post('/logout', (req: Request, res: Response) => {
-    sessions.end(req);
+  app.post('/logout', async (req: Request, res: Response) => {
+    await sessions.end(req);
     res.setHeader('set-cookie', AdminSessions.clearCookie());
     res.redirect(303, '/login');
   });

@@ -13,6 +13,7 @@ import { DEFAULT_TIMEOUT_MS } from './proxy.js';
 import { adminOriginRefusal, crossSiteRefusal } from './request-guards.js';
 import type { RouteTable } from './route-table.js';
 import type { ModuleSupervisor } from './supervisor.js';
+import type { IdentityGate } from './identity-gate.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -48,6 +49,7 @@ export function createGateway(
   holdMs: number,
   observe: ModuleRequestObserver = () => undefined,
   hostCheck: HostCheck = null,
+  gate: IdentityGate | null = null,
 ): Server {
   const server = createServer(FRONT_DOOR_SERVER_OPTIONS, (req, res) => {
     const refused = hostCheck?.(req) ?? crossSiteRefusal(req);
@@ -61,20 +63,27 @@ export function createGateway(
       req.headers['x-request-id'] = id;
     }
     res.setHeader('x-request-id', id);
-    const opts = { timeoutMs: sup.entry.manifest?.timeout_ms ?? DEFAULT_TIMEOUT_MS };
-    const target = sup.target;
-    if (target !== null) return target.handle(req, res, opts);
-    // Restarting after a crash usually takes tens of milliseconds: hold the request for the
-    // new child rather than fail it. The body waits in the socket; nothing is read yet.
-    void sup.targetWithin(holdMs).then((next) => {
-      if (res.destroyed) return;
-      if (next === null) notRunning(sup, req, res);
-      else next.handle(req, res, opts);
-    });
+    // who is asking, and may they (kernel/identity-gate.ts): 401/403 before the child
+    if (gate) gate(sup, req, res, () => proxyTo(sup, req, res, holdMs));
+    else proxyTo(sup, req, res, holdMs);
   });
   // connection ceilings and header/request/idle timeouts (kernel/front-door.ts)
   guardFrontDoor(server);
   return server;
+}
+
+/** Hands the request to the module's proxy, holding it up to `holdMs` for a restarting child. */
+function proxyTo(sup: ModuleSupervisor, req: IncomingMessage, res: ServerResponse, holdMs: number): void {
+  const opts = { timeoutMs: sup.entry.manifest?.timeout_ms ?? DEFAULT_TIMEOUT_MS };
+  const target = sup.target;
+  if (target !== null) return target.handle(req, res, opts);
+  // Restarting after a crash usually takes tens of milliseconds: hold the request for the
+  // new child rather than fail it. The body waits in the socket; nothing is read yet.
+  void sup.targetWithin(holdMs).then((next) => {
+    if (res.destroyed) return;
+    if (next === null) notRunning(sup, req, res);
+    else next.handle(req, res, opts);
+  });
 }
 
 /**

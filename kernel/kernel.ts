@@ -34,6 +34,11 @@ import { childReadPaths } from './child-sandbox.js';
 import { SparePool } from './spare-pool.js';
 import { decideIsolation, describeIsolation, sealDataDir, type Isolation } from './os-isolation.js';
 import { ChildSupervisor, type ModuleSupervisor, type SupervisorDeps } from './supervisor.js';
+import { adminSessionBackend, createIdentity, type IdentityService } from './identity.js';
+import { mountAuthRoutes } from './auth-routes.js';
+import { auditAdminRequests, mountIdentityAdmin } from './identity-admin-api.js';
+import { mountUserScreens } from './dashboard-users.js';
+import { mountStartPage } from './start-page.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
 
 export class Kernel {
@@ -45,6 +50,8 @@ export class Kernel {
   /** The admin origin's server (HUB_ADMIN_PORT). */
   adminServer: Server | null = null;
   private auths: Record<Origin, AdminAuth> | null = null;
+  /** Users, sessions, tokens, grants, audit (kernel/identity.ts); set up in start(). */
+  identity: IdentityService | null = null;
   private prep!: ModulePrep;
   /** "uid" (each child its own OS user) or "process" (children share the kernel's user): decided at start. */
   isolation: Isolation = { mode: 'process', reason: 'not started', runAs: () => null };
@@ -124,6 +131,8 @@ export class Kernel {
     if (this.isolation.mode === 'uid') sealDataDir(config.dataDir);
     this.prep = createModulePrep(config, this.db, log, this.isolation);
     await this.seen.load();
+    const identity = (this.identity = await createIdentity(this.db, admin.token, config.dataDir, log, (n) => this.secretOf(n)));
+    if (identity.store && identity.cache) sessions.useBackend(adminSessionBackend(identity.store, identity.cache));
 
     const entries = config.modulesEnabled ? await scanModules(config.modulesDir, HUB_VERSION) : [];
     if (!config.modulesEnabled) log.info('MODULES_ENABLED=false: starting with no modules');
@@ -140,18 +149,21 @@ export class Kernel {
     await this.settleSwitches();
 
     const publicApp = createKernelApp(this, (a) => {
-      a.get('/', (_req, res) => {
-        res.json({ name: 'BMC Hub', version: HUB_VERSION, health: '/health', modules: '/api/v1/modules', docs: '/api/docs', dashboard: 'on the admin origin (HUB_ADMIN_PORT, default 8001)' });
-      });
+      mountStartPage(a, this, identity);
+      mountAuthRoutes(a, identity);
       this.mountRoutes(a, this, 'public');
       mountEvents(a, this, this.adminAuth('public').guard);
       observability.mountPublic(a);
     });
     const adminApp = createKernelApp(this, (a) => {
+      a.use(sessions.middleware);
+      a.use(auditAdminRequests(identity, (req) => this.adminAuth('admin').isAdmin(req)));
+      mountIdentityAdmin(a, identity, this.adminAuth('admin').guard);
+      mountUserScreens(a, this, identity);
       this.mountRoutes(a, this, 'admin');
       observability.mountAdmin(a, sessions);
     });
-    this.server = createGateway(this.routes, publicApp, config.holdMs, observability.observe, hostGuard(config.host, config.allowedHosts));
+    this.server = createGateway(this.routes, publicApp, config.holdMs, observability.observe, hostGuard(config.host, config.allowedHosts), identity.gate);
     this.adminServer = createAdminGateway(adminApp, hostGuard(config.adminHost, config.allowedHosts));
     await listen(this.server, config.port, config.host);
     log.info(`🌐 Gateway listening on http://${urlHost(config.host)}:${this.port}`);
@@ -269,6 +281,7 @@ export class Kernel {
     await this.modules.stopAll();
     for (const s of servers) s.closeAllConnections();
     await this.cluster?.close();
+    await this.identity?.close();
     await closing;
     await this.db?.close();
     await this.logs.close();

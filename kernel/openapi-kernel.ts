@@ -43,7 +43,37 @@ export const kernelPaths: Record<string, Record<string, Record<string, unknown>>
       responses: { '200': { description: 'log entries' }, '401': error, '404': error },
     },
   },
+  // identity (DESIGN.md "Identity and permissions"): sign-in on the public origin ...
+  ...identityPaths(),
 };
+
+/** Sign-in, tokens, users, grants and audit (kernel/auth-routes.ts, kernel/identity-admin-api.ts). */
+function identityPaths(): Record<string, Record<string, Record<string, unknown>>> {
+  const op = (id: string, summary: string, extra: Record<string, unknown> = {}) => {
+    const { responses, ...rest } = extra;
+    return { tags: [KERNEL_TAG], summary, operationId: `hub__${id}`, ...rest, responses: { '200': { description: 'ok' }, '400': error, '401': error, ...(responses as object | undefined) } };
+  };
+  const json = (properties: Record<string, unknown>, required: string[]) => ({ requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required, properties } } } } });
+  const username = { name: 'username', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{1,39}$' } };
+  const admin = { security: [{ adminToken: [] }] };
+  return {
+    '/api/v1/auth/login': { post: op('login', 'Sign in: sets the session cookie (HttpOnly, SameSite=Lax); 429 after repeated failures', { ...json({ username: { type: 'string' }, password: { type: 'string' } }, ['username', 'password']), responses: { '429': error } }) },
+    '/api/v1/auth/logout': { post: op('logout', 'Sign out: ends the session on every kernel') },
+    '/api/v1/auth/me': { get: op('me', 'Who is signed in: {id, username, grants, via}') },
+    '/api/v1/auth/tokens': {
+      get: op('tokens', "The signed-in user's API tokens (never the token itself)"),
+      post: op('token_create', 'A personal API token (bmc_pat_…), answered once', json({ name: { type: 'string' }, expires_in_days: { type: 'integer', minimum: 1, maximum: 366, default: 30 } }, ['name'])),
+    },
+    '/api/v1/auth/tokens/{id}': { delete: op('token_revoke', 'Revoke one of your tokens', { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }], responses: { '404': error } }) },
+    '/api/v1/users': {
+      get: op('users', 'Every user with grants (admin origin)', admin),
+      post: op('user_create', 'Create a user (admin origin)', { ...admin, ...json({ username: { type: 'string' }, password: { type: 'string', minLength: 10 }, grants: { type: 'array', items: { type: 'string' } } }, ['username', 'password']), responses: { '409': error } }),
+    },
+    '/api/v1/users/{username}/grants': { post: op('grant', 'Grant <module>.<role>, <module>.<perm> or hub.admin (admin origin)', { ...admin, parameters: [username], ...json({ grant: { type: 'string' } }, ['grant']), responses: { '404': error } }) },
+    '/api/v1/users/{username}/grants/{grant}': { delete: op('revoke', 'Revoke a grant; effective on every kernel within a second (admin origin)', { ...admin, parameters: [username, { name: 'grant', in: 'path', required: true, schema: { type: 'string' } }], responses: { '404': error } }) },
+    '/api/v1/audit': { get: op('audit', 'Admin actions and refused requests, newest first (admin origin)', { ...admin, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', default: 100, maximum: 1000 } }] }) },
+  };
+}
 
 /**
  * The kernel's paths as the public origin shows them: the same operations, but no security

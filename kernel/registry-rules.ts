@@ -7,8 +7,12 @@ import { HubError } from '../shared/errors.js';
 import { parseDependency } from '../shared/manifest.js';
 import type { ModuleEntry } from './module-entry.js';
 
-/** Paths the kernel serves itself under /api; no module prefix may overlap them. */
-export const KERNEL_API_ROUTES = ['/api/v1/modules', '/api/v1/events', '/api/docs'];
+/**
+ * Paths the kernel serves itself under /api; no module prefix may overlap them. The gateway
+ * routes modules before the kernel's own routes, so a module on /api/v1/auth would receive
+ * every password posted to sign in.
+ */
+export const KERNEL_API_ROUTES = ['/api/v1/modules', '/api/v1/events', '/api/docs', '/api/v1/auth', '/api/v1/users', '/api/v1/audit'];
 
 /** The kernel's own tables (ledger, state) start with this. */
 export const KERNEL_TABLE_PREFIX = 'hub_';

@@ -2,6 +2,27 @@
 // connection the kernel issued to it (its own runtime role where the server allows roles).
 import pg from 'pg';
 import type { Logger } from './logger.js';
+import { requestUser } from './runtime/auth.js';
+
+/**
+ * The value `hub.user_id` must hold for a query made now: the signed-in user's id while a
+ * request for one runs (shared/runtime/auth.ts), else '' (row-level security policies read it
+ * with `nullif(current_setting('hub.user_id', true), '')::bigint`).
+ */
+function currentUserId(): string {
+  const u = requestUser.getStore();
+  return u ? String(u.id) : '';
+}
+
+// What each pooled connection's hub.user_id was last set to ('' for a fresh one): set again
+// only when the caller's differs, so queries outside signed-in requests cost no extra round trip.
+const userIdOf = new WeakMap<pg.PoolClient, string>();
+async function setUserId(client: pg.PoolClient): Promise<void> {
+  const want = currentUserId();
+  if ((userIdOf.get(client) ?? '') === want) return;
+  await client.query("SELECT set_config('hub.user_id', $1, false)", [want]);
+  userIdOf.set(client, want);
+}
 
 export interface ModuleDbConnection {
   host: string;
@@ -68,13 +89,32 @@ export function createModuleDb(connection: ModuleDbConnection, opts: ModuleDbOpt
     },
   });
 
+  // Every query borrows a connection and first makes its hub.user_id the caller's (DESIGN.md
+  // "Identity and permissions": ctx.db sets hub.user_id for each query run for a request).
+  const perQuery: Pick<pg.Pool, 'query'> = {
+    query: (async (sql: string, params?: unknown[]) => {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await setUserId(client);
+        return await client.query(sql, params);
+      } catch (e) {
+        if (!(e as { code?: string }).code) broken = e as Error;
+        throw e;
+      } finally {
+        client.release(broken);
+      }
+    }) as pg.Pool['query'],
+  };
+
   let closed: Promise<void> | null = null;
   return {
-    ...queries(pool),
+    ...queries(perQuery),
     async transaction<T>(fn: (tx: ModuleQueries) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       let broken: Error | undefined;
       try {
+        await setUserId(client);
         await client.query('BEGIN');
         const result = await fn(queries(client as unknown as Pick<pg.Pool, 'query'>));
         await client.query('COMMIT');

@@ -17,6 +17,10 @@ export const ERROR_CODES = {
   internal_error: 500,
   // admin API
   unauthorized: 401,
+  /** Nobody is signed in (no session, no token) and the route needs someone. */
+  unauthenticated: 401,
+  /** Too many attempts (sign-in), try again after Retry-After seconds. */
+  rate_limited: 429,
   forbidden: 403,
   /** The request named a Host this hub does not answer to (DNS rebinding guard). */
   misdirected_request: 421,

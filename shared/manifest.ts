@@ -14,7 +14,7 @@ export const DEPENDENCY_RE = /^([a-z][a-z0-9_]{1,39})(?:@(.+))?$/;
 
 const KNOWN_FIELDS = [
   'name', 'version', 'description', 'author', 'enabled', 'dependencies', 'table_prefix', 'api_prefix',
-  'tags', 'hub_version', 'max_memory_mb', 'workers', 'remote_url', 'timeout_ms', 'body_limit',
+  'tags', 'hub_version', 'max_memory_mb', 'workers', 'remote_url', 'timeout_ms', 'body_limit', 'permissions', 'roles', 'public_routes',
 ] as const;
 
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
@@ -39,6 +39,10 @@ export const DEFAULT_BODY_LIMIT = '1mb';
 export function bodyLimitBytes(manifest: { body_limit?: string | number }): number {
   return parseSize(manifest.body_limit ?? DEFAULT_BODY_LIMIT) ?? 1024 * 1024;
 }
+
+const permName = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'names must match ^[a-z][a-z0-9_]{0,39}$');
+/** `"GET /api/v1/x/hook"`, `"* /x/public/*"`: a method (or *) and an absolute path, optionally ending in /*. */
+export const PUBLIC_ROUTE_RE = /^(\*|GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\/[A-Za-z0-9_\-./~]*?)(\/\*)?$/;
 
 export const manifestSchema = z.looseObject({
   name: z
@@ -77,6 +81,12 @@ export const manifestSchema = z.looseObject({
     .refine((v) => (parseSize(v) ?? 0) <= 1024 ** 3, 'must be at most "1gb"')
     .optional(),
   remote_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  // DESIGN.md "module.json" and "Identity and permissions"
+  permissions: z.record(permName, z.string().max(200)).default({}),
+  roles: z.record(permName, z.array(z.string())).default({}),
+  public_routes: z
+    .array(z.string().regex(PUBLIC_ROUTE_RE, 'each entry must be "METHOD /path" (METHOD an HTTP method or *; the path may end in /*)'))
+    .default([]),
 });
 
 export type Manifest = z.output<typeof manifestSchema>;
@@ -128,8 +138,30 @@ export function parseManifest(text: string, where: string, folder: string): Pars
       { field: 'name' },
     );
   }
+  checkPermissionFields(manifest, where);
   const warnings = Object.keys(raw)
     .filter((k) => !(KNOWN_FIELDS as readonly string[]).includes(k))
     .map((k) => `${where}: unknown field "${k}" kept but ignored`);
   return { manifest, warnings };
+}
+
+/**
+ * Cross-field rules for `roles` and `public_routes`: every role lists only declared
+ * permissions; every public route lies under the module's api_prefix or /<name> and has no
+ * `..` segment. Throws HubError `manifest_invalid` naming the field.
+ */
+function checkPermissionFields(m: Manifest, where: string): void {
+  for (const [role, perms] of Object.entries(m.roles)) {
+    const unknown = perms.find((p) => !Object.hasOwn(m.permissions, p));
+    if (unknown !== undefined) {
+      throw new HubError('manifest_invalid', `${where}: field "roles.${role}" names "${unknown.slice(0, 60)}", which is not in "permissions"`, { field: `roles.${role}` });
+    }
+  }
+  m.public_routes.forEach((r, i) => {
+    const path = PUBLIC_ROUTE_RE.exec(r)![2]!;
+    const under = (base: string) => path === base || path.startsWith(`${base}/`);
+    if (path.split('/').some((seg) => seg === '..' || seg === '.') || !(under(m.api_prefix) || under(`/${m.name}`))) {
+      throw new HubError('manifest_invalid', `${where}: field "public_routes.${i}" must lie under "${m.api_prefix}" or "/${m.name}"`, { field: `public_routes.${i}` });
+    }
+  });
 }

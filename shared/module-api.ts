@@ -4,8 +4,9 @@ import type { Router, Request, Response, NextFunction } from 'express';
 import type { Logger } from 'pino';
 import type { Manifest } from './manifest.js';
 import type { ModuleDb } from './db.js';
+import type { HubUser, ModuleAuth } from './runtime/auth.js';
 
-export type { Router, Request, Response, NextFunction, Logger, Manifest, ModuleDb };
+export type { Router, Request, Response, NextFunction, Logger, Manifest, ModuleDb, HubUser, ModuleAuth };
 
 export interface ModuleConfig {
   /** MODULES__<NAME>__<KEY> for this module only; `fallback` when unset. */
@@ -73,6 +74,8 @@ export interface ModuleContext {
    * `status` 400–599. Example: `throw ctx.error(409, 'duplicate', 'already stored', { id })`.
    */
   error(status: number, code: string, message: string, details?: Record<string, unknown>): Error & { status: number; code: string };
+  /** `ctx.auth.require('write')`: route middleware answering 401/403 (req.user is set by the hub). */
+  auth: ModuleAuth;
 }
 
 /** The default export of backend/router.ts and frontend/views.ts. */

@@ -4,9 +4,14 @@ import { HubError } from './errors.js';
 
 export const MODULE_NAME_RE = /^[a-z][a-z0-9_]{1,39}$/;
 
-/** Names that would shadow the kernel's own top-level routes (`/<name>` is a module's UI path). */
+/**
+ * Names that would shadow the kernel's own top-level routes (`/<name>` is a module's UI path,
+ * routed before the kernel's): a module called `login` would be served the hub's sign-in page
+ * path and could collect passwords.
+ */
 export const RESERVED_NAMES = new Set([
   'api', 'health', 'metrics', 'static', 'assets', 'dashboard', 'docs', 'admin', 'hub', 'kernel', 'modules', 'favicon',
+  'login', 'logout', 'users', 'audit', 'auth',
 ]);
 
 export function isValidModuleName(name: unknown): name is string {

@@ -73,7 +73,10 @@ describe('with HUB_ADMIN_TOKEN set', () => {
   it('serves /metrics and the dashboard on the admin origin only', async () => {
     expect((await k.get('/metrics', { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
     const dash = await k.get('/', { headers: { authorization: `Bearer ${TOKEN}`, accept: 'text/html' } });
-    expect(dash.headers.get('content-type')).toMatch(/json/);
+    // the public `/` is the users' start page (issue 15), never the admin console
+    const start = await dash.text();
+    expect(start).toContain('Your modules');
+    expect(start).not.toContain('/static/dashboard.js');
     expect((await k.admin('/', { headers: { accept: 'text/html' } })).status).toBe(200);
     const signedOut = await fetch(`${k.adminUrl}/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
     expect(signedOut.status).toBe(303);

@@ -153,9 +153,15 @@ describe('hubctl create', () => {
     expect(en.stderr).toBe('');
     expect(en.code).toBe(0);
     expect((await k.record('my_feature')).state).toBe('running');
-    const items = await k.get('/api/v1/my_feature/items');
+    // hubctl create writes the template's permissions and roles: nobody signed in → 401
+    const anonymous = await k.get('/api/v1/my_feature/items');
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as any).error).toBe('unauthenticated');
+    const created = JSON.parse(readFileSync(join(modulesDir, 'my_feature', 'module.json'), 'utf8'));
+    expect(created.roles).toEqual({ viewer: ['read'], editor: ['read', 'write'] });
+    const items = await k.get('/api/v1/my_feature/items', { headers: { authorization: `Bearer ${k.adminToken()}` } });
     expect(items.status).toBe(200);
-    expect(await items.json()).toEqual([]);
+    expect((await items.json()) as any).toEqual([]);
     expect((await k.get('/api/v1/my_feature/health')).status).toBe(200);
   });
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { HUB_ROOT } from '../shared/paths.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
+import { authorize, signIn } from './helpers/identity.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { tempDir } from './helpers/modules.js';
 import { waitFor } from './helpers/wait.js';
@@ -26,7 +27,8 @@ async function kernelWith(env: Record<string, string>): Promise<[RunningKernel, 
   dbs.push(db);
   const modulesDir = tempDir('modules');
   cpSync(join(HUB_ROOT, 'modules', 'invoice_parser'), join(modulesDir, 'invoice_parser'), { recursive: true });
-  const kernel = await startKernel({ modulesDir, databaseUrl: db.url, env });
+  // invoice_parser declares permissions: these suites call it as hub.admin (the admin credential)
+  const kernel = authorize(await startKernel({ modulesDir, databaseUrl: db.url, env }));
   await kernel.waitForState('invoice_parser', 'running');
   return [kernel, db];
 }
@@ -247,6 +249,25 @@ describe('invoice_parser: bad input gets a clear 4xx and stores nothing', () => 
     ac.abort();
     await pending;
     await waitFor(async () => (await probe()) === 400, { what: 'the slot to be freed' });
+  });
+});
+
+describe('invoice_parser: who may call it', () => {
+  it('refuses nobody signed in (401), a viewer\'s upload and a clerk\'s delete (403 forbidden)', async () => {
+    const raw = (path: string, init: RequestInit = {}) => fetch(k.url + path, init);
+    const anonymous = await raw(`${API}/invoices`);
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as any).error).toBe('unauthenticated');
+    const viewer = await signIn(k, 'ivy', ['invoice_parser.viewer']);
+    const clerk = await signIn(k, 'carl', ['invoice_parser.clerk']);
+    const as = (u: { cookie: string }, path: string, init: RequestInit = {}) => raw(path, { ...init, headers: { ...(init.headers as object), cookie: u.cookie } });
+    expect((await as(viewer, `${API}/invoices`)).status).toBe(200);
+    const upload = await as(viewer, `${API}/invoices`, { method: 'POST', body: pdfs.en, headers: { 'content-type': 'application/pdf' } });
+    expect(upload.status).toBe(403);
+    expect(((await upload.json()) as any).error).toBe('forbidden');
+    const del = await as(clerk, `${API}/invoices/1`, { method: 'DELETE' });
+    expect(del.status).toBe(403);
+    expect(((await del.json()) as any).error).toBe('forbidden');
   });
 });
 

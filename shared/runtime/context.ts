@@ -11,6 +11,7 @@ import { createModuleConfig } from './config.js';
 import { createSafety } from './safety.js';
 import { createTaskPool, type TaskPool } from './tasks.js';
 import { createApiDocs } from './openapi.js';
+import { moduleAuth } from './auth.js';
 
 export interface RuntimeContext {
   ctx: ModuleContext;
@@ -48,6 +49,7 @@ export function createContext(spec: ModuleSpec, log: Logger): RuntimeContext {
       return ejs.renderFile(file, data, { async: false });
     },
     docs: createApiDocs(),
+    auth: moduleAuth,
   };
   return { ctx, tasks, db };
 }

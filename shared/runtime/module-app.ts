@@ -12,6 +12,7 @@ import { HubError, ModuleError, toHubError } from '../errors.js';
 import { bodyLimitBytes } from '../manifest.js';
 import { kernelSecretCheck } from './kernel-secret.js';
 import { requestBody } from './request-body.js';
+import { identityMiddleware } from './auth.js';
 import { OPENAPI_CHILD_PATH, openApiDocument } from './openapi.js';
 import { takeStats } from './stats.js';
 
@@ -45,6 +46,8 @@ export async function buildModuleApp(spec: ModuleSpec, ctx: ModuleContext): Prom
     if (fromKernel(req)) return next();
     res.status(403).json(new HubError('forbidden', `module ${spec.name} answers only its hub kernel`).toJSON());
   });
+  // req.user: only what the kernel vouched for with this module's secret (DESIGN.md "Identity and permissions")
+  app.use(identityMiddleware(spec.secret));
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const id = req.headers['x-request-id'];

@@ -2,7 +2,7 @@
 import type { ModuleContext, Router } from '../../../shared/module-api.js';
 
 export default function views(router: Router, ctx: ModuleContext): void {
-  router.get('/', async (_req, res) => {
+  router.get('/', ctx.auth.require('read'), async (_req, res) => {
     const items = await ctx.db.query('SELECT id, name, created_at FROM template_items ORDER BY id DESC LIMIT 100');
     res.render('index', { module: ctx.manifest, items, safety: ctx.safety });
   });

@@ -6,7 +6,7 @@ import { deleteInvoice, getInvoice, listInvoices, parseId, parseListFilter } fro
 const notFound = (res: Response, id: unknown) => res.status(404).json({ error: 'not_found', message: `no invoice ${String(id).slice(0, 40)}` });
 
 export default function routes(router: Router, ctx: ModuleContext): void {
-  router.post('/invoices', async (req, res) => {
+  router.post('/invoices', ctx.auth.require('upload'), async (req, res) => {
     try {
       const out = await handleUpload(ctx, req);
       res.status(out.status).json(out.body);
@@ -17,20 +17,20 @@ export default function routes(router: Router, ctx: ModuleContext): void {
     }
   });
 
-  router.get('/invoices', async (req, res) => {
+  router.get('/invoices', ctx.auth.require('read'), async (req, res) => {
     const filter = parseListFilter(req.query as Record<string, unknown>);
     if (typeof filter === 'string') return void res.status(400).json({ error: 'bad_request', message: filter });
     res.json({ ...(await listInvoices(ctx.db, filter)), limit: filter.limit, offset: filter.offset });
   });
 
-  router.get('/invoices/:id', async (req, res) => {
+  router.get('/invoices/:id', ctx.auth.require('read'), async (req, res) => {
     const id = parseId(req.params.id);
     const invoice = id === null ? null : await getInvoice(ctx.db, id);
     if (!invoice) return void notFound(res, req.params.id);
     res.json(invoice);
   });
 
-  router.delete('/invoices/:id', async (req, res) => {
+  router.delete('/invoices/:id', ctx.auth.require('delete'), async (req, res) => {
     const id = parseId(req.params.id);
     if (id === null) return void notFound(res, req.params.id);
     if (!ctx.safety.allowWrite(res, `delete invoice ${id}`)) return;

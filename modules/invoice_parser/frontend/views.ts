@@ -46,13 +46,13 @@ export default function views(router: Router, ctx: ModuleContext): void {
     });
   }
 
-  router.get('/', async (req, res) => {
+  router.get('/', ctx.auth.require('read'), async (req, res) => {
     const filter = parseListFilter(req.query as Record<string, unknown>);
     if (typeof filter === 'string') return renderIndex(res, { status: 400, error: filter });
     await renderIndex(res, { filter });
   });
 
-  router.post('/upload', async (req, res) => {
+  router.post('/upload', ctx.auth.require('upload'), async (req, res) => {
     try {
       const out = await handleUpload(ctx, req);
       if (out.kind === 'stored') return void res.redirect(303, `${base}/invoices/${out.id}?stored=1`);
@@ -71,7 +71,7 @@ export default function views(router: Router, ctx: ModuleContext): void {
     }
   });
 
-  router.get('/invoices/:id', async (req, res) => {
+  router.get('/invoices/:id', ctx.auth.require('read'), async (req, res) => {
     const id = parseId(req.params.id);
     const invoice = id === null ? null : await getInvoice(ctx.db, id);
     res.status(invoice ? 200 : 404).render('detail', { ...page, invoice, id: req.params.id, stored: req.query.stored === '1' });

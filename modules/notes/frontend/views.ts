@@ -1,7 +1,7 @@
 import type { ModuleContext, Router } from '../../../shared/module-api.js';
 
 export default function views(router: Router, ctx: ModuleContext): void {
-  router.get('/', async (req, res) => {
+  router.get('/', ctx.auth.require('read'), async (req, res) => {
     const q = typeof req.query.q === 'string' ? req.query.q.trim() : '';
     const notes = await ctx.db.query(
       'SELECT id, title, body, updated_at FROM notes_notes WHERE $1 = \'\' OR title ILIKE $2 OR body ILIKE $2 ORDER BY updated_at DESC LIMIT 100',

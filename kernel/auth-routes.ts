@@ -1,0 +1,141 @@
+// The public origin's sign-in routes (DESIGN.md "Identity and permissions"):
+//   POST /api/v1/auth/login   {"username","password"} (JSON or a form) → session cookie
+//   POST /api/v1/auth/logout  ends the session on every kernel
+//   GET  /api/v1/auth/me      {"id","username","grants","via"} or 401 unauthenticated
+//   POST /api/v1/auth/tokens  {"name","expires_in_days"} → {"token":"bmc_pat_…"} once (from a
+//                             browser session, also "password": module pages share the origin)
+//   GET  /api/v1/auth/tokens, DELETE /api/v1/auth/tokens/:id
+//   GET  /login               the sign-in page
+// The cookie is HttpOnly, SameSite=Lax, Path=/, and `__Host-`-prefixed with Secure when
+// HUB_SECURE_COOKIES=true (the hub behind a TLS proxy). Cross-site posts never get here
+// (kernel/request-guards.ts), which also rules out login CSRF.
+import express, { type Express, type Request, type Response } from 'express';
+import { HubError } from '../shared/errors.js';
+import { parseBool } from '../shared/runtime/config.js';
+import type { IdentityService } from './identity.js';
+import { resolveIdentity, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionCookie } from './identity-resolve.js';
+import { MAX_TOKEN_DAYS, SESSION_TTL_MS, type Identity } from './identity-store.js';
+import { loginPage } from './login-page.js';
+import { mountOidc, oidcSettings } from './auth-oidc.js';
+
+const secureCookies = () => parseBool(process.env.HUB_SECURE_COOKIES, false);
+
+function setSessionCookie(res: Response, id: string): void {
+  const attrs = `Path=/; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_MS / 1000}`;
+  res.append('set-cookie', secureCookies() ? `${SECURE_SESSION_COOKIE}=${id}; ${attrs}; Secure` : `${SESSION_COOKIE}=${id}; ${attrs}`);
+}
+
+function clearSessionCookie(res: Response): void {
+  res.append('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
+  if (secureCookies()) res.append('set-cookie', `${SECURE_SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure`);
+}
+
+/** Only a same-site path may be a redirect target: `/x`, never `//host` or `/\host`. */
+export function safeNext(next: unknown): string {
+  return typeof next === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(next) ? next : '/';
+}
+
+/** The identity of a request on the public origin, or HubError `unauthenticated`. */
+export async function requireIdentity(identity: IdentityService, req: Request): Promise<Identity> {
+  const who = await resolveIdentity(req, identity.cache, identity.adminDigest);
+  if (!who) throw new HubError('unauthenticated', 'nobody is signed in: sign in at /login or send Authorization: Bearer <bmc_pat_ token>');
+  return who;
+}
+
+/** Mounts the sign-in routes and /login page on the public origin's app. */
+export function mountAuthRoutes(app: Express, identity: IdentityService): void {
+  const body = [express.json({ limit: '8kb' }), express.urlencoded({ extended: false, limit: '8kb' })];
+  const store = () => {
+    if (!identity.store) throw new HubError('database_unavailable', 'users need the database (HUB_DATABASE=off): only the admin token works');
+    return identity.store;
+  };
+
+  // HUB_AUTH=oidc: /login goes to the issuer (kernel/auth-oidc.ts); the password route stays
+  const oidc = oidcSettings();
+  if (oidc) mountOidc(app, identity, oidc, setSessionCookie, safeNext);
+
+  app.get('/login', (req: Request, res: Response) => {
+    res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    res.type('html').send(loginPage(safeNext(req.query.next), typeof req.query.error === 'string'));
+  });
+
+  app.post('/api/v1/auth/login', ...body, async (req: Request, res: Response) => {
+    const form = typeof req.is('application/x-www-form-urlencoded') === 'string';
+    const { username, password } = (req.body ?? {}) as { username?: unknown; password?: unknown };
+    if (typeof username !== 'string' || typeof password !== 'string' || username.length > 100) {
+      throw new HubError('bad_request', 'send {"username": "...", "password": "..."}');
+    }
+    const name = username.trim().toLowerCase();
+    const ip = req.socket.remoteAddress ?? '?';
+    identity.limiter.check(name, ip);
+    const userId = await store().checkPassword(name, password);
+    if (userId === null) {
+      identity.limiter.fail(name, ip);
+      identity.audit.record({ actor: `${name.slice(0, 60)}@${ip}`, action: 'auth.login', result: 'refused' });
+      if (form) return res.redirect(303, `/login?error=1&next=${encodeURIComponent(safeNext(req.body?.next))}`);
+      throw new HubError('unauthenticated', 'wrong username or password');
+    }
+    identity.limiter.succeed(name, ip);
+    const session = await store().createSession(userId);
+    identity.audit.record({ actor: name, action: 'auth.login', result: 'ok', detail: { ip } });
+    setSessionCookie(res, session.id);
+    if (form) return res.redirect(303, safeNext(req.body?.next));
+    const me = await store().userIdentity(userId, 'session');
+    res.json({ user: { id: userId, username: name, grants: me?.grants ?? [] }, expires_at: session.expires.toISOString() });
+  });
+
+  app.post('/api/v1/auth/logout', async (req: Request, res: Response) => {
+    const sid = sessionCookie(req);
+    if (sid && identity.store) {
+      await identity.store.endSession(sid);
+      identity.cache?.clear();
+    }
+    clearSessionCookie(res);
+    if (req.is('application/x-www-form-urlencoded')) return res.redirect(303, '/login');
+    res.json({ signed_out: true });
+  });
+
+  app.get('/api/v1/auth/me', async (req: Request, res: Response) => {
+    const who = await requireIdentity(identity, req);
+    res.json({ id: who.id, username: who.username, grants: who.grants, via: who.via });
+  });
+
+  app.post('/api/v1/auth/tokens', ...body, async (req: Request, res: Response) => {
+    const who = await requireIdentity(identity, req);
+    if (who.via === 'admin') throw new HubError('bad_request', 'the admin token is not a user: sign in as a user to create personal tokens');
+    const { name, expires_in_days } = (req.body ?? {}) as { name?: unknown; expires_in_days?: unknown };
+    const days = expires_in_days === undefined ? 30 : expires_in_days;
+    if (typeof name !== 'string' || name.length < 1 || name.length > 100) throw new HubError('bad_request', 'send {"name": "what it is for", "expires_in_days": 30}');
+    if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS) {
+      throw new HubError('bad_request', `expires_in_days must be a whole number from 1 to ${MAX_TOKEN_DAYS}`);
+    }
+    // A page on this origin (any module's) rides the user's cookie; a token minted from it would
+    // outlive the session and leave the browser. So a browser (it always sends Sec-Fetch-Site)
+    // signed in by cookie must confirm with the password; scripts and curl, and token holders, need not.
+    if (who.via === 'session' && req.headers['sec-fetch-site'] !== undefined) {
+      const password = (req.body ?? {}).password;
+      if (typeof password !== 'string' || (await store().checkPassword(who.username, password)) !== who.id) {
+        identity.audit.record({ actor: who.username, action: 'token.create', target: name, result: 'refused', detail: { reason: 'password not confirmed' } });
+        throw new HubError('forbidden', 'creating a token from a browser needs your password: send {"name", "expires_in_days", "password"}');
+      }
+    }
+    const t = await store().createToken(who.id, name, days);
+    identity.audit.record({ actor: who.username, action: 'token.create', target: name, result: 'ok', detail: { id: t.id } });
+    res.status(201).json({ ...t, name, note: 'shown once: only a hash is kept' });
+  });
+
+  app.get('/api/v1/auth/tokens', async (req: Request, res: Response) => {
+    const who = await requireIdentity(identity, req);
+    res.json(who.via === 'admin' ? [] : await store().listTokens(who.id));
+  });
+
+  app.delete('/api/v1/auth/tokens/:id', async (req: Request, res: Response) => {
+    const who = await requireIdentity(identity, req);
+    const id = Number(req.params.id);
+    if (!Number.isSafeInteger(id)) throw new HubError('bad_request', 'token id must be a number');
+    if (!(await store().revokeToken(who.id, id))) throw new HubError('not_found', `no live token ${id} of yours`);
+    identity.cache?.clear();
+    identity.audit.record({ actor: who.username, action: 'token.revoke', target: String(id), result: 'ok' });
+    res.json({ revoked: id });
+  });
+}

@@ -1,0 +1,2 @@
+// oidc-provider ships no types; the OIDC test uses it as a black-box issuer.
+declare module 'oidc-provider';

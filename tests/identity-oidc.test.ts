@@ -1,0 +1,109 @@
+// Issue 15 item 6: HUB_AUTH=oidc against a real OpenID Connect issuer (oidc-provider on
+// loopback, its development sign-in screens) in a real browser: /login goes to the issuer,
+// the code flow with PKCE comes back signed in, the user is created on first sign-in with no
+// grants, and a grant given by the admin survives the next sign-in. A replayed callback is
+// refused with 401 unauthenticated.
+import { createServer, type Server } from 'node:http';
+import { existsSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import Provider from 'oidc-provider';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
+import { tempDir, writeModule } from './helpers/modules.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+let k: RunningKernel;
+let db: TestDatabase;
+let browser: Browser;
+let issuerServer: Server;
+let modulesDir: string;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing`);
+  db = await createTestDatabase();
+  modulesDir = tempDir('oidc');
+  writeModule(modulesDir, 'probe', {
+    manifest: { permissions: { read: 'read' }, roles: { reader: ['read'] } },
+    router: `export default (router, ctx) => { router.get('/whoami', ctx.auth.require('read'), (req, res) => res.json(req.user)); };`,
+  });
+  // the issuer's port first, so the kernel can be told where it is; the provider, which
+  // needs the kernel's callback URL, is attached once the kernel is up
+  let handler: ((req: any, res: any) => void) | null = null;
+  issuerServer = createServer((req, res) => (handler ? handler(req, res) : res.writeHead(503).end()));
+  await new Promise<void>((r) => issuerServer.listen(0, '127.0.0.1', () => r()));
+  const issuer = `http://127.0.0.1:${(issuerServer.address() as AddressInfo).port}`;
+  k = await startKernel({
+    modulesDir, databaseUrl: db.url,
+    env: { HUB_AUTH: 'oidc', HUB_OIDC_ISSUER: issuer, HUB_OIDC_CLIENT_ID: 'hub', HUB_OIDC_CLIENT_SECRET: 'hub-client-secret' },
+  });
+  const provider = new Provider(issuer, {
+    clients: [{ client_id: 'hub', client_secret: 'hub-client-secret', redirect_uris: [`${k.url}/api/v1/auth/oidc/callback`], grant_types: ['authorization_code'], response_types: ['code'] }],
+    // the issuer sends a "groups" claim claiming admin: the hub must ignore it
+    findAccount: async (_ctx: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id, preferred_username: id, email: `${id}@example.org`, groups: ['hub.admin'] }) }),
+    claims: { openid: ['sub'], profile: ['preferred_username', 'groups'], email: ['email'] },
+    features: { devInteractions: { enabled: true } },
+    cookies: { keys: ['test-cookie-key'] },
+  } as any);
+  handler = provider.callback();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stopAllKernels();
+  await new Promise((r) => issuerServer?.close(r));
+  await db?.drop();
+  rmSync(modulesDir, { recursive: true, force: true });
+  if (k) rmSync(k.dataDir, { recursive: true, force: true });
+});
+
+/** Signs `login` in through the issuer's development screens; returns the page, back on the hub. */
+async function oidcSignIn(login: string): Promise<{ page: Page; cookie: string; callback: string }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  let callback = '';
+  page.on('request', (r) => {
+    if (r.url().includes('/api/v1/auth/oidc/callback')) callback = r.url();
+  });
+  await page.goto(`${k.url}/login?next=/api/v1/auth/me`, { waitUntil: 'domcontentloaded' });
+  expect(page.url().startsWith(k.url)).toBe(false);
+  await page.fill('input[name="login"]', login);
+  await page.fill('input[name="password"]', 'anything');
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('button[type="submit"]:has-text("Continue"), pre, body:has-text("username")', { timeout: 20_000 });
+  if (!page.url().startsWith(k.url)) await page.click('button:has-text("Continue")');
+  await page.waitForURL(`${k.url}/api/v1/auth/me`, { timeout: 20_000 });
+  const cookie = (await context.cookies(k.url)).find((c) => c.name === 'hub_session')!;
+  return { page, cookie: `hub_session=${cookie.value}`, callback };
+}
+
+describe('HUB_AUTH=oidc', () => {
+  it('signs in through the issuer with PKCE, creates the user with no grants, ignores the issuer\'s claims about grants', async () => {
+    const { page, cookie, callback } = await oidcSignIn('olivia');
+    const me = JSON.parse(await page.locator('body').innerText());
+    expect(me).toMatchObject({ username: 'olivia', grants: [], via: 'session' });
+    expect(new URL(callback).searchParams.get('code')).toBeTruthy();
+    // no grant of probe yet: 403 before the child
+    const refused = await k.get('/api/v1/probe/whoami', { headers: { cookie } });
+    expect(refused.status).toBe(403);
+    // the callback cannot be replayed
+    const replay = await fetch(callback, { redirect: 'manual' });
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as any).error).toBe('unauthenticated');
+    await page.context().close();
+  });
+
+  it('keeps grants across sign-ins: the issuer never resets them', async () => {
+    expect((await k.admin('/api/v1/users/olivia/grants', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant: 'probe.reader' }) })).status).toBe(201);
+    const { page, cookie } = await oidcSignIn('olivia');
+    const me = JSON.parse(await page.locator('body').innerText());
+    expect(me.grants).toEqual(['probe.reader']);
+    const who = (await (await k.get('/api/v1/probe/whoami', { headers: { cookie } })).json()) as any;
+    expect(who).toEqual({ id: me.id, username: 'olivia', permissions: ['read'] });
+    const users = (await (await k.admin('/api/v1/users')).json()) as any[];
+    expect(users.filter((u) => u.username.startsWith('olivia'))).toHaveLength(1);
+    await page.context().close();
+  });
+});
