@@ -1,7 +1,7 @@
 // Per-module log streams. Every line a child writes is one entry of its module's stream:
 // pino JSON lines pass through, plain text is wrapped with module, pid and stream. Each
 // stream goes to HUB_DATA_DIR/logs/<name>.log (size-rotated), to an in-memory ring of recent
-// lines, to live followers, and to the kernel's console (which also lands in app.log).
+// lines, to live followers, and to the kernel's console (not to app.log: that is the kernel's own).
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
@@ -163,9 +163,10 @@ export class LogHub {
       this.append(s, entry);
       if (this.echo) {
         // a module's pino error keeps its stack with its line (kernel/console-format.ts shows it indented)
-        if (s.echo.take()) this.console[levelName(entry.level)](entry.err !== undefined ? { module: name, child_pid: pid, err: entry.err } : { module: name, child_pid: pid }, entry.msg);
+        const echo = consoleOnly(this.console);
+        if (s.echo.take()) echo[levelName(entry.level)](entry.err !== undefined ? { module: name, child_pid: pid, err: entry.err } : { module: name, child_pid: pid }, entry.msg);
         const skipped = s.echo.report();
-        if (skipped > 0) this.console.warn({ module: name, child_pid: pid, skipped }, `${skipped} lines of module ${name} not echoed here (over HUB_LOG_ECHO_PER_SEC); all are in hubctl logs ${name}`);
+        if (skipped > 0) echo.warn({ module: name, child_pid: pid, skipped }, `${skipped} lines of module ${name} not echoed here (over HUB_LOG_ECHO_PER_SEC); all are in hubctl logs ${name}`);
       }
     };
   }
@@ -245,6 +246,19 @@ export interface KernelLoggerOptions {
  * The kernel's logger: the console (pretty on a TTY, JSON otherwise) plus
  * HUB_DATA_DIR/logs/app.log as JSON lines, rotated like the module logs.
  */
+/** The console-only twin of each kernel logger (consoleOnly): module echo goes there, never to app.log. */
+const consoleTwins = new WeakMap<Logger, Logger>();
+
+/**
+ * Where a module's echoed lines go: the kernel's console, not its app.log. A module's output is
+ * its own file's; in the kernel's file a chatty module would rotate the kernel's own lines
+ * away (red team: 8 s of output pushed every startup line out of app.log and its 3 copies).
+ * Falls back to `log` itself for a logger this file did not make.
+ */
+export function consoleOnly(log: Logger): Logger {
+  return consoleTwins.get(log) ?? log;
+}
+
 export function createKernelLogger(opts: KernelLoggerOptions): Logger {
   const level = opts.level;
   const base = { pid: process.pid, name: opts.name ?? 'kernel' };
@@ -260,7 +274,9 @@ export function createKernelLogger(opts: KernelLoggerOptions): Logger {
   } catch (e) {
     process.stderr.write(`logging to the console only: cannot create ${join(opts.dataDir, 'logs')}: ${(e as Error).message}\n`);
   }
-  return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, pino.multistream(streams as Parameters<typeof pino.multistream>[0]));
+  const log = pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, pino.multistream(streams as Parameters<typeof pino.multistream>[0]));
+  consoleTwins.set(log, pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, consoleStream));
+  return log;
 }
 
 // ---------------------------------------------------------------- rotating files

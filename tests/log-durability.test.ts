@@ -83,5 +83,9 @@ describe('the console echo is bounded (item 6c)', () => {
     console.log(`console echo of a 600-line burst: ${echoed} lines`);
     expect(echoed).toBeLessThanOrEqual(250);
     expect(k.lines.join('\n')).toMatch(/\d+ lines of module chatty not echoed here \(over HUB_LOG_ECHO_PER_SEC\); all are in hubctl logs chatty/);
+    // the kernel's own file holds the kernel's lines only: a chatty module cannot rotate them away (red team)
+    const app = allFiles(join(k.dataDir, 'logs', 'app.log'));
+    expect(count('flood', app)).toBe(0);
+    expect(app.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('')).toMatch(/Gateway listening/);
   });
 });
