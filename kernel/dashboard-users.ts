@@ -14,7 +14,7 @@ import { securityHeaders } from './dashboard-security.js';
 import type { IdentityService } from './identity.js';
 import { checkPasswordShape } from './identity-passwords.js';
 import { checkGrant, checkUsername } from './identity-store.js';
-import type { Kernel } from './kernel.js';
+import type { HubView } from './hub-view.js';
 
 const VIEWS = join(HUB_ROOT, 'kernel', 'views');
 
@@ -25,7 +25,7 @@ async function render(res: Response, view: string, data: Record<string, unknown>
 }
 
 /** Every grant the loaded modules offer: `<module>.<role>` and `<module>.<perm>`, then hub.admin. */
-function grantOptions(kernel: Kernel): string[] {
+function grantOptions(kernel: HubView): string[] {
   const out: string[] = [];
   for (const s of kernel.supervisors()) {
     const m = s.entry.manifest;
@@ -37,7 +37,7 @@ function grantOptions(kernel: Kernel): string[] {
 }
 
 /** Mounts /users and /audit on the admin app. */
-export function mountUserScreens(app: Express, kernel: Kernel, identity: IdentityService): void {
+export function mountUserScreens(app: Express, kernel: HubView, identity: IdentityService): void {
   const auth = kernel.adminAuth('admin');
   const form = express.urlencoded({ extended: false, limit: '8kb' });
   const page = (req: Request, res: Response, next: NextFunction) => {

@@ -54,6 +54,7 @@ export async function acquireLock(db: Database, name: string, waitMs: number): P
         await client.query('INSERT INTO public.hub_locks (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [name]);
         await client.query('SELECT name FROM public.hub_locks WHERE name = $1 FOR UPDATE', [name]);
         await client.query('UPDATE public.hub_locks SET kernel = $2, acquired_at = now() WHERE name = $1', [name, db.instance]);
+        if (name === KERNEL_LOCK) await awaitBootstrap(client, waitMs);
       } else if (have.rows[0]!.ledger) {
         await client.query('LOCK TABLE public.hub_migrations IN SHARE UPDATE EXCLUSIVE MODE');
       } else {
@@ -81,6 +82,30 @@ export async function acquireLock(db: Database, name: string, waitMs: number): P
       await client.end().catch(() => undefined);
     },
   };
+}
+
+/** The lock of the kernel's own migrations (module "_kernel"). */
+export const KERNEL_LOCK = 'migrate:_kernel';
+
+/**
+ * Two kernels starting on a brand-new database: the first took the bootstrap advisory lock
+ * (no hub_locks yet) and is still creating the kernel's tables when the second finds hub_locks
+ * and takes its row, so the row alone would let both run (and the second would end the first's
+ * session as an orphan). The second waits while a session of the kernel's own login holds an
+ * advisory lock as `hub-lock`: a module role cannot hold up a kernel this way, since its
+ * sessions never log in as the kernel's login.
+ */
+async function awaitBootstrap(client: pg.Client, waitMs: number): Promise<void> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const r = await client.query<{ busy: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_catalog.pg_backend_pid()
+                         AND a.usename = current_user AND a.application_name = 'hub-lock'
+                         AND a.datname = current_database()) AS busy`);
+    if (!r.rows[0]!.busy || Date.now() > until) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Runs `fn` holding lock `name`, releasing it however `fn` ends. */

@@ -17,7 +17,7 @@ import { HUB_ROOT } from '../shared/paths.js';
 import type { Database } from './database.js';
 import { adoptPrefixed } from './migration-adopt.js';
 import { lineOfPosition, readMigrationDir, type MigrationFile } from './migration-files.js';
-import { dedicatedClient, endOrphans, migrationAppName, withLock } from './migration-lock.js';
+import { dedicatedClient, endOrphans, KERNEL_LOCK, migrationAppName, withLock } from './migration-lock.js';
 import { migrationSettings, type MigrationSettings } from './migration-settings.js';
 import { assertNoTransactionStatements, namesDeclared, parseMigrationSql, type SqlStatement } from './migration-sql.js';
 import { closeOwnerSession, ensureModuleRoles, grantToRuntime, openOwnerSession, registerOwner, type ModuleRoleNames } from './module-roles.js';
@@ -280,7 +280,7 @@ async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: Modu
   settings: MigrationSettings, fn: (worker: pg.Client) => Promise<T>): Promise<T> {
   // On the shared login a migration could touch anything, and the seal's drop check needs to
   // know no other module migrated meanwhile: those runs take one lock for all modules.
-  return withLock(db, roles ? `migrate:${mod.name}` : 'migrate:shared-login', opts.lockTimeoutMs ?? settings.waitMs, async (lock) => {
+  return withLock(db, roles ? `migrate:${mod.name}` : mod.name === KERNEL_MODULE ? KERNEL_LOCK : 'migrate:shared-login', opts.lockTimeoutMs ?? settings.waitMs, async (lock) => {
     await endOrphans(db, lock, mod.name, roles ? roles.owner : db.connection.user, opts.log ?? db.log);
     let worker: pg.Client;
     if (roles) {

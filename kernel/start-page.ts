@@ -10,7 +10,7 @@ import { HUB_VERSION } from '../shared/paths.js';
 import type { IdentityService } from './identity.js';
 import { resolveIdentity } from './identity-resolve.js';
 import type { Identity } from './identity-store.js';
-import type { Kernel } from './kernel.js';
+import type { HubView } from './hub-view.js';
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -22,7 +22,7 @@ interface Openable {
 }
 
 /** The running modules with a page (/<name>) that `who` may open: open modules, or those they hold a permission of. */
-export function openableModules(kernel: Kernel, who: Identity | null): Openable[] {
+export function openableModules(kernel: HubView, who: Identity | null): Openable[] {
   const out: Openable[] = [];
   for (const s of kernel.supervisors()) {
     const m = s.entry.manifest;
@@ -54,7 +54,7 @@ ul.modules li{padding:.6rem 0;border-bottom:1px solid #ddd}ul.modules span{color
 }
 
 /** Mounts GET / on the public origin's app. */
-export function mountStartPage(app: Express, kernel: Kernel, identity: IdentityService): void {
+export function mountStartPage(app: Express, kernel: HubView, identity: IdentityService): void {
   app.get('/', async (req: Request, res: Response) => {
     const who = await resolveIdentity(req, identity.cache, identity.adminDigest);
     if ((req.headers.accept ?? '').includes('text/html')) {
