@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HUB_ROOT } from '../shared/paths.js';
+import { authorize } from './helpers/identity.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { tempDir } from './helpers/modules.js';
 import { waitFor } from './helpers/wait.js';
@@ -16,7 +17,8 @@ const env = { MODULES__NOTES__READ_ONLY: 'false', MODULES__NOTES__DRY_RUN: 'fals
 beforeAll(async () => {
   const modulesDir = tempDir('modules');
   cpSync(join(HUB_ROOT, 'modules', 'notes'), join(modulesDir, 'notes'), { recursive: true });
-  k = await startKernel({ modulesDir, embedded: true, env });
+  // notes declares permissions: this suite is about the database, so it calls as hub.admin
+  k = authorize(await startKernel({ modulesDir, embedded: true, env }));
 }, 120_000);
 
 afterAll(stopAllKernels);

@@ -12,6 +12,7 @@ import { parse as parseQuery } from 'node:querystring';
 import { Readable } from 'node:stream';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { HubError } from '../errors.js';
+import { AsyncResource } from 'node:async_hooks';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -63,7 +64,11 @@ function tooLarge(name: string, limit: number, what: string): HubError {
  * JSON), the stream replayed. Other requests pass untouched.
  */
 export function requestBody(name: string, limitBytes: number): RequestHandler {
-  return (req: Request, _res: Response, next: NextFunction) => {
+  return (req: Request, _res: Response, proceed: NextFunction) => {
+    // 'data'/'end' run in the socket's async context, not the request's: without this the rest
+    // of the request would lose what earlier middleware put in AsyncLocalStorage (the signed-in
+    // user that ctx.db turns into hub.user_id for row-level security).
+    const next = AsyncResource.bind(proceed);
     const kind = kindOf(req);
     if (kind === null || !hasBody(req) || req.rawBody !== undefined) return next();
     const declared = Number(req.headers['content-length']);
