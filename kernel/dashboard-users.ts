@@ -4,25 +4,14 @@
 // /users with a message. Same guard as the other dashboard pages (admin credential or the
 // dashboard's session cookie); the admin origin's own-pages-only rule covers the posts, and
 // kernel/identity-admin-api.ts audits them like every admin request.
-import { join } from 'node:path';
-import ejs from 'ejs';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { HubError, toHubError } from '../shared/errors.js';
-import { HUB_ROOT, HUB_VERSION } from '../shared/paths.js';
-import { publicUrlFor } from './dashboard.js';
-import { securityHeaders } from './dashboard-security.js';
+import { publicUrlFor, renderPage } from './dashboard.js';
 import type { IdentityService } from './identity.js';
 import { checkPasswordShape } from './identity-passwords.js';
 import { checkGrant, checkUsername } from './identity-store.js';
 import type { HubView } from './hub-view.js';
 
-const VIEWS = join(HUB_ROOT, 'kernel', 'views');
-
-async function render(res: Response, view: string, data: Record<string, unknown>): Promise<void> {
-  const html = await ejs.renderFile(join(VIEWS, `${view}.ejs`), { ...data, hubVersion: HUB_VERSION });
-  securityHeaders(res);
-  res.type('html').send(html);
-}
 
 /** Every grant the loaded modules offer: `<module>.<role>` and `<module>.<perm>`, then hub.admin. */
 function grantOptions(kernel: HubView): string[] {
@@ -64,7 +53,7 @@ export function mountUserScreens(app: Express, kernel: HubView, identity: Identi
   app.get('/users', page, async (req: Request, res: Response) => {
     const error = typeof req.query.error === 'string' ? req.query.error : '';
     const ok = typeof req.query.ok === 'string' ? req.query.ok : '';
-    await render(res, 'users', {
+    await renderPage(res, 'users', {
       title: 'Users', page: 'users', publicUrl: publicUrlFor(req, kernel.port),
       users: await store().listUsers(), grantOptions: grantOptions(kernel), message: error || ok, failed: error !== '',
     });
@@ -91,6 +80,6 @@ export function mountUserScreens(app: Express, kernel: HubView, identity: Identi
   }));
 
   app.get('/audit', page, async (req: Request, res: Response) => {
-    await render(res, 'audit', { title: 'Audit', page: 'audit', publicUrl: publicUrlFor(req, kernel.port), events: await identity.audit.list(200) });
+    await renderPage(res, 'audit', { title: 'Audit', page: 'audit', publicUrl: publicUrlFor(req, kernel.port), events: await identity.audit.list(200) });
   });
 }

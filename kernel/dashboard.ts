@@ -99,7 +99,8 @@ function problemOf(m: ModuleRecord): string {
   return m.last_error ?? (m.reload_error ? `reload failed, the previous version keeps serving: ${m.reload_error}` : '');
 }
 
-async function render(res: Response, view: string, data: Record<string, unknown>): Promise<void> {
+/** Renders one of kernel/views with what every admin page's header needs (version, formatters, state tones). */
+export async function renderPage(res: Response, view: string, data: Record<string, unknown>): Promise<void> {
   const html = await ejs.renderFile(join(VIEWS, `${view}.ejs`), {
     ...data,
     hubVersion: HUB_VERSION,
@@ -169,7 +170,7 @@ export function mountDashboard(app: Express, kernel: HubView, sessions: AdminSes
   app.get('/', page, async (req: Request, res: Response) => {
     const sups = kernel.supervisors();
     const publicUrl = publicUrlFor(req, kernel.port);
-    await render(res, 'dashboard', {
+    await renderPage(res, 'dashboard', {
       title: 'Modules',
       page: 'dashboard',
       publicUrl,
@@ -181,7 +182,7 @@ export function mountDashboard(app: Express, kernel: HubView, sessions: AdminSes
     const sup = kernel.modules.find(req.params.name);
     const logs: LogEntry[] = kernel.logs.recent(sup.name, LOG_LINES);
     const publicUrl = publicUrlFor(req, kernel.port);
-    await render(res, 'module', {
+    await renderPage(res, 'module', {
       title: sup.name,
       page: 'module',
       publicUrl,
