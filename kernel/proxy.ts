@@ -1,17 +1,36 @@
 // One reverse proxy per ready child (or remote module), built once when the child reports
-// its port and closed when the child goes. Each has its own keep-alive agent.
+// its port and closed when the child goes. The hop is http-proxy-middleware (the design card
+// fixes it as the gateway's proxy library) with our own plugin and `selfHandleResponse`; each
+// target has its own keep-alive agent: the library's default opens and closes a connection
+// on both legs for every request, which costs more than everything else the gateway does.
 //
-// The hop is written on node:http directly (no proxy library) because every fault of the
-// data path lives in how the two legs are tied together (issue 14):
+// Every fault of the data path lives in how the two legs are tied together (issue 14), and
+// http-proxy leaves all three to us, so the plugin and `handle` below add them:
 // - the client leaves → the upstream request is destroyed, so the child sees its request
-//   closed at once and the pooled socket is freed (items 2: abandoned requests);
+//   closed at once and the pooled socket is freed (item 2: abandoned requests). http-proxy
+//   only cancels on the client request's 'aborted', which a GET whose request is already
+//   complete never emits: without this, 256 abandoned requests filled the agent;
 // - the module answers before reading the body → the answer goes out, the upstream leg is
 //   dropped and the rest of the client's body is read and discarded, as node's own server
 //   does (item 3: early answers);
 // - no answer within the module's timeout_ms → `504 module_timeout` naming the limit
-//   (item 4), never a socket timeout reported as "unreachable".
-import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+//   (item 4), never a socket timeout reported as "unreachable". http-proxy's `proxyTimeout`
+//   is an idle-socket timeout fixed per proxy (it would also cut a slow streamed answer), so
+//   the deadline on the response headers is our own timer, per request.
+//
+// To do that the upstream request must be in hand from the moment it exists, not only from
+// http-proxy's 'proxyReq' event, which comes when the agent hands it a socket (a request
+// queued behind a full agent has none yet) and never for a request carrying `Expect`. The
+// target's agent therefore takes it in `addRequest`, which node calls from the
+// ClientRequest constructor, synchronously after http-proxy's 'start' event for the same
+// request (http-proxy's `stream` pass: emit 'start', then `http.request`). The same hook puts
+// back the exact path: http-proxy joins target and path with `urlJoin`, which collapses
+// repeated slashes, and a module must receive its path byte for byte.
+import { Agent, type AgentOptions, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { Socket } from 'node:net';
+import { parse as parseUrl } from 'node:url';
+import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
 import { HubError } from '../shared/errors.js';
 import { KERNEL_SECRET_HEADER } from '../shared/runtime/kernel-secret.js';
 import { isAdminCookie, withoutAdminCookie } from './admin-session.js';
@@ -55,10 +74,22 @@ export function stampForModule(req: IncomingMessage, secret: string): void {
   }
 }
 
-function forwardedHeaders(req: IncomingMessage): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = { ...req.headers };
-  const named = String(req.headers.connection ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  for (const h of [...HOP_BY_HOP, ...named]) delete headers[h];
+/**
+ * The client's headers made fit for the upstream leg, in place (http-proxy copies
+ * `req.headers`): hop-by-hop headers and any the client's `Connection` names are dropped, so
+ * a client's `Connection: close` never closes the pooled socket to the child, and
+ * X-Forwarded-* are appended.
+ */
+function prepareHeaders(req: IncomingMessage): void {
+  const headers = req.headers;
+  const named = String(headers.connection ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const h of HOP_BY_HOP) delete headers[h];
+  for (const h of named) delete headers[h];
+  // The kernel's server has already answered `100 Continue` to this client (node does when
+  // no 'checkContinue' listener is set), so the expectation is met on this hop; forwarded,
+  // it would make node write the request line at construction, before the agent hook below
+  // can set the exact path.
+  delete headers.expect;
   const add = (key: string, value: string) => {
     const prev = headers[key];
     headers[key] = prev === undefined ? value : `${String(prev)},${value}`;
@@ -66,9 +97,47 @@ function forwardedHeaders(req: IncomingMessage): OutgoingHttpHeaders {
   add('x-forwarded-for', req.socket.remoteAddress ?? '');
   add('x-forwarded-port', String(req.socket.localPort ?? ''));
   add('x-forwarded-proto', 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
-  if (req.headers.host !== undefined) add('x-forwarded-host', req.headers.host);
-  return headers;
+  if (headers.host !== undefined) add('x-forwarded-host', headers.host);
 }
+
+/** What one proxied request needs to tie its two legs together. */
+interface Hop {
+  /** The exact path for the upstream request line. */
+  path: string;
+  upstream?: ClientRequest;
+  upstreamRes?: IncomingMessage;
+  timer?: NodeJS.Timeout;
+  /** The client's response closed (answer complete, or the client left). */
+  closed: boolean;
+  /** We answered 504 ourselves; whatever the module says after that is dropped. */
+  timedOut: boolean;
+}
+
+/** The agent's hook: the request http-proxy is about to create an upstream request for. */
+interface Pending {
+  hop: Hop | undefined;
+}
+
+/** A keep-alive agent that hands each upstream request to the hop it belongs to (see the top). */
+function hopAgent(secure: boolean, pending: Pending): Agent {
+  const options: AgentOptions = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, keepAliveMsecs: 1000 };
+  const agent = secure ? new HttpsAgent(options) : new Agent(options);
+  const addRequest = (agent as unknown as { addRequest: (req: ClientRequest, opts: unknown) => void }).addRequest;
+  (agent as unknown as { addRequest: (req: ClientRequest, opts: unknown) => void }).addRequest = function (this: Agent, upstream, opts) {
+    const hop = pending.hop;
+    pending.hop = undefined;
+    if (hop !== undefined) {
+      upstream.path = hop.path;
+      hop.upstream = upstream;
+      // the client left or the deadline passed before the request existed
+      if (hop.closed || hop.timedOut) process.nextTick(() => upstream.destroy());
+    }
+    return addRequest.call(this, upstream, opts);
+  };
+  return agent;
+}
+
+const hops = new WeakMap<IncomingMessage, Hop>();
 
 /**
  * A proxy to a child's loopback port (a number) or a remote module's URL. Every request it
@@ -81,84 +150,124 @@ export function createProxyTarget(name: string, to: number | string, secret: str
   const url = typeof to === 'number' ? `http://127.0.0.1:${to}` : to.replace(/\/+$/, '');
   const target = new URL(url);
   const secure = target.protocol === 'https:';
-  const agentOptions = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, keepAliveMsecs: 1000 };
-  const agent = secure ? new HttpsAgent(agentOptions) : new Agent(agentOptions);
-  const send = secure ? httpsRequest : httpRequest;
   const basePath = target.pathname === '/' ? '' : target.pathname;
+  const pending: Pending = { hop: undefined };
+  const agent = hopAgent(secure, pending);
+
+  const onError = (err: NodeJS.ErrnoException, req: IncomingMessage, res: ServerResponse | Socket) => {
+    if (!('writeHead' in res)) return void res.destroy();
+    const hop = hops.get(req);
+    if (hop?.timer !== undefined) clearTimeout(hop.timer);
+    if (hop?.timedOut) return; // answered 504 already; this is the upstream leg we destroyed
+    if (res.headersSent || res.destroyed || hop?.closed) {
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
+    sendError(res, new HubError('module_unreachable', `module ${name} did not answer: ${err.code ?? err.message}`));
+  };
+
+  // Our own plugin instead of http-proxy-middleware's defaults: those add debug listeners to
+  // every request and log to the console; we keep only what matters.
+  const plugin: Plugin<IncomingMessage, ServerResponse> = (proxyServer) => {
+    // http-proxy's deleteLength pass rewrites a DELETE or OPTIONS request without
+    // Content-Length to `content-length: 0` and drops its Transfer-Encoding, which would cut a
+    // chunked body: the module gets the request as the client sent it.
+    const passes = (proxyServer as unknown as { webPasses: { name: string }[] }).webPasses;
+    const at = passes.findIndex((p) => p.name === 'deleteLength');
+    if (at >= 0) passes.splice(at, 1);
+
+    proxyServer.on('start', (req) => {
+      pending.hop = hops.get(req);
+    });
+    proxyServer.on('error', (err, req, res) => onError(err as NodeJS.ErrnoException, req, res as ServerResponse | Socket));
+    // a request the agent hook did not see (it always should): take it here
+    proxyServer.on('proxyReq', (proxyReq, req) => {
+      const hop = hops.get(req);
+      if (hop === undefined || hop.upstream !== undefined) return;
+      hop.upstream = proxyReq;
+      if (hop.closed || hop.timedOut) proxyReq.destroy();
+    });
+    proxyServer.on('proxyRes', (proxyRes, req, res) => {
+      const hop = hops.get(req);
+      // node sets `req` on a client response (the ClientRequest it answers); not in @types/node 20
+      const upstream = (proxyRes as IncomingMessage & { req: ClientRequest }).req;
+      if (hop !== undefined) {
+        hop.upstreamRes = proxyRes;
+        if (hop.timer !== undefined) clearTimeout(hop.timer);
+        if (hop.closed || hop.timedOut) return void upstream.destroy();
+      }
+      if (res.destroyed) return void upstream.destroy();
+      // We answer the client ourselves (selfHandleResponse): http-proxy's response passes
+      // copy headers one setHeader call at a time and cost more than the rest of the hop.
+      // Hop-by-hop headers describe the child's connection to us, not ours to the client.
+      const headers: Record<string, string | string[] | undefined> = { ...proxyRes.headers };
+      for (const h of HOP_BY_HOP) delete headers[h];
+      // cookies ignore ports: a module must not overwrite (or fixate) the hub's admin session
+      const setCookie = headers['set-cookie'];
+      if (Array.isArray(setCookie)) headers['set-cookie'] = setCookie.filter((c) => !isAdminCookie(c));
+      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
+      proxyRes.pipe(res);
+      // the child died half-way through its answer: pipe() would leave the client waiting
+      // forever for the rest, so cut the client's connection too
+      proxyRes.once('close', () => {
+        if (!proxyRes.complete) res.destroy();
+      });
+      proxyRes.once('end', () => {
+        if (req.complete) return;
+        // An answer before the body was read (item 3): the upstream leg carries half a body
+        // and cannot be reused; the rest of the client's body is read and dropped, as
+        // node's own server does, so the client is never left blocked mid-upload.
+        req.unpipe(upstream);
+        upstream.destroy();
+        req.resume();
+      });
+    });
+  };
+
+  const middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
+    // parsed once here: http-proxy would url.parse a string target again for every request
+    // (the same legacy parse, so the result is identical)
+    target: parseUrl(url),
+    agent,
+    // the path is set exactly by the agent hook; toProxy spares http-proxy's url.parse of it
+    toProxy: true,
+    selfHandleResponse: true,
+    ejectPlugins: true,
+    plugins: [plugin],
+  });
 
   return {
     url,
     handle(req, res, opts = {}) {
+      prepareHeaders(req);
       stampForModule(req, secret);
       const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-      let upstream: ClientRequest;
-      try {
-        upstream = send({
-          protocol: target.protocol,
-          hostname: target.hostname,
-          port: target.port || (secure ? 443 : 80),
-          method: req.method,
-          path: basePath + (req.url ?? '/'),
-          headers: forwardedHeaders(req),
-          agent,
-        });
-      } catch (e) {
-        return sendError(res, new HubError('bad_request', `cannot forward this request: ${(e as Error).message}`));
-      }
-      let answered = false;
-      let upstreamRes: IncomingMessage | undefined;
-      const timer = setTimeout(() => {
-        if (answered) return;
+      const hop: Hop = { path: basePath + (req.url ?? '/'), closed: false, timedOut: false };
+      hops.set(req, hop);
+      hop.timer = setTimeout(() => {
+        if (hop.upstreamRes !== undefined || hop.closed) return;
+        hop.timedOut = true;
         sendError(res, new HubError('module_timeout', `module ${name} did not answer within its timeout_ms of ${timeoutMs} ms (module.json timeout_ms)`, { timeout_ms: timeoutMs }));
-        upstream.destroy();
+        hop.upstream?.destroy();
       }, timeoutMs);
-      timer.unref();
+      hop.timer.unref();
 
       // The client left (or its answer is complete): an upstream request still open is
       // destroyed, so the module sees its request closed and the agent's socket is freed.
       res.once('close', () => {
-        clearTimeout(timer);
-        if (!upstream.destroyed && !(upstreamRes?.complete ?? false)) upstream.destroy();
+        hop.closed = true;
+        clearTimeout(hop.timer);
+        const upstream = hop.upstream;
+        if (upstream !== undefined && !upstream.destroyed && !(hop.upstreamRes?.complete ?? false)) upstream.destroy();
       });
 
-      upstream.on('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        if (res.headersSent || res.destroyed) {
-          if (!res.writableFinished) res.destroy();
-          return;
-        }
-        sendError(res, new HubError('module_unreachable', `module ${name} did not answer: ${err.code ?? err.message}`));
+      void middleware(req, res, (err?: unknown) => {
+        clearTimeout(hop.timer);
+        if (res.headersSent || hop.closed) return;
+        // http.request threw (a header or path node will not send)
+        const why = err instanceof Error ? err.message : 'no route';
+        sendError(res, new HubError('bad_request', `cannot forward this request: ${why}`));
       });
-
-      upstream.on('response', (proxyRes) => {
-        answered = true;
-        upstreamRes = proxyRes;
-        clearTimeout(timer);
-        if (res.destroyed) return void proxyRes.destroy();
-        const headers: Record<string, string | string[] | undefined> = { ...proxyRes.headers };
-        for (const h of HOP_BY_HOP) delete headers[h];
-        // cookies ignore ports: a module must not overwrite (or fixate) the hub's admin session
-        const setCookie = headers['set-cookie'];
-        if (Array.isArray(setCookie)) headers['set-cookie'] = setCookie.filter((c) => !isAdminCookie(c));
-        res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
-        proxyRes.pipe(res);
-        // the child died half-way through its answer: cut the client's connection too,
-        // or it would wait forever for the rest
-        proxyRes.once('close', () => {
-          if (!proxyRes.complete) res.destroy();
-        });
-        proxyRes.once('end', () => {
-          if (req.complete) return;
-          // An answer before the body was read (item 3): the upstream leg carries half a body
-          // and cannot be reused; the rest of the client's body is read and dropped, as
-          // node's own server does, so the client is never left blocked mid-upload.
-          req.unpipe(upstream);
-          upstream.destroy();
-          req.resume();
-        });
-      });
-
-      req.pipe(upstream);
     },
     close() {
       agent.destroy();
