@@ -19,7 +19,7 @@ beforeAll(async () => {
   writeModule(modulesDir, 'steady', { router: helloRouter });
   k = await startKernel({
     modulesDir,
-    env: { HUB_CRASH_LIMIT: '4', HUB_CRASH_WINDOW_MS: '60000', HUB_START_TIMEOUT_MS: '1500', HUB_BACKOFF_BASE_MS: '50' },
+    env: { HUB_CRASH_LIMIT: '4', HUB_CRASH_WINDOW_MS: '60000', HUB_START_TIMEOUT_MS: '4000', HUB_BACKOFF_BASE_MS: '50' },
   });
 });
 
@@ -63,7 +63,7 @@ describe('crash loops and isolation', () => {
 
   it('kills a module that never reports ready, counted as a crash', async () => {
     const rec = await k.waitForState('never_ready', 'failed', 60_000);
-    expect(rec.last_error).toMatch(/start_timeout: not ready within 1500 ms/);
+    expect(rec.last_error).toMatch(/start_timeout: not ready within 4000 ms/);
   });
 
   it('explains a router without a function as default export', async () => {
