@@ -38,6 +38,8 @@ export interface ChaosReport {
 
 const STEADY = ['steady_a', 'steady_b', 'steady_c'];
 const BOUNDS = { kill: 3000, hang: 8000, memory: 8000 } as const;
+/** The kernel's HUB_STABLE_RUN_MS in this run: a child up this long after ready resets its crash count. */
+const STABLE_RUN_MS = 500;
 
 function modules(database: 'off' | 'embedded'): string {
   const dir = tempDir('chaos-modules');
@@ -133,7 +135,7 @@ function upload(url: string, bytes: number): Promise<{ status: number; ms: numbe
 export async function runChaos({ durationMs, stopWith = 'SIGTERM', seed = 1, database = 'off' }: { durationMs: number; stopWith?: 'SIGTERM' | 'SIGKILL'; seed?: number; database?: 'off' | 'embedded' }): Promise<ChaosReport> {
   let rand = seed;
   const random = () => ((rand = (rand * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const k = await startKernel({ modulesDir: modules(database), embedded: database === 'embedded', env: { HUB_CRASH_LIMIT: '5', HUB_STABLE_RUN_MS: '500', HUB_CRASH_WINDOW_MS: '600000' } });
+  const k = await startKernel({ modulesDir: modules(database), embedded: database === 'embedded', env: { HUB_CRASH_LIMIT: '5', HUB_STABLE_RUN_MS: String(STABLE_RUN_MS), HUB_CRASH_WINDOW_MS: '600000' } });
   const kernelPid = k.proc.pid!;
   const pids = new Set<number>();
   const ports = new Set<number>([k.port]);
@@ -182,6 +184,7 @@ export async function runChaos({ durationMs, stopWith = 'SIGTERM', seed = 1, dat
   // which is a different bound from either fault alone (see the report of issue 14).
   const turns = { victimBusy: false, dbFault: false };
   const chaos = (async () => {
+    const recoveredAt = new Map<string, number>();
     while (Date.now() < deadline) {
       if (turns.dbFault) {
         await new Promise((res) => setTimeout(res, 20));
@@ -192,6 +195,11 @@ export async function runChaos({ durationMs, stopWith = 'SIGTERM', seed = 1, dat
       const pick = random();
       const action = pick < 0.5 ? 'kill' : pick < 0.75 ? 'hang' : 'memory';
       const victim = action === 'kill' ? 'victim_kill' : action === 'hang' ? 'victim_hang' : 'victim_mem';
+      // each fault is a single one, not a crash loop: a victim gets its stable run (HUB_STABLE_RUN_MS)
+      // before it is hurt again, or the kernel would rightly end it failed after five in a row
+      // (the crash looper covers that case)
+      const since = Date.now() - (recoveredAt.get(victim) ?? 0);
+      if (since < STABLE_RUN_MS + 100) await new Promise((res) => setTimeout(res, STABLE_RUN_MS + 100 - since));
       const before = await getJson(`${k.url}/api/v1/${victim}/ping`);
       if (before.status !== 200) {
         turns.victimBusy = false;
@@ -206,6 +214,7 @@ export async function runChaos({ durationMs, stopWith = 'SIGTERM', seed = 1, dat
       } else await getJson(`${k.url}/api/v1/${victim}/leak`);
       const ms = await untilNewPid(k, victim, before.body.pid, BOUNDS[action]);
       report.recoveries.push({ victim, action, ms: Math.round(ms), boundMs: BOUNDS[action] });
+      recoveredAt.set(victim, Date.now());
       turns.victimBusy = false;
       await new Promise((res) => setTimeout(res, 100 + random() * 300));
     }
