@@ -39,6 +39,10 @@ export interface KernelConfig {
   /** HUB_UID_BASE: first OS uid for module children. */
   uidBase: number;
   limits: LimitsConfig;
+  /** HUB_AUTH: how people sign in, `local` (users in the hub's database) or `oidc`. */
+  auth: 'local' | 'oidc';
+  /** HUB_SECURE_COOKIES: session cookies carry Secure (the hub behind a TLS proxy). */
+  secureCookies: boolean;
   /** HUB_MIGRATION_* (kernel/migration-settings.ts). */
   migration: MigrationSettings;
   timing: {
@@ -185,6 +189,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       requestTimeoutMs: r.int('HUB_REQUEST_TIMEOUT_MS', 300_000, 1),
       logFormat: env.LOG_FORMAT === undefined || env.LOG_FORMAT === '' ? undefined : r.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     },
+    // read where they are used (kernel/auth-oidc.ts, kernel/auth-routes.ts); checked here so a
+    // typo refuses the start instead of quietly meaning password sign-in or plain cookies
+    auth: r.oneOf('HUB_AUTH', ['local', 'oidc'] as const, 'local'),
+    secureCookies: r.bool('HUB_SECURE_COOKIES', false),
     migration: {
       statementTimeoutMs: r.int('HUB_MIGRATION_STATEMENT_TIMEOUT_MS', MIGRATION_DEFAULTS.statementTimeoutMs),
       lockTimeoutMs: r.int('HUB_MIGRATION_LOCK_TIMEOUT_MS', MIGRATION_DEFAULTS.lockTimeoutMs),

@@ -22,6 +22,13 @@ describe('loadConfig', () => {
     expect(c.timing.startTimeoutMs).toBe(15_000);
     expect(c.modulesDir).toBe('/srv/modules');
   });
+  it('checks the sign-in settings: a typo never quietly means password sign-in or plain cookies', () => {
+    const p = problems({ HUB_AUTH: 'oicd', HUB_SECURE_COOKIES: 'ture' });
+    expect(p).toEqual([
+      'HUB_AUTH="oicd": expected one of local, oidc (default local)',
+      'HUB_SECURE_COOKIES="ture": expected one of true, false, 1, 0, yes, no, on, off (default false)',
+    ]);
+  });
   it('checks the front door, log echo and console settings too', () => {
     const p = problems({ HUB_MAX_CONNECTIONS: 'lots', HUB_HEADERS_TIMEOUT_MS: '-1', LOG_FORMAT: 'xml', HUB_PG_LOG_MAX_BYTES: '12' });
     expect(p).toHaveLength(4);
