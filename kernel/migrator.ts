@@ -340,15 +340,7 @@ async function runFile(worker: pg.Client, mod: MigrationTarget, f: MigrationFile
 
   if (f.noTransaction) {
     const before = sealed ? await snapshotCatalog(worker) : null;
-    const t0 = performance.now();
-    for (const s of statements) {
-      try {
-        await worker.query(s.text);
-      } catch (e) {
-        throw sqlFailure(e, where, s.text, s.line);
-      }
-    }
-    const durationMs = Math.round(performance.now() - t0);
+    const durationMs = await runStatements(worker, statements, where);
     await worker.query('BEGIN');
     try {
       await seal(before);
@@ -362,17 +354,7 @@ async function runFile(worker: pg.Client, mod: MigrationTarget, f: MigrationFile
   await worker.query('BEGIN');
   try {
     const before = sealed ? await snapshotCatalog(worker) : null;
-    const t0 = performance.now();
-    // Statement by statement, as the parser split them, so an error the server reports
-    // without a position (one raised inside a DO block, say) still names its line.
-    for (const s of statements) {
-      try {
-        await worker.query(s.text);
-      } catch (e) {
-        throw sqlFailure(e, where, s.text, s.line);
-      }
-    }
-    const durationMs = Math.round(performance.now() - t0);
+    const durationMs = await runStatements(worker, statements, where);
     if (roles) {
       // Belt and braces: the owner's login is a member of nothing, so this cannot differ.
       const who = await worker.query<{ u: string }>('SELECT pg_catalog.current_user() AS u');
@@ -387,6 +369,22 @@ async function runFile(worker: pg.Client, mod: MigrationTarget, f: MigrationFile
     if (e instanceof HubError) throw e;
     throw new HubError('migration_failed', `${where}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Runs a file's statements one by one, as the parser split them, so an error the server reports
+ * without a position (one raised inside a DO block, say) still names its line. Returns ms taken.
+ */
+async function runStatements(worker: pg.Client, statements: SqlStatement[], where: string): Promise<number> {
+  const t0 = performance.now();
+  for (const s of statements) {
+    try {
+      await worker.query(s.text);
+    } catch (e) {
+      throw sqlFailure(e, where, s.text, s.line);
+    }
+  }
+  return Math.round(performance.now() - t0);
 }
 
 /** `sql` is one statement's text and `startLine` its file line; the error names the line. */
