@@ -36,7 +36,7 @@ describe('chaos', () => {
   }, 180_000);
 
   it('leaves nothing behind when the kernel itself is SIGKILLed', async () => {
-    const r = await runChaos({ durationMs: 6_000, stopWith: 'SIGKILL', seed: 3 });
+    const r = await runChaos({ durationMs: 12_000, stopWith: 'SIGKILL', seed: 3 });
     console.log(JSON.stringify({ abandoned: r.abandoned, earlyUploads: r.earlyUploads, logLines: r.logLines, busyOrphanGoneMs: r.busyOrphanGoneMs }));
     expectSurvived(r);
     // item 5: the child spinning when its kernel was SIGKILLed is gone within 2 s
