@@ -35,7 +35,7 @@ export function mountAdmin(app: Express, kernel: HubView, origin: Origin = 'publ
   });
 
   router.post('/api/v1/modules/:name/restart', guard, async (req: Request, res: Response) => {
-    const { sup, pending } = await restartModule(kernel.modules, req.params.name);
+    const { sup, pending } = await restartModule(kernel.modules, kernel.config.modulesDir, req.params.name);
     if (pending) res.status(202);
     answer(res, sup);
   });

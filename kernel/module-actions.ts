@@ -2,12 +2,13 @@
 // what is wanted to the module set (kernel/module-set.ts), which reconciles; then waits for
 // an answer to give. The API's own refusals live here: disabling a module that wanted
 // modules depend on is refused (hot reload and cluster sync cannot refuse: their dependents
-// are held out instead, by the same rule).
+// are held out instead, by the same rule). Enable and restart re-read the module's folder
+// first (module-sync.ts refreshModule), so a fixed or changed module.json applies at once.
 import { HubError } from '../shared/errors.js';
 import { assertModuleName } from '../shared/names.js';
-import { HUB_VERSION } from '../shared/paths.js';
+import { STATE_INFO } from '../shared/module-states.js';
 import type { ModuleSet } from './module-set.js';
-import { scanModules } from './registry.js';
+import { refreshModule, reload } from './module-sync.js';
 import { dependencyClosure } from './registry-rules.js';
 import type { ModuleSupervisor } from './supervisor.js';
 
@@ -18,14 +19,15 @@ function usable(sup: ModuleSupervisor): void {
   if (sup.entry.error) throw new HubError(sup.entry.error.code, sup.entry.error.message);
 }
 
-/** A module folder added since the kernel started (e.g. by `hubctl create`) is picked up on enable. */
-async function findOrDiscover(set: ModuleSet, modulesDir: string, rawName: unknown): Promise<ModuleSupervisor> {
+/**
+ * The module as its folder is now: enable and restart re-read module.json and the rules
+ * between modules first, exactly as a hot reload would (a folder added since the kernel
+ * started, e.g. by `hubctl create`, is picked up too). A broken manifest throws its error.
+ */
+async function reread(set: ModuleSet, modulesDir: string, rawName: unknown) {
   const name = assertModuleName(rawName);
-  if (!set.get(name)) {
-    const entry = (await scanModules(modulesDir, HUB_VERSION)).find((e) => e.name === name);
-    if (entry && !set.get(name)) set.add(entry);
-  }
-  return set.find(name);
+  const fresh = await refreshModule(set, modulesDir, name);
+  return fresh ?? { sup: set.find(name), startedOver: false, manifestChanged: false };
 }
 
 /**
@@ -33,7 +35,8 @@ async function findOrDiscover(set: ModuleSet, modulesDir: string, rawName: unkno
  * failed, or held by a dependency that failed). Returns the names it enabled along the way.
  */
 export async function enableModule(set: ModuleSet, modulesDir: string, rawName: unknown): Promise<{ sup: ModuleSupervisor; alsoEnabled: string[] }> {
-  const sup = await findOrDiscover(set, modulesDir, rawName);
+  const fresh = await reread(set, modulesDir, rawName);
+  const sup = fresh.sup;
   usable(sup);
   const alsoEnabled: string[] = [];
   for (const depName of dependencyClosure(set.list().map((s) => s.entry), sup.name)) {
@@ -42,7 +45,10 @@ export async function enableModule(set: ModuleSet, modulesDir: string, rawName: 
     if (!dep.wanted) alsoEnabled.push(dep.name);
     await set.want(dep, true, 'api');
   }
+  const wasServing = sup.wanted && sup.state === 'running';
   await set.want(sup, true, 'api');
+  // already running on the old manifest: it takes the new one without downtime
+  if (wasServing && fresh.manifestChanged) await reload(set, set.log, sup, 'module.json changed');
   await set.outcome(sup);
   return { sup, alsoEnabled };
 }
@@ -64,10 +70,16 @@ export async function disableModule(set: ModuleSet, rawName: unknown): Promise<M
  * Zero-downtime restart of a running module, or a fresh try of one that is not running.
  * Answers within ANSWER_WITHIN_MS (then `pending` is true and the record says where it is).
  */
-export async function restartModule(set: ModuleSet, rawName: unknown): Promise<{ sup: ModuleSupervisor; pending: boolean }> {
-  const sup = set.find(rawName);
+export async function restartModule(set: ModuleSet, modulesDir: string, rawName: unknown): Promise<{ sup: ModuleSupervisor; pending: boolean }> {
+  set.find(rawName); // 404 before anything is read
+  const fresh = await reread(set, modulesDir, rawName);
+  const sup = fresh.sup;
   usable(sup);
   if (!sup.wanted) throw new HubError('conflict', `module ${sup.name} is disabled; enable it instead`);
+  if (fresh.startedOver) {
+    await set.outcome(sup, ANSWER_WITHIN_MS);
+    return { sup, pending: !STATE_INFO[sup.state].settled };
+  }
   let finished = false;
   const run = (async () => {
     if (sup.state === 'running' || sup.state === 'unreachable') await sup.restart();

@@ -44,6 +44,10 @@ export class ModuleSet {
 
   constructor(private readonly deps: ModuleSetDeps) {}
 
+  get log(): Logger {
+    return this.deps.log;
+  }
+
   list(): ModuleSupervisor[] {
     return this.order.map((n) => this.sups.get(n)!).filter(Boolean);
   }
@@ -71,7 +75,7 @@ export class ModuleSet {
     const sup = this.deps.supervise(entry);
     this.sups.set(entry.name, sup);
     this.order.push(entry.name);
-    this.route(sup, null);
+    this.claimRoutes(sup);
     return sup;
   }
 
@@ -81,8 +85,7 @@ export class ModuleSet {
     if (!sup) return;
     sup.wanted = false;
     await sup.stop();
-    if (sup.entry.manifest) this.routes.delete(sup.entry.manifest.api_prefix);
-    this.routes.delete(`/${name}`);
+    this.routes.release(sup);
     this.sups.delete(name);
     this.order = this.order.filter((n) => n !== name);
     this.reconcileDependents(name);
@@ -93,19 +96,39 @@ export class ModuleSet {
    * A running module keeps running on its old code; the caller decides on a reload.
    */
   replaceEntry(sup: ModuleSupervisor, next: ModuleEntry): void {
-    const prev = sup.entry;
     sup.replaceEntry(next);
-    this.route(sup, prev);
+    this.claimRoutes(sup);
   }
 
-  /** Points the module's api_prefix and /<name> at its supervisor (after removing old ones). */
-  private route(sup: ModuleSupervisor, previous: ModuleEntry | null): void {
-    if (previous?.manifest) this.routes.delete(previous.manifest.api_prefix);
-    if (sup.entry.manifest && !sup.entry.error) {
-      this.routes.set(sup.entry.manifest.api_prefix, sup);
-      this.routes.set(`/${sup.name}`, sup);
-    } else {
-      this.routes.delete(`/${sup.name}`);
+  /**
+   * The prefixes each module holds now (valid entries: their routes are in the table), for
+   * the cross-module rules of a re-read: a holder keeps its prefix, the newcomer is refused.
+   */
+  holdings(): Map<string, { api_prefix: string; table_prefix: string }> {
+    const out = new Map<string, { api_prefix: string; table_prefix: string }>();
+    for (const s of this.list()) {
+      if (s.entry.manifest && !s.entry.error) out.set(s.name, { api_prefix: s.entry.manifest.api_prefix, table_prefix: s.entry.manifest.table_prefix });
+    }
+    return out;
+  }
+
+  /**
+   * Claiming and releasing in one step: the module's old routes go (only its own, never a
+   * prefix another module holds), then its api_prefix and /<name> point at it. A prefix that
+   * another module holds is never taken over (the rules refuse such an entry first; this is
+   * the last wall).
+   */
+  private claimRoutes(sup: ModuleSupervisor): void {
+    this.routes.release(sup);
+    const m = sup.entry.manifest;
+    if (!m || sup.entry.error) return;
+    for (const prefix of [m.api_prefix, `/${sup.name}`]) {
+      const holder = this.routes.owner(prefix);
+      if (holder && holder !== sup && this.sups.get(holder.name) === holder) {
+        this.deps.log.error({ module: sup.name }, `❌ ${sup.name} cannot take ${prefix}: module ${holder.name} holds it`);
+        continue;
+      }
+      this.routes.set(prefix, sup);
     }
   }
 

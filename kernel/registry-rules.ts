@@ -1,7 +1,9 @@
 // Rules that judge modules against each other: unique and non-nested table prefixes,
 // non-overlapping api prefixes, no collision with kernel routes, dependencies that exist,
 // match their version range and form no cycle. The loser of a clash is kept out, never
-// both: enabled modules win over disabled ones, then alphabetical order.
+// both. While the hub runs, the module that holds a prefix now (its routes are in the route
+// table) keeps it and the newcomer or the edited module is refused; at boot nobody holds
+// anything, and enabled modules win over disabled ones, then alphabetical order.
 import semver from 'semver';
 import { HubError } from '../shared/errors.js';
 import { parseDependency } from '../shared/manifest.js';
@@ -29,10 +31,27 @@ function fail(entry: ModuleEntry, error: HubError): void {
 
 const valid = (entries: ModuleEntry[]) => entries.filter((e) => e.manifest && !e.error);
 
-function checkPrefixes(entries: ModuleEntry[]): void {
-  // enabled first, then by name: the module already in use keeps its prefix
+/** What a module holds now, by name (ModuleSet.holdings()). */
+export type Holdings = ReadonlyMap<string, { api_prefix: string; table_prefix: string }>;
+
+const tablesClash = (a: string, b: string) => a.startsWith(b) || b.startsWith(a);
+
+function checkPrefixes(entries: ModuleEntry[], held: Holdings): void {
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  // a holding stands while its module is still installed and does not validly let go of it:
+  // its new manifest still claims it, or is broken (a rejected edit keeps the running version)
+  const standing = (holder: string, claims: (m: NonNullable<ModuleEntry['manifest']>) => boolean): boolean => {
+    const next = byName.get(holder);
+    if (!next) return false;
+    return !next.manifest || Boolean(next.error) || claims(next.manifest);
+  };
+  const holds = (e: ModuleEntry) => {
+    const h = held.get(e.name);
+    return h !== undefined && h.api_prefix === e.manifest!.api_prefix && h.table_prefix === e.manifest!.table_prefix;
+  };
+  // holders first, then enabled, then by name: the module already in use keeps its prefix
   const ordered = valid(entries).sort(
-    (a, b) => Number(b.manifest!.enabled) - Number(a.manifest!.enabled) || a.name.localeCompare(b.name),
+    (a, b) => Number(holds(b)) - Number(holds(a)) || Number(b.manifest!.enabled) - Number(a.manifest!.enabled) || a.name.localeCompare(b.name),
   );
   const kept: ModuleEntry[] = [];
   for (const e of ordered) {
@@ -47,9 +66,22 @@ function checkPrefixes(entries: ModuleEntry[]): void {
       fail(e, new HubError('manifest_invalid', `${where}: field "table_prefix" "${m.table_prefix}" is the kernel's own; choose another prefix`, { field: 'table_prefix' }));
       continue;
     }
-    const tableClash = kept.find((k) => k.manifest!.table_prefix.startsWith(m.table_prefix) || m.table_prefix.startsWith(k.manifest!.table_prefix));
+    const others = [...held].filter(([n]) => n !== e.name);
+    const tableHeld = others.find(([n, h]) => tablesClash(h.table_prefix, m.table_prefix) && standing(n, (nm) => tablesClash(nm.table_prefix, m.table_prefix)));
+    if (tableHeld) {
+      const [owner, h] = tableHeld;
+      fail(e, new HubError('manifest_invalid', `${where}: field "table_prefix" "${m.table_prefix}" clashes with "${h.table_prefix}", which module ${owner} holds (equal, or one starts with the other); module ${owner} keeps it, choose a distinct prefix`, { field: 'table_prefix', owner }));
+      continue;
+    }
+    const tableClash = kept.find((k) => tablesClash(k.manifest!.table_prefix, m.table_prefix));
     if (tableClash) {
       fail(e, new HubError('manifest_invalid', `${where}: field "table_prefix" "${m.table_prefix}" clashes with "${tableClash.manifest!.table_prefix}" of module ${tableClash.name} (equal, or one starts with the other); choose a distinct prefix`, { field: 'table_prefix' }));
+      continue;
+    }
+    const apiHeld = others.find(([n, h]) => pathsOverlap(h.api_prefix, m.api_prefix) && standing(n, (nm) => pathsOverlap(nm.api_prefix, m.api_prefix)));
+    if (apiHeld) {
+      const [owner, h] = apiHeld;
+      fail(e, new HubError('manifest_invalid', `${where}: field "api_prefix" ${m.api_prefix} overlaps ${h.api_prefix}, which module ${owner} holds; module ${owner} keeps it, choose a distinct api_prefix`, { field: 'api_prefix', owner }));
       continue;
     }
     const apiClash = kept.find((k) => pathsOverlap(k.manifest!.api_prefix, m.api_prefix));
@@ -111,8 +143,9 @@ function checkDependencies(entries: ModuleEntry[]): ModuleEntry[] {
   return order;
 }
 
-export function applyCrossModuleRules(entries: ModuleEntry[], hubVersion: string): ModuleEntry[] {
-  checkPrefixes(entries);
+/** `held`: what each module holds now (none at boot). */
+export function applyCrossModuleRules(entries: ModuleEntry[], hubVersion: string, held: Holdings = new Map()): ModuleEntry[] {
+  checkPrefixes(entries, held);
   checkHubVersion(entries, hubVersion);
   return checkDependencies(entries);
 }

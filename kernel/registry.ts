@@ -7,7 +7,7 @@ import type { Manifest } from '../shared/manifest.js';
 import { parseManifest } from '../shared/manifest.js';
 import { HubError, toHubError } from '../shared/errors.js';
 import { envName, isValidModuleName } from '../shared/names.js';
-import { applyCrossModuleRules } from './registry-rules.js';
+import { applyCrossModuleRules, type Holdings } from './registry-rules.js';
 import type { ModuleEntry } from './module-entry.js';
 
 export type { ModuleEntry } from './module-entry.js';
@@ -79,8 +79,11 @@ export async function linkLeavingFolder(root: string): Promise<{ link: string; t
   return walk(root);
 }
 
-/** Reads every module folder under modulesDir and applies the cross-module rules. */
-export async function scanModules(modulesDir: string, hubVersion: string): Promise<ModuleEntry[]> {
+/**
+ * Reads every module folder under modulesDir and applies the cross-module rules; `held`
+ * (ModuleSet.holdings()) while the hub runs, so a module keeps the prefixes it holds.
+ */
+export async function scanModules(modulesDir: string, hubVersion: string, held?: Holdings): Promise<ModuleEntry[]> {
   let names: string[];
   let realModulesDir: string;
   try {
@@ -94,7 +97,7 @@ export async function scanModules(modulesDir: string, hubVersion: string): Promi
     return [];
   }
   const entries = await Promise.all(names.map((n) => readEntry(modulesDir, realModulesDir, n)));
-  return applyCrossModuleRules(entries, hubVersion);
+  return applyCrossModuleRules(entries, hubVersion, held);
 }
 
 /** MODULES__<NAME>__URL wins over the manifest's remote_url, so one manifest fits every deployment. */

@@ -11,6 +11,16 @@ export class RouteTable<T> {
     this.prefixes.delete(prefix);
   }
 
+  /** Who holds exactly this prefix, if anyone. */
+  owner(prefix: string): T | undefined {
+    return this.prefixes.get(prefix);
+  }
+
+  /** Drops every prefix that points at `target`, and only those. */
+  release(target: T): void {
+    for (const [prefix, t] of this.prefixes) if (t === target) this.prefixes.delete(prefix);
+  }
+
   clear(): void {
     this.prefixes.clear();
   }

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyCrossModuleRules, dependencyClosure } from '../../kernel/registry-rules.js';
 import type { ModuleEntry } from '../../kernel/registry.js';
+import { HubError } from '../../shared/errors.js';
 
 function entry(name: string, extra: Record<string, unknown> = {}): ModuleEntry {
   const manifest = { name, version: '1.0.0', description: '', enabled: true, table_prefix: `${name}_`, api_prefix: `/api/v1/${name}`, tags: [], dependencies: [], ...extra };
@@ -26,5 +27,35 @@ describe('cross-module rules', () => {
   it('refuses a second module on a taken api_prefix', () => {
     const out = applyCrossModuleRules([entry('one'), entry('two', { api_prefix: '/api/v1/one' })], '0.1.0');
     expect(out.filter((e) => e.error).map((e) => e.name)).toEqual(['two']);
+  });
+});
+
+describe('prefixes held while the hub runs', () => {
+  const held = new Map([
+    ['notes2', { api_prefix: '/api/v1/notes2', table_prefix: 'notes2_' }],
+    ['lure', { api_prefix: '/api/v1/lure', table_prefix: 'lure_' }],
+  ]);
+  it('refuses the edited module, not the holder, whatever the names sort to (equal or nested prefix)', () => {
+    for (const claim of ['/api/v1/notes2', '/api/v1/notes2/open']) {
+      const out = applyCrossModuleRules([entry('lure', { api_prefix: claim }), entry('notes2')], '0.1.0', held);
+      const by = new Map(out.map((e) => [e.name, e]));
+      expect(by.get('notes2')!.error).toBeNull();
+      expect(by.get('lure')!.error?.message).toMatch(/modules\/lure\/module\.json: field "api_prefix".*module notes2 holds/);
+    }
+  });
+  it('refuses a newcomer on a held table_prefix; a holder that moves away lets go', () => {
+    const out = applyCrossModuleRules([entry('aaa', { table_prefix: 'notes2_' }), entry('lure'), entry('notes2')], '0.1.0', held);
+    expect(out.find((e) => e.name === 'aaa')!.error?.message).toMatch(/table_prefix.*module notes2 holds/);
+    const moved = applyCrossModuleRules([entry('aaa', { api_prefix: '/api/v1/notes2' }), entry('lure'), entry('notes2', { api_prefix: '/api/v1/n2' })], '0.1.0', held);
+    expect(moved.filter((e) => e.error)).toEqual([]);
+  });
+  it('keeps a holding whose module has a broken new manifest (the running version keeps serving)', () => {
+    const broken = { ...entry('notes2'), manifest: null, error: new HubError('manifest_invalid', 'bad') } as ModuleEntry;
+    const out = applyCrossModuleRules([entry('lure', { api_prefix: '/api/v1/notes2' }), broken], '0.1.0', held);
+    expect(out.find((e) => e.name === 'lure')!.error?.message).toMatch(/module notes2 holds/);
+  });
+  it('at boot (no holdings) keeps the deterministic rule: enabled first, then by name', () => {
+    const out = applyCrossModuleRules([entry('lure', { api_prefix: '/api/v1/notes2' }), entry('notes2')], '0.1.0');
+    expect(out.filter((e) => e.error).map((e) => e.name)).toEqual(['notes2']);
   });
 });

@@ -18,4 +18,14 @@ describe('RouteTable', () => {
     t.delete('/api/v1/notes/admin');
     expect(t.match('/api/v1/notes/admin/x')).toBe('notes');
   });
+  it('release drops only the prefixes of that target, never one another target holds', () => {
+    const r = new RouteTable<string>();
+    r.set('/api/v1/a', 'a');
+    r.set('/a', 'a');
+    r.set('/api/v1/b', 'b');
+    r.release('a');
+    expect(r.match('/api/v1/a/x')).toBeUndefined();
+    expect(r.match('/a')).toBeUndefined();
+    expect(r.owner('/api/v1/b')).toBe('b');
+  });
 });
