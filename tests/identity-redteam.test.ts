@@ -4,6 +4,7 @@
 // across addresses (F3), a module setting hub.user_id itself does not leak into another
 // user's request (F8), and a grant must name something the module declares (F9).
 import { rmSync } from 'node:fs';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { signIn } from './helpers/identity.js';
@@ -38,6 +39,10 @@ beforeAll(async () => {
   db = await createTestDatabase();
   modulesDir = tempDir('redteam');
   writeModule(modulesDir, 'cookies', { router: cookiesRouter });
+  writeModule(modulesDir, 'walled', {
+    manifest: { permissions: { read: 'read' }, roles: { reader: ['read'] } },
+    router: `export default (router) => { router.get('/x', (req, res) => res.json({ ok: true })); };`,
+  });
   k = await startKernel({ modulesDir, databaseUrl: db.url });
 }, 120_000);
 
@@ -56,4 +61,46 @@ describe('F6: hub cookies from a module', () => {
     expect(res.status).toBe(200);
     expect(res.headers.getSetCookie()).toEqual(['module_pref=dark; Path=/api/v1/cookies', 'hub_sessionx=kept; Path=/']);
   });
+});
+
+/** Rows of hub_audit matching `where` (read straight from the table: the flood makes the list long). */
+async function auditRows(where: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    return (await c.query(`SELECT actor, action, target, result FROM hub_audit WHERE ${where}`, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+describe('F4: the audit trail under a flood of refusals', () => {
+  it('keeps an admin grant and a token creation made during 6000+ refused requests', async () => {
+    const dora = await signIn(k, 'dora', []);
+    let refused = 0;
+    let stop = false;
+    const flood = async () => {
+      while (!stop || refused < 6000) {
+        const r = await k.get('/api/v1/walled/x');
+        await r.arrayBuffer();
+        if (r.status === 401) refused++;
+        else throw new Error(`expected 401, got ${r.status}`);
+      }
+    };
+    const floods = Array.from({ length: 24 }, flood);
+    // the two events happen in the middle of the flood
+    while (refused < 2000) await new Promise((r) => setTimeout(r, 20));
+    const grant = await k.admin('/api/v1/users/dora/grants', { method: 'POST', headers: json, body: JSON.stringify({ grant: 'walled.reader' }) });
+    expect(grant.status).toBe(201);
+    const token = await dora.get('/api/v1/auth/tokens', { method: 'POST', headers: json, body: JSON.stringify({ name: 'during-flood', expires_in_days: 1 }) });
+    expect(token.status).toBe(201);
+    stop = true;
+    await Promise.all(floods);
+    expect(refused).toBeGreaterThanOrEqual(6000);
+    await k.admin('/api/v1/audit?limit=1'); // flushes what is queued
+    expect(await auditRows("action = 'admin POST /api/v1/users/dora/grants'", [])).toEqual([{ actor: 'admin-token', action: 'admin POST /api/v1/users/dora/grants', target: '', result: 'ok' }]);
+    expect(await auditRows("action = 'token.create' AND target = 'during-flood'", [])).toEqual([{ actor: 'dora', action: 'token.create', target: 'during-flood', result: 'ok' }]);
+    // the refusals themselves were capped and summarised
+    expect((await auditRows("action = 'audit.overflow'", [])).length).toBeGreaterThan(0);
+  }, 120_000);
 });
