@@ -104,3 +104,22 @@ describe('F4: the audit trail under a flood of refusals', () => {
     expect((await auditRows("action = 'audit.overflow'", [])).length).toBeGreaterThan(0);
   }, 120_000);
 });
+
+describe('F7: password confirmation for a browser-made token', () => {
+  it('is throttled like sign-in: 40 wrong passwords, then the right one is 429 rate_limited; failures are audited', async () => {
+    const erin = await signIn(k, 'erin', []);
+    const attempt = (password: string) => erin.get('/api/v1/auth/tokens', {
+      method: 'POST', headers: { ...json, 'sec-fetch-site': 'same-origin' }, body: JSON.stringify({ name: 'from-page', expires_in_days: 1, password }),
+    });
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) statuses.push((await attempt(`wrong-${i}`)).status);
+    expect(statuses.slice(0, 5)).toEqual([403, 403, 403, 403, 403]);
+    expect(statuses.slice(5).every((s) => s === 429)).toBe(true);
+    const right = await attempt(erin.password);
+    expect(right.status).toBe(429);
+    expect(((await right.json()) as any).error).toBe('rate_limited');
+    expect(right.headers.get('retry-after')).toMatch(/^\d+$/);
+    await k.admin('/api/v1/audit?limit=1');
+    expect((await auditRows("actor = 'erin' AND action = 'token.create' AND result = 'refused'", [])).length).toBe(5);
+  });
+});
