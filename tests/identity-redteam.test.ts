@@ -4,6 +4,7 @@
 // across addresses (F3), a module setting hub.user_id itself does not leak into another
 // user's request (F8), and a grant must name something the module declares (F9).
 import { rmSync } from 'node:fs';
+import { request } from 'node:http';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
@@ -122,4 +123,35 @@ describe('F7: password confirmation for a browser-made token', () => {
     await k.admin('/api/v1/audit?limit=1');
     expect((await auditRows("actor = 'erin' AND action = 'token.create' AND result = 'refused'", [])).length).toBe(5);
   });
+});
+
+/** POST /api/v1/auth/login from a chosen loopback source address. */
+function loginFrom(localAddress: string, username: string, password: string): Promise<{ status: number; retryAfter: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ username, password });
+    const req = request({ host: '127.0.0.1', port: k.port, path: '/api/v1/auth/login', method: 'POST', localAddress, headers: { ...json, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] as string | undefined }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('F3: sign-in guesses from many addresses', () => {
+  it('counts 200 loopback addresses as one client: of 1000 guesses at one name only 5 are checked, the rest 429 with Retry-After', async () => {
+    const fred = await signIn(k, 'fred', []);
+    const statuses = new Map<number, number>();
+    let retryAfter: string | undefined;
+    for (let i = 0; i < 1000; i++) {
+      const r = await loginFrom(`127.0.0.${2 + (i % 200)}`, 'fred', `guess-${i}`);
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      if (r.status === 429) retryAfter = r.retryAfter;
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ 401: 5, 429: 995 });
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+    expect(Number(retryAfter)).toBeLessThanOrEqual(15 * 60);
+    // the right password from yet another loopback address is refused too, unchecked
+    expect((await loginFrom('127.0.0.250', 'fred', fred.password)).status).toBe(429);
+  }, 120_000);
 });
