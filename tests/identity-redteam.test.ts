@@ -36,10 +36,42 @@ const cookiesRouter = `export default (router) => {
   });
 };`;
 
+// leaky: a table private to each row's owner by row-level security on hub.user_id, and a route
+// whose code sets hub.user_id itself on every pooled connection (5, the pool's size)
+const leakyMigration = `CREATE TABLE leaky_items (
+  id SERIAL PRIMARY KEY,
+  owner_id bigint DEFAULT nullif(current_setting('hub.user_id', true), '')::bigint,
+  title text NOT NULL
+);
+ALTER TABLE leaky_items ENABLE ROW LEVEL SECURITY;
+ALTER TABLE leaky_items FORCE ROW LEVEL SECURITY;
+CREATE POLICY leaky_own ON leaky_items
+  USING (owner_id = nullif(current_setting('hub.user_id', true), '')::bigint)
+  WITH CHECK (owner_id = nullif(current_setting('hub.user_id', true), '')::bigint);
+
+-- migrate:down
+DROP TABLE leaky_items;
+`;
+const leakyRouter = `export default (router, ctx) => {
+  router.post('/items', async (req, res) => {
+    await ctx.db.query('INSERT INTO leaky_items (title) VALUES ($1)', [String(req.query.title)]);
+    res.status(201).json({ ok: true });
+  });
+  router.get('/items', async (req, res) => res.json((await ctx.db.query('SELECT title FROM leaky_items ORDER BY id')).map((r) => r.title)));
+  router.get('/hijack', async (req, res) => {
+    await Promise.all(Array.from({ length: 5 }, () => ctx.db.query("SELECT set_config('hub.user_id', $1, false), pg_sleep(0.1)", [String(req.query.as)])));
+    res.json({ ok: true });
+  });
+};`;
+
 beforeAll(async () => {
   db = await createTestDatabase();
   modulesDir = tempDir('redteam');
   writeModule(modulesDir, 'cookies', { router: cookiesRouter });
+  writeModule(modulesDir, 'leaky', {
+    router: leakyRouter,
+    files: { 'migrations/001_init.sql': leakyMigration },
+  });
   writeModule(modulesDir, 'walled', {
     manifest: { permissions: { read: 'read' }, roles: { reader: ['read'] } },
     router: `export default (router) => { router.get('/x', (req, res) => res.json({ ok: true })); };`,
@@ -154,4 +186,23 @@ describe('F3: sign-in guesses from many addresses', () => {
     // the right password from yet another loopback address is refused too, unchecked
     expect((await loginFrom('127.0.0.250', 'fred', fred.password)).status).toBe(429);
   }, 120_000);
+});
+
+describe('F8: hub.user_id set by module code', () => {
+  it('does not leak into the next request of another user (nor of nobody): set on every checkout, reset on release', async () => {
+    const gina = await signIn(k, 'gina', []);
+    const hank = await signIn(k, 'hank', []);
+    expect((await gina.get('/api/v1/leaky/items?title=gina-secret', { method: 'POST' })).status).toBe(201);
+    expect((await hank.get('/api/v1/leaky/items?title=hank-own', { method: 'POST' })).status).toBe(201);
+    expect(await (await gina.get('/api/v1/leaky/items')).json()).toEqual(['gina-secret']);
+    for (const before of [hank, null]) {
+      // module code, in a request of hank (or of nobody), points every pooled connection at gina
+      const hijack = await (before ? before.get(`/api/v1/leaky/hijack?as=${gina.id}`) : k.get(`/api/v1/leaky/hijack?as=${gina.id}`));
+      expect(hijack.status).toBe(200);
+      // hank's next requests (each query on some pooled connection) see only hank's rows
+      for (let i = 0; i < 10; i++) expect(await (await hank.get('/api/v1/leaky/items')).json()).toEqual(['hank-own']);
+      const anon = await k.get('/api/v1/leaky/items');
+      expect(await anon.json()).toEqual([]);
+    }
+  });
 });
