@@ -206,3 +206,31 @@ describe('F8: hub.user_id set by module code', () => {
     }
   });
 });
+
+describe('F9: grants of undeclared roles and permissions', () => {
+  it('answers 400 naming the module\'s declared roles and permissions; an unknown module is 400 too; hub.admin is fine', async () => {
+    await signIn(k, 'ivan', []);
+    const grant = (g: string) => k.admin('/api/v1/users/ivan/grants', { method: 'POST', headers: json, body: JSON.stringify({ grant: g }) });
+    const bad = await grant('walled.constructor');
+    expect(bad.status).toBe(400);
+    const body = (await bad.json()) as any;
+    expect(body.error).toBe('bad_request');
+    expect(body.message).toContain('walled');
+    expect(body.message).toContain('reader');
+    expect(body.message).toContain('read');
+    expect(body.details).toMatchObject({ module: 'walled', roles: ['reader'], permissions: ['read'] });
+    const unknown = await grant('nosuch.reader');
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as any).message).toContain('no module named nosuch');
+    expect((await grant('walled.reader')).status).toBe(201);
+    expect((await grant('walled.read')).status).toBe(201);
+    expect((await grant('hub.admin')).status).toBe(201);
+    // at user creation too, and nothing is created then
+    const created = await k.admin('/api/v1/users', { method: 'POST', headers: json, body: JSON.stringify({ username: 'judy', password: 'a-long-enough-password-1', grants: ['walled.constructor'] }) });
+    expect(created.status).toBe(400);
+    const users = (await (await k.admin('/api/v1/users')).json()) as any[];
+    expect(users.some((u) => u.username === 'judy')).toBe(false);
+    const ivan = users.find((u) => u.username === 'ivan');
+    expect([...ivan.grants].sort()).toEqual(['hub.admin', 'walled.read', 'walled.reader']);
+  });
+});
