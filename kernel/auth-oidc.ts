@@ -5,17 +5,38 @@
 // first sign-in. Grants live only in the hub's tables: nothing the issuer sends (groups,
 // roles, any claim) changes them, so a sign-in never resets them. Passwords keep working
 // for local users (the first admin), so a broken issuer does not lock the operator out.
+// Login CSRF: the `state` alone would let an attacker's callback URL, opened in a victim's
+// browser, sign the victim in as the attacker. So /login also sets a flow cookie (HttpOnly,
+// SameSite=Lax, 10 minutes, Path = the callback) holding a random value whose SHA-256 is the
+// `state`; the callback answers 401 unless the browser presents the cookie that hashes to
+// the state it brings, so only the browser that started a flow can finish it.
 // Settings: HUB_OIDC_ISSUER, HUB_OIDC_CLIENT_ID, HUB_OIDC_CLIENT_SECRET (empty = public
 // client), HUB_OIDC_REDIRECT_URL (default <this origin>/api/v1/auth/oidc/callback).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
 import * as client from 'openid-client';
 import { HubError } from '../shared/errors.js';
+import { parseBool } from '../shared/runtime/config.js';
+import { cookieValue } from './admin-session.js';
+import { OIDC_FLOW_COOKIE } from './hub-cookies.js';
 import type { IdentityService } from './identity.js';
 import { isLoopbackName } from './request-guards.js';
 
 export const OIDC_CALLBACK = '/api/v1/auth/oidc/callback';
 const FLOW_TTL_MS = 10 * 60 * 1000;
+/** The flow cookie's name: `__Secure-`-prefixed with HUB_SECURE_COOKIES=true (`__Host-` would need Path=/). */
+const flowCookieName = () => (parseBool(process.env.HUB_SECURE_COOKIES, false) ? `__Secure-${OIDC_FLOW_COOKIE}` : OIDC_FLOW_COOKIE);
+const flowCookieAttrs = (maxAgeS: number) => `Path=${OIDC_CALLBACK}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${parseBool(process.env.HUB_SECURE_COOKIES, false) ? '; Secure' : ''}`;
+const stateOf = (binding: string) => createHash('sha256').update(binding).digest('base64url');
+
+/** True when the request carries the flow cookie that `state` was made from. */
+function boundToBrowser(req: Request, state: string): boolean {
+  const binding = cookieValue(req.headers.cookie, flowCookieName());
+  if (!binding || !state) return false;
+  const want = Buffer.from(stateOf(binding));
+  const got = Buffer.from(state);
+  return want.length === got.length && timingSafeEqual(want, got);
+}
 
 export interface OidcSettings {
   issuer: string;
@@ -58,7 +79,9 @@ export function mountOidc(app: Express, identity: IdentityService, settings: Oid
   app.get('/login', async (req: Request, res: Response) => {
     const cfg = await configuration();
     const verifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
+    // the state is the hash of a random value only this browser holds (see the top)
+    const binding = randomBytes(32).toString('base64url');
+    const state = stateOf(binding);
     const nonce = client.randomNonce();
     await store().startOidcFlow(state, verifier, nonce, safeNext(req.query.next), FLOW_TTL_MS);
     const url = client.buildAuthorizationUrl(cfg, {
@@ -69,11 +92,17 @@ export function mountOidc(app: Express, identity: IdentityService, settings: Oid
       state,
       nonce,
     });
+    res.append('set-cookie', `${flowCookieName()}=${binding}; ${flowCookieAttrs(FLOW_TTL_MS / 1000)}`);
     res.redirect(303, url.href);
   });
 
   app.get(OIDC_CALLBACK, async (req: Request, res: Response) => {
     const state = typeof req.query.state === 'string' ? req.query.state : '';
+    if (!boundToBrowser(req, state)) {
+      identity.audit.record({ actor: `oidc@${req.socket.remoteAddress ?? '?'}`, action: 'auth.oidc', result: 'refused', detail: { reason: 'no flow cookie for this state' } });
+      throw new HubError('unauthenticated', 'this sign-in was not started in this browser: start again at /login');
+    }
+    res.append('set-cookie', `${flowCookieName()}=; ${flowCookieAttrs(0)}`);
     const flow = await store().takeOidcFlow(state);
     if (!flow) throw new HubError('unauthenticated', 'this sign-in expired or was already used: start again at /login');
     const cfg = await configuration();

@@ -112,12 +112,18 @@ export function mountAuthRoutes(app: Express, identity: IdentityService): void {
     // A page on this origin (any module's) rides the user's cookie; a token minted from it would
     // outlive the session and leave the browser. So a browser (it always sends Sec-Fetch-Site)
     // signed in by cookie must confirm with the password; scripts and curl, and token holders, need not.
+    // The confirmation is a password guess like a sign-in: the same limiter (per username and
+    // address, and per username across addresses) throttles it, and each failure is audited.
     if (who.via === 'session' && req.headers['sec-fetch-site'] !== undefined) {
       const password = (req.body ?? {}).password;
+      const ip = req.socket.remoteAddress ?? '?';
+      identity.limiter.check(who.username, ip);
       if (typeof password !== 'string' || (await store().checkPassword(who.username, password)) !== who.id) {
-        identity.audit.record({ actor: who.username, action: 'token.create', target: name, result: 'refused', detail: { reason: 'password not confirmed' } });
+        if (typeof password === 'string') identity.limiter.fail(who.username, ip);
+        identity.audit.record({ actor: who.username, action: 'token.create', target: name, result: 'refused', detail: { reason: 'password not confirmed', ip } });
         throw new HubError('forbidden', 'creating a token from a browser needs your password: send {"name", "expires_in_days", "password"}');
       }
+      identity.limiter.succeed(who.username, ip);
     }
     const t = await store().createToken(who.id, name, days);
     identity.audit.record({ actor: who.username, action: 'token.create', target: name, result: 'ok', detail: { id: t.id } });

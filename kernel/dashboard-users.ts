@@ -9,8 +9,9 @@ import { HubError, toHubError } from '../shared/errors.js';
 import { publicUrlFor, renderPage } from './dashboard.js';
 import type { IdentityService } from './identity.js';
 import { checkPasswordShape } from './identity-passwords.js';
-import { checkGrant, checkUsername } from './identity-store.js';
+import { checkGrant, checkGrantDeclared, checkUsername } from './identity-store.js';
 import type { HubView } from './hub-view.js';
+import type { ModulePermissions } from '../shared/grants.js';
 
 
 /** Every grant the loaded modules offer: `<module>.<role>` and `<module>.<perm>`, then hub.admin. */
@@ -26,6 +27,12 @@ function grantOptions(kernel: HubView): string[] {
 }
 
 /** Mounts /users and /audit on the admin app. */
+/** What module `name` declares for grants (its manifest's permissions and roles), or null. */
+export function declaredOf(kernel: Pick<HubView, 'supervisor'>, name: string): ModulePermissions | null {
+  const m = kernel.supervisor(name)?.entry.manifest;
+  return m ? { permissions: m.permissions ?? {}, roles: m.roles ?? {} } : null;
+}
+
 export function mountUserScreens(app: Express, kernel: HubView, identity: IdentityService): void {
   const auth = kernel.adminAuth('admin');
   const form = express.urlencoded({ extended: false, limit: '8kb' });
@@ -67,7 +74,7 @@ export function mountUserScreens(app: Express, kernel: HubView, identity: Identi
 
   app.post('/users/grant', page, form, action(async (b) => {
     const name = checkUsername(b.username);
-    const grant = checkGrant(typeof b.grant === 'string' ? b.grant.trim() : b.grant);
+    const grant = checkGrantDeclared(checkGrant(typeof b.grant === 'string' ? b.grant.trim() : b.grant), (m) => declaredOf(kernel, m));
     await store().grant(name, grant, 'admin-token');
     return `${name} now holds ${grant}`;
   }));

@@ -59,5 +59,7 @@ ${retry ? `<p>This page tries again by itself in ${Number(retry) || 5} s.</p>` :
 export function errorMiddleware(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
   const status = (err as { status?: unknown })?.status;
   const e = toHubError(err, typeof status === 'number' && status < 500 ? 'bad_request' : 'internal_error');
-  sendError(res, e);
+  // a throttle says when to come back (kernel/auth-rate-limit.ts)
+  const retry = e.code === 'rate_limited' ? e.details?.retry_after_s : undefined;
+  sendError(res, e, typeof retry === 'number' ? { 'retry-after': String(retry) } : {});
 }

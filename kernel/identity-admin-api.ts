@@ -12,7 +12,7 @@ import express, { type Express, type NextFunction, type Request, type RequestHan
 import { HubError } from '../shared/errors.js';
 import type { IdentityService } from './identity.js';
 import { checkPasswordShape } from './identity-passwords.js';
-import { checkGrant, checkUsername, MAX_TOKEN_DAYS } from './identity-store.js';
+import { checkGrant, checkGrantDeclared, checkUsername, MAX_TOKEN_DAYS, type DeclaredOf } from './identity-store.js';
 
 /**
  * express middleware for the admin origin: records each state-changing request, and each
@@ -33,8 +33,11 @@ export function auditAdminRequests(identity: IdentityService, isAdmin: (req: Req
   };
 }
 
-/** Mounts the user, grant and audit routes on the admin app behind `guard`. */
-export function mountIdentityAdmin(app: Express, identity: IdentityService, guard: RequestHandler): void {
+/**
+ * Mounts the user, grant and audit routes on the admin app behind `guard`. A grant given must
+ * name a role or permission its module declares (`declaredOf`), else 400 naming them.
+ */
+export function mountIdentityAdmin(app: Express, identity: IdentityService, guard: RequestHandler, declaredOf: DeclaredOf): void {
   const router = express.Router();
   router.use('/api/v1/users', guard, express.json({ limit: '16kb' }));
   const store = () => {
@@ -48,7 +51,7 @@ export function mountIdentityAdmin(app: Express, identity: IdentityService, guar
     const name = checkUsername(username);
     const pw = checkPasswordShape(password);
     if (grants !== undefined && !Array.isArray(grants)) throw new HubError('bad_request', 'grants must be a list of strings');
-    const list = ((grants as unknown[] | undefined) ?? []).map(checkGrant);
+    const list = ((grants as unknown[] | undefined) ?? []).map((g) => checkGrantDeclared(checkGrant(g), declaredOf));
     const id = await store().createUser(name, pw, list, 'admin-token');
     res.status(201).json({ id, username: name, grants: list });
   });
@@ -66,7 +69,7 @@ export function mountIdentityAdmin(app: Express, identity: IdentityService, guar
 
   router.post('/api/v1/users/:username/grants', async (req: Request, res: Response) => {
     const name = checkUsername(req.params.username);
-    const grant = checkGrant((req.body ?? {}).grant);
+    const grant = checkGrantDeclared(checkGrant((req.body ?? {}).grant), declaredOf);
     const added = await store().grant(name, grant, 'admin-token');
     changed();
     res.status(added ? 201 : 200).json({ username: name, grant, added });

@@ -1,7 +1,12 @@
 // The audit trail (hub_audit): every admin action and every refused request, who/what/when/
-// result. Writes are queued and flushed in batches off the request path; a flood of refused
-// requests is capped at MAX_ROWS_PER_FLUSH rows per flush, the rest counted into one summary
-// row, so nobody can fill the database or slow the gateway by being refused.
+// result. Writes are queued and flushed in batches off the request path. Two queues:
+// - refusals (`request.refused` from the gateway, and anonymous refusals on the admin origin),
+//   which anybody can cause at will: capped at MAX_ROWS_PER_FLUSH rows per flush, the rest
+//   counted into one `audit.overflow` summary row, so nobody can fill the database or slow the
+//   gateway by being refused;
+// - everything else (admin actions, grants, sign-in/out, token create/revoke): never dropped,
+//   written in full at every flush (in chunks of WRITE_CHUNK rows), whatever the flood of
+//   refusals does. These need a credential or are rate-limited, so they cannot be flooded.
 import type pg from 'pg';
 import type { Logger } from '../shared/logger.js';
 
@@ -18,9 +23,25 @@ export interface AuditEvent {
 
 const FLUSH_MS = 200;
 const MAX_ROWS_PER_FLUSH = 200;
+const WRITE_CHUNK = 1000;
+
+/** The detail as JSON of at most 2000 characters; a longer one becomes {"truncated": "<its start>"} (a cut JSON text would fail the whole insert). */
+function detailJson(detail: Record<string, unknown> | undefined): string | null {
+  if (!detail) return null;
+  const text = JSON.stringify(detail);
+  return text.length <= 2000 ? text : JSON.stringify({ truncated: text.slice(0, 1900) });
+}
+
+/** True for the events anybody can cause at will (refused requests): capped per flush. */
+export function isFloodable(e: AuditEvent): boolean {
+  return e.action === 'request.refused' || (e.result === 'refused' && e.actor.startsWith('anonymous@') && e.action.startsWith('admin '));
+}
 const MAX_FIELD = 300;
 
 export class AuditTrail {
+  /** Events that are never dropped. */
+  private kept: AuditEvent[] = [];
+  /** Refusals, at most MAX_ROWS_PER_FLUSH per flush. */
   private queue: AuditEvent[] = [];
   private dropped = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -31,7 +52,8 @@ export class AuditTrail {
   /** Queues one event (never throws, never waits). */
   record(e: AuditEvent): void {
     if (!this.pool) return;
-    if (this.queue.length >= MAX_ROWS_PER_FLUSH) this.dropped++;
+    if (!isFloodable(e)) this.kept.push(e);
+    else if (this.queue.length >= MAX_ROWS_PER_FLUSH) this.dropped++;
     else this.queue.push(e);
     this.timer ??= setTimeout(() => {
       this.timer = null;
@@ -42,22 +64,26 @@ export class AuditTrail {
 
   /** Writes what is queued now (tests and shutdown call it to be sure). */
   async flush(): Promise<void> {
-    const rows = this.queue;
+    const rows = [...this.kept, ...this.queue];
     const dropped = this.dropped;
+    this.kept = [];
     this.queue = [];
     this.dropped = 0;
     if (dropped > 0) rows.push({ actor: 'hub', action: 'audit.overflow', result: 'dropped', detail: { events: dropped } });
     if (!rows.length || !this.pool) return;
     const cut = (s: string | undefined) => (s ?? '').slice(0, MAX_FIELD);
-    try {
-      await this.pool.query(
-        `INSERT INTO hub_audit (actor, action, target, result, detail)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])`,
-        [rows.map((r) => cut(r.actor)), rows.map((r) => cut(r.action)), rows.map((r) => cut(r.target)), rows.map((r) => cut(r.result)),
-          rows.map((r) => (r.detail ? JSON.stringify(r.detail).slice(0, 2000) : null))],
-      );
-    } catch (e) {
-      this.log.warn(`audit: could not write ${rows.length} events (${(e as Error).message})`);
+    for (let at = 0; at < rows.length; at += WRITE_CHUNK) {
+      const chunk = rows.slice(at, at + WRITE_CHUNK);
+      try {
+        await this.pool.query(
+          `INSERT INTO hub_audit (actor, action, target, result, detail)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])`,
+          [chunk.map((r) => cut(r.actor)), chunk.map((r) => cut(r.action)), chunk.map((r) => cut(r.target)), chunk.map((r) => cut(r.result)),
+            chunk.map((r) => detailJson(r.detail))],
+        );
+      } catch (e) {
+        this.log.warn(`audit: could not write ${chunk.length} events (${(e as Error).message})`);
+      }
     }
   }
 

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { HubError } from '../shared/errors.js';
-import { HUB_ADMIN, parseGrant } from '../shared/grants.js';
+import { HUB_ADMIN, parseGrant, type ModulePermissions } from '../shared/grants.js';
 import { hashPassword, verifyPassword } from './identity-passwords.js';
 
 /** The NOTIFY channel kernels listen on for identity changes (a hint only). */
@@ -50,6 +50,28 @@ export function checkGrant(grant: unknown): string {
     throw new HubError('bad_request', 'a grant is "<module>.<role>", "<module>.<permission>" or "hub.admin"');
   }
   return grant;
+}
+
+/** What a module declares for grants, by module name; null/undefined for no such module (or no manifest). */
+export type DeclaredOf = (module: string) => ModulePermissions | null | undefined;
+
+/**
+ * A grant to be given must name something its module declares: `hub.admin`, or
+ * `<module>.<role>` / `<module>.<permission>` of a module whose manifest declares it. Else
+ * HubError bad_request naming the module's declared roles and permissions (taking a grant
+ * away needs no such check: a module may have gone since).
+ */
+export function checkGrantDeclared(grant: string, declaredOf: DeclaredOf): string {
+  if (grant === HUB_ADMIN) return grant;
+  const p = parseGrant(grant);
+  if (!p) return checkGrant(grant);
+  const d = declaredOf(p.module);
+  if (!d) throw new HubError('bad_request', `no module named ${p.module} (or its module.json is broken): a grant is "<module>.<role>", "<module>.<permission>" or "hub.admin"`, { module: p.module });
+  if (Object.hasOwn(d.roles, p.name) || Object.hasOwn(d.permissions, p.name)) return grant;
+  const roles = Object.keys(d.roles).sort();
+  const permissions = Object.keys(d.permissions).sort();
+  const list = (xs: string[]) => (xs.length ? xs.join(', ') : 'none');
+  throw new HubError('bad_request', `module ${p.module} declares no role or permission "${p.name}": roles ${list(roles)}; permissions ${list(permissions)}`, { module: p.module, roles, permissions });
 }
 
 export class IdentityStore {

@@ -37,7 +37,7 @@ import { ChildSupervisor, type ModuleSupervisor, type SupervisorDeps } from './s
 import { adminSessionBackend, createIdentity, type IdentityService } from './identity.js';
 import { mountAuthRoutes } from './auth-routes.js';
 import { auditAdminRequests, mountIdentityAdmin } from './identity-admin-api.js';
-import { mountUserScreens } from './dashboard-users.js';
+import { declaredOf, mountUserScreens } from './dashboard-users.js';
 import { mountStartPage } from './start-page.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
 
@@ -158,7 +158,7 @@ export class Kernel {
     const adminApp = createKernelApp(this, (a) => {
       a.use(sessions.middleware);
       a.use(auditAdminRequests(identity, (req) => this.adminAuth('admin').isAdmin(req)));
-      mountIdentityAdmin(a, identity, this.adminAuth('admin').guard);
+      mountIdentityAdmin(a, identity, this.adminAuth('admin').guard, (m) => declaredOf(this, m));
       mountUserScreens(a, this, identity);
       this.mountRoutes(a, this, 'admin');
       observability.mountAdmin(a, sessions);

@@ -33,7 +33,8 @@ import { parse as parseUrl } from 'node:url';
 import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
 import { HubError } from '../shared/errors.js';
 import { KERNEL_SECRET_HEADER } from '../shared/runtime/kernel-secret.js';
-import { isAdminCookie, withoutAdminCookie } from './admin-session.js';
+import { withoutAdminCookie } from './admin-session.js';
+import { isHubCookie } from './hub-cookies.js';
 import { sendError } from './http-errors.js';
 
 /** DESIGN.md: module.json timeout_ms, default 120000 ms. */
@@ -202,9 +203,11 @@ export function createProxyTarget(name: string, to: number | string, secret: str
       // Hop-by-hop headers describe the child's connection to us, not ours to the client.
       const headers: Record<string, string | string[] | undefined> = { ...proxyRes.headers };
       for (const h of HOP_BY_HOP) delete headers[h];
-      // cookies ignore ports: a module must not overwrite (or fixate) the hub's admin session
+      // a module must not set (overwrite, fixate, clear) any hub cookie: the user session, the
+      // admin session (cookies ignore ports) or the OIDC flow cookie (kernel/hub-cookies.ts)
       const setCookie = headers['set-cookie'];
-      if (Array.isArray(setCookie)) headers['set-cookie'] = setCookie.filter((c) => !isAdminCookie(c));
+      if (Array.isArray(setCookie)) headers['set-cookie'] = setCookie.filter((c) => !isHubCookie(c));
+      else if (typeof setCookie === 'string' && isHubCookie(setCookie)) delete headers['set-cookie'];
       res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
       proxyRes.pipe(res);
       // the child died half-way through its answer: pipe() would leave the client waiting

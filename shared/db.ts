@@ -14,14 +14,27 @@ function currentUserId(): string {
   return u ? String(u.id) : '';
 }
 
-// What each pooled connection's hub.user_id was last set to ('' for a fresh one): set again
-// only when the caller's differs, so queries outside signed-in requests cost no extra round trip.
-const userIdOf = new WeakMap<pg.PoolClient, string>();
-async function setUserId(client: pg.PoolClient): Promise<void> {
+// hub.user_id is set on every checkout, whatever the connection held before, and a request's
+// value is reset to '' before the connection goes back to the pool. No per-connection cache:
+// module code can run `set_config('hub.user_id', …)` itself, and a cached "last value" would
+// then carry its value into another user's requests. (This protects against module bugs and
+// ordinary queries; module code that sets the variable itself within its own checkout can
+// always read its own tables: README "Row-level security".)
+async function setUserId(client: pg.PoolClient): Promise<string> {
   const want = currentUserId();
-  if ((userIdOf.get(client) ?? '') === want) return;
   await client.query("SELECT set_config('hub.user_id', $1, false)", [want]);
-  userIdOf.set(client, want);
+  return want;
+}
+
+/** Back to '' before release when a request's user was set (the next checkout sets it again anyway). */
+async function resetUserId(client: pg.PoolClient, was: string): Promise<Error | undefined> {
+  if (was === '') return undefined;
+  try {
+    await client.query("SELECT set_config('hub.user_id', '', false)");
+    return undefined;
+  } catch (e) {
+    return e as Error; // a connection that cannot be reset is not reused
+  }
 }
 
 export interface ModuleDbConnection {
@@ -95,13 +108,17 @@ export function createModuleDb(connection: ModuleDbConnection, opts: ModuleDbOpt
     query: (async (sql: string, params?: unknown[]) => {
       const client = await pool.connect();
       let broken: Error | undefined;
+      let was = '?';
       try {
-        await setUserId(client);
+        was = await setUserId(client);
         return await client.query(sql, params);
       } catch (e) {
         if (!(e as { code?: string }).code) broken = e as Error;
         throw e;
       } finally {
+        // set_config itself failed: what the connection holds is unknown, so it is not reused
+        if (was === '?') broken ??= new Error('hub.user_id could not be set');
+        else if (!broken) broken = await resetUserId(client, was);
         client.release(broken);
       }
     }) as pg.Pool['query'],
@@ -113,8 +130,9 @@ export function createModuleDb(connection: ModuleDbConnection, opts: ModuleDbOpt
     async transaction<T>(fn: (tx: ModuleQueries) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       let broken: Error | undefined;
+      let was = '?';
       try {
-        await setUserId(client);
+        was = await setUserId(client);
         await client.query('BEGIN');
         const result = await fn(queries(client as unknown as Pick<pg.Pool, 'query'>));
         await client.query('COMMIT');
@@ -124,6 +142,8 @@ export function createModuleDb(connection: ModuleDbConnection, opts: ModuleDbOpt
         await client.query('ROLLBACK').catch((rbErr: Error) => { broken = rbErr; });
         throw e;
       } finally {
+        if (was === '?') broken ??= new Error('hub.user_id could not be set');
+        else if (!broken) broken = await resetUserId(client, was);
         client.release(broken);
       }
     },

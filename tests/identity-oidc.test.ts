@@ -2,7 +2,8 @@
 // loopback, its development sign-in screens) in a real browser: /login goes to the issuer,
 // the code flow with PKCE comes back signed in, the user is created on first sign-in with no
 // grants, and a grant given by the admin survives the next sign-in. A replayed callback is
-// refused with 401 unauthenticated.
+// refused with 401 unauthenticated, and so is a callback opened in a browser that did not
+// start the flow (login CSRF: the state is bound to an HttpOnly flow cookie).
 import { createServer, type Server } from 'node:http';
 import { existsSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -105,5 +106,54 @@ describe('HUB_AUTH=oidc', () => {
     const users = (await (await k.admin('/api/v1/users')).json()) as any[];
     expect(users.filter((u) => u.username.startsWith('olivia'))).toHaveLength(1);
     await page.context().close();
+  });
+
+  it('refuses a callback opened in another browser (login CSRF): the state is bound to the browser that started the flow', async () => {
+    // the attacker goes through the issuer in their own browser and keeps the callback URL
+    const attacker = await browser.newContext();
+    const page = await attacker.newPage();
+    let callback = '';
+    // a route sees only the first request of a navigation, not the redirects after it: the
+    // issuer's redirects are followed here, and the one to the callback is kept and stopped
+    const toIssuer = (url: URL) => url.hostname === '127.0.0.1' && !url.href.startsWith(k.url);
+    await page.route(toIssuer, async (route) => {
+      let res = await route.fetch({ maxRedirects: 0 });
+      let at = route.request().url();
+      for (let hops = 0; hops < 10; hops++) {
+        const location = res.headers().location;
+        if (!location) break;
+        const next = new URL(location, at).href;
+        if (next.includes('/api/v1/auth/oidc/callback')) {
+          callback = next;
+          return route.abort();
+        }
+        if (!next.startsWith(new URL(at).origin)) break;
+        res = await attacker.request.get(next, { maxRedirects: 0 });
+        at = next;
+      }
+      return route.fulfill({ response: res });
+    });
+    await page.goto(`${k.url}/login?next=/api/v1/auth/me`, { waitUntil: 'domcontentloaded' });
+    const flowCookie = (await attacker.cookies(`${k.url}/api/v1/auth/oidc/callback`)).find((c) => c.name === 'hub_oidc_flow')!;
+    expect(flowCookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/api/v1/auth/oidc/callback' });
+    await page.fill('input[name="login"]', 'mallory');
+    await page.fill('input[name="password"]', 'anything');
+    await page.click('button[type="submit"]');
+    await page.waitForSelector('button[type="submit"]:has-text("Continue")', { timeout: 20_000 }).then(() => page.click('button:has-text("Continue")')).catch(() => undefined);
+    await expect.poll(() => callback, { timeout: 20_000 }).not.toBe('');
+    // the victim's browser opens it: 401, and no session
+    const victim = await browser.newContext();
+    const vpage = await victim.newPage();
+    const answer = await vpage.goto(callback);
+    expect(answer!.status()).toBe(401);
+    expect(JSON.parse(await vpage.locator('body').innerText()).error).toBe('unauthenticated');
+    expect((await victim.cookies(k.url)).some((c) => c.name === 'hub_session')).toBe(false);
+    // the same URL in the browser that started the flow signs in (the binding, not the URL, decides)
+    await page.unroute(toIssuer);
+    await page.goto(callback);
+    expect(page.url()).toBe(`${k.url}/api/v1/auth/me`);
+    expect(JSON.parse(await page.locator('body').innerText())).toMatchObject({ username: 'mallory', via: 'session' });
+    await attacker.close();
+    await victim.close();
   });
 });

@@ -160,3 +160,55 @@ describe('kernel paths modules may not take', () => {
     }
   });
 });
+
+describe('sign-in throttle across addresses (F3)', () => {
+  it('limits one username over 200 addresses: 1000 guesses at admin get at most 20 through, and the window ends', async () => {
+    const { MAX_NAME_FAILURES } = await import('../kernel/auth-rate-limit.js');
+    const l = new SignInLimiter(1000, 5000);
+    let through = 0;
+    let retry = 0;
+    for (let i = 0; i < 1000; i++) {
+      const ip = `10.1.${i % 200}.${(i * 7) % 250}`;
+      try {
+        l.check('admin', ip, 10);
+        through++;
+        l.fail('admin', ip, 10);
+      } catch (e) {
+        expect((e as { code: string }).code).toBe('rate_limited');
+        retry = (e as { details: { retry_after_s: number } }).details.retry_after_s;
+      }
+    }
+    expect(through).toBe(MAX_NAME_FAILURES);
+    expect(retry).toBe(5);
+    // a slowdown, not a lockout: after the window the name may try again
+    expect(() => l.check('admin', '10.9.9.9', 5011)).not.toThrow();
+    // other names are not held back by it
+    expect(() => l.check('bob', '10.1.0.0', 11)).not.toThrow();
+  });
+
+  it('counts every loopback address as one client and IPv6 by its /64', async () => {
+    const { clientKey } = await import('../kernel/auth-rate-limit.js');
+    expect(clientKey('127.0.0.1')).toBe('loopback');
+    expect(clientKey('127.0.0.77')).toBe('loopback');
+    expect(clientKey('::ffff:127.3.2.1')).toBe('loopback');
+    expect(clientKey('::1')).toBe('loopback');
+    expect(clientKey('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(clientKey('2001:db8:1:2:aaaa::1')).toBe(clientKey('2001:0db8:0001:0002:ffff:1:2:3'));
+    expect(clientKey('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8:1:3::1')).not.toBe(clientKey('2001:db8:1:2::1'));
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    const l = new SignInLimiter(1000);
+    for (let i = 0; i < 5; i++) l.fail('alice', `127.0.0.${i + 2}`, 0);
+    expect(() => l.check('alice', '127.0.0.200', 1)).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    for (let i = 0; i < 5; i++) l.fail('carl', `2001:db8:1:2::${i + 1}`, 0);
+    expect(() => l.check('carl', '2001:db8:1:2:ffff::9', 1)).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+  });
+
+  it('cannot be flushed by filling the map: limits in force survive 10x the cap of made-up names', () => {
+    const l = new SignInLimiter(60_000, 60_000, 1000);
+    for (let i = 0; i < 5; i++) l.fail('admin', '10.0.0.1', 0);
+    for (let i = 0; i < 10_000; i++) l.fail(`junk${i}`, `10.2.${(i >> 8) & 255}.${i & 255}`, 1);
+    expect(l.size).toBeLessThanOrEqual(1000);
+    expect(() => l.check('admin', '10.0.0.1', 2)).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+  });
+});

@@ -1,9 +1,10 @@
 // Issue 15 items 1-3: the first admin's password file, sign-in over HTTP with a session cookie
 // in the database, sign-out, /me, the rate limit, personal API tokens (shown once, hashed,
 // expiry, last-used) and the admin API for users and grants, all against a real kernel.
-import { rmSync, statSync, readFileSync } from 'node:fs';
+import { cpSync, rmSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { HUB_ROOT } from '../shared/paths.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { hubctl } from './helpers/hubctl.js';
@@ -22,6 +23,8 @@ const login = (username: string, password: string, headers: Record<string, strin
 beforeAll(async () => {
   db = await createTestDatabase();
   modulesDir = tempDir('modules');
+  // grants must name what a module declares: notes.viewer and notes.editor
+  cpSync(join(HUB_ROOT, 'modules', 'notes'), join(modulesDir, 'notes'), { recursive: true });
   k = await startKernel({ modulesDir, databaseUrl: db.url });
 });
 
