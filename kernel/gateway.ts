@@ -14,6 +14,7 @@ import { adminOriginRefusal, crossSiteRefusal } from './request-guards.js';
 import type { RouteTable } from './route-table.js';
 import type { ModuleSupervisor } from './supervisor.js';
 import type { IdentityGate } from './identity-gate.js';
+import { hasGivenUp, isOff } from '../shared/module-states.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -23,11 +24,11 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
  * disabled, a remote one unreachable) say when to retry. HTML for browsers (Accept: text/html), JSON otherwise.
  */
 function notRunning(sup: ModuleSupervisor, req: IncomingMessage, res: ServerResponse): void {
-  const failed = sup.state === 'failed';
+  const failed = hasGivenUp(sup.state);
   const why = sup.lastError ? `: ${sup.lastError.slice(0, 300)}` : '';
   const message =
     failed ? `module ${sup.name} has failed${why}. It stays down until it is fixed and restarted; see hubctl logs ${sup.name}`
-    : sup.state === 'disabled' ? `module ${sup.name} is disabled; an operator can start it with hubctl enable ${sup.name}`
+    : isOff(sup.state) ? `module ${sup.name} is disabled; an operator can start it with hubctl enable ${sup.name}`
     : `module ${sup.name} is ${sup.state}; try again in ${sup.retryAfterSeconds} s`;
   // a failed module gets no Retry-After: retrying does not help until someone fixes it
   sendErrorFor(req, res, new HubError('module_not_running', message, { state: sup.state }), failed ? {} : { 'retry-after': String(sup.retryAfterSeconds) });

@@ -40,6 +40,7 @@ import { auditAdminRequests, mountIdentityAdmin } from './identity-admin-api.js'
 import { mountUserScreens } from './dashboard-users.js';
 import { mountStartPage } from './start-page.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
+import { takesTraffic } from '../shared/module-states.js';
 
 export class Kernel {
   readonly logs: LogHub;
@@ -183,7 +184,7 @@ export class Kernel {
     if (this.stopping) return;
     this.ready = true;
     this.spares.fill();
-    const running = this.supervisors().filter((s) => s.state === 'running').map((s) => s.name);
+    const running = this.supervisors().filter((s) => takesTraffic(s.state)).map((s) => s.name);
     log.info(`✅ Loaded ${running.length} modules: [${running.join(', ')}]`);
   }
 

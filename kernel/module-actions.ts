@@ -10,6 +10,7 @@ import type { ModuleSet } from './module-set.js';
 import { scanModules } from './registry.js';
 import { dependencyClosure } from './registry-rules.js';
 import type { ModuleSupervisor } from './supervisor.js';
+import { isOff, isStarted } from '../shared/module-states.js';
 
 /** How long restart waits for the new child before answering with the record as it is (202). */
 export const ANSWER_WITHIN_MS = 4_000;
@@ -50,7 +51,7 @@ export async function enableModule(set: ModuleSet, modulesDir: string, rawName: 
 /** Unwants a module; refused (409 dependency_in_use) while wanted modules depend on it. Answers once it is disabled. */
 export async function disableModule(set: ModuleSet, rawName: unknown): Promise<ModuleSupervisor> {
   const sup = set.find(rawName);
-  if (!sup.wanted && sup.state === 'disabled') return sup;
+  if (!sup.wanted && isOff(sup.state)) return sup;
   const dependents = set.dependentsOf(sup.name).map((s) => s.name);
   if (dependents.length > 0) {
     throw new HubError('dependency_in_use', `cannot disable ${sup.name}: enabled modules depend on it: ${dependents.join(', ')}; disable them first`, { dependents });
@@ -70,7 +71,7 @@ export async function restartModule(set: ModuleSet, rawName: unknown): Promise<{
   if (!sup.wanted) throw new HubError('conflict', `module ${sup.name} is disabled; enable it instead`);
   let finished = false;
   const run = (async () => {
-    if (sup.state === 'running' || sup.state === 'unreachable') await sup.restart();
+    if (isStarted(sup.state)) await sup.restart();
     else {
       await sup.stop();
       set.kick(sup);
