@@ -123,11 +123,11 @@ export class Kernel {
     if (admin.source === 'created') log.info(`🔑 Admin token created in ${admin.file} (mode 0600); hubctl on this machine reads it`);
     const sessions = new AdminSessions();
     this.auths = { public: createAdminAuth(admin.token, 'public', null), admin: createAdminAuth(admin.token, 'admin', sessions) };
-    this.isolation = decideIsolation(config.dataDir);
+    this.isolation = decideIsolation(config.dataDir, config.isolation, config.uidBase);
     describeIsolation(this.isolation, log);
     if (config.databaseEnabled) {
       this.db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
-      await migrateKernel(this.db);
+      await migrateKernel(this.db, { settings: config.migration });
     }
     if (this.isolation.mode === 'uid') sealDataDir(config.dataDir);
     this.prep = createModulePrep(config, this.db, log, this.isolation);
