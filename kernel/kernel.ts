@@ -16,6 +16,7 @@ import { ensureAdminToken } from './admin-token.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { mountEvents } from './dashboard.js';
 import { createAdminGateway, createGateway } from './gateway.js';
+import { frontDoorLimits } from './front-door.js';
 import { hostGuard } from './request-guards.js';
 import { createKernelApp } from './kernel-routes.js';
 import { ClusterSync } from './cluster-sync.js';
@@ -71,7 +72,8 @@ export class Kernel {
     readonly log: Logger,
     private readonly mountRoutes: (app: Express, kernel: Kernel, origin: Origin) => void = () => undefined,
   ) {
-    this.logs = new LogHub(config.dataDir, log, true);
+    const l = config.limits;
+    this.logs = new LogHub(config.dataDir, log, true, { maxBytes: l.logMaxBytes, keep: l.logFiles, ringBytes: l.logRingBytes, echoPerSec: l.logEchoPerSec });
     this.spares = new SparePool(0, null); // replaced in start(), once the modules are known
     this.seen = new SeenSwitches(config.dataDir);
     this.modules = new ModuleSet({
@@ -126,7 +128,7 @@ export class Kernel {
     this.isolation = decideIsolation(config.dataDir, config.isolation, config.uidBase);
     describeIsolation(this.isolation, log);
     if (config.databaseEnabled) {
-      this.db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+      this.db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, pgLogMaxBytes: config.limits.pgLogMaxBytes });
       await migrateKernel(this.db, { settings: config.migration });
     }
     if (this.isolation.mode === 'uid') sealDataDir(config.dataDir);
@@ -164,8 +166,9 @@ export class Kernel {
       this.mountRoutes(a, this, 'admin');
       observability.mountAdmin(a, sessions);
     });
-    this.server = createGateway(this.routes, publicApp, config.holdMs, observability.observe, hostGuard(config.host, config.allowedHosts), identity.gate);
-    this.adminServer = createAdminGateway(adminApp, hostGuard(config.adminHost, config.allowedHosts));
+    const doors = frontDoorLimits(config.limits);
+    this.server = createGateway(this.routes, publicApp, config.holdMs, observability.observe, hostGuard(config.host, config.allowedHosts), identity.gate, doors);
+    this.adminServer = createAdminGateway(adminApp, hostGuard(config.adminHost, config.allowedHosts), doors);
     await listen(this.server, config.port, config.host);
     log.info(`🌐 Gateway listening on http://${urlHost(config.host)}:${this.port}`);
     await listen(this.adminServer, config.adminPort, config.adminHost);
