@@ -315,7 +315,7 @@ export class ChildSupervisor implements ModuleSupervisor {
 
   private async launch(): Promise<LiveChild> {
     const spec = await this.deps.buildSpec(this.entry);
-    const handle = new ChildHandle(spec, this.deps.config.timing, this.deps.output(this.name), this.deps.spawnChild);
+    const handle = new ChildHandle(spec, this.deps.config.timing, this.deps.output(this.name), this.deps.spawnChild, this.deps.config.limits);
     const live: LiveChild = { handle, proxy: null };
     this.starting = live;
     void handle.exited.then((exit) => this.onExit(live, exit));
