@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { HubError } from '../shared/errors.js';
-import { FRONT_DOOR_SERVER_OPTIONS, guardFrontDoor } from './front-door.js';
+import { FRONT_DOOR_SERVER_OPTIONS, frontDoorLimits, guardFrontDoor, type FrontDoorLimits } from './front-door.js';
 import { sendError, sendErrorFor } from './http-errors.js';
 import { DEFAULT_TIMEOUT_MS } from './proxy.js';
 import { adminOriginRefusal, crossSiteRefusal } from './request-guards.js';
@@ -51,6 +51,7 @@ export function createGateway(
   observe: ModuleRequestObserver = () => undefined,
   hostCheck: HostCheck = null,
   gate: IdentityGate | null = null,
+  limits: FrontDoorLimits = frontDoorLimits(),
 ): Server {
   const server = createServer(FRONT_DOOR_SERVER_OPTIONS, (req, res) => {
     const refused = hostCheck?.(req) ?? crossSiteRefusal(req);
@@ -69,7 +70,7 @@ export function createGateway(
     else proxyTo(sup, req, res, holdMs);
   });
   // connection ceilings and header/request/idle timeouts (kernel/front-door.ts)
-  guardFrontDoor(server);
+  guardFrontDoor(server, limits);
   return server;
 }
 
@@ -91,12 +92,12 @@ function proxyTo(sup: ModuleSupervisor, req: IncomingMessage, res: ServerRespons
  * The admin origin: no module is ever routed here. Host guard (421), then the admin
  * origin's own-pages-only rule for state-changing requests (403), then the admin app.
  */
-export function createAdminGateway(adminApp: RequestListener, hostCheck: HostCheck = null): Server {
+export function createAdminGateway(adminApp: RequestListener, hostCheck: HostCheck = null, limits: FrontDoorLimits = frontDoorLimits()): Server {
   const server = createServer(FRONT_DOOR_SERVER_OPTIONS, (req, res) => {
     const refused = hostCheck?.(req) ?? adminOriginRefusal(req);
     if (refused) return sendError(res, refused);
     adminApp(req, res);
   });
-  guardFrontDoor(server);
+  guardFrontDoor(server, limits);
   return server;
 }
