@@ -11,6 +11,7 @@ import {
   KERNEL_MODULE, KERNEL_TARGET, migrateKernel, migrateModule, migrationStatus, revertModule, type MigrationTarget,
 } from '../kernel/migrator.js';
 import { scanModules, type ModuleEntry } from '../kernel/registry.js';
+import { migrationSettings } from '../kernel/config.js';
 import { dataDir as hubDataDir, modulesDir as hubModulesDir } from './env.js';
 import { CliError, EXIT } from './errors.js';
 import { pc, table } from './format.js';
@@ -102,20 +103,20 @@ export async function migrate(rawName: string | undefined, opts: MigrateOptions)
   await withDb(async (db) => {
     const results: unknown[] = [];
     if (name === undefined) {
-      const k = await migrateKernel(db, { dryRun: opts.dryRun });
+      const k = await migrateKernel(db, { dryRun: opts.dryRun, settings: migrationSettings() });
       results.push(k);
       if (!opts.json) report(out, 'hub', opts.dryRun ? k.pending.map((p) => p.file) : k.applied.map((a) => a.file), opts.dryRun);
     }
     for (const mod of mods) {
       if (opts.down !== undefined) {
-        const r = await revertModule(db, mod, opts.down, { dryRun: opts.dryRun });
+        const r = await revertModule(db, mod, opts.down, { dryRun: opts.dryRun, settings: migrationSettings() });
         results.push(r);
         if (opts.json) continue;
         const files = opts.dryRun ? r.plan.map((p) => p.file) : r.reverted.map((x) => x.file);
         out(files.length ? `${pc.green('✔')} ${mod.name}: ${opts.dryRun ? 'would revert' : 'reverted'} ${files.join(', ')}${dry}` : `${mod.name}: nothing to revert`);
         if (opts.dryRun) for (const p of r.plan) out(pc.dim(p.sql.trim().split('\n').map((l) => `    ${l}`).join('\n')));
       } else {
-        const r = await migrateModule(db, mod, { dryRun: opts.dryRun, adopt: opts.adopt });
+        const r = await migrateModule(db, mod, { dryRun: opts.dryRun, adopt: opts.adopt, settings: migrationSettings() });
         results.push(r);
         if (!opts.json) report(out, mod.name, opts.dryRun ? r.pending.map((p) => p.file) : r.applied.map((a) => a.file), opts.dryRun);
       }

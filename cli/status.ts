@@ -29,7 +29,7 @@ export function renderStatus(url: string, records: ModuleRecord[]): string {
   const enabled = records.filter((r) => r.enabled).length;
   out.push('', pc.dim(`${records.length} modules, ${enabled} enabled, ${running} running · ${url}`));
   for (const r of records) {
-    if (r.last_error && r.state !== 'running') out.push(`${pc.red('✖')} ${r.name}: ${r.last_error}`);
+    if (r.last_error && !STATE_INFO[r.state]?.traffic) out.push(`${pc.red('✖')} ${r.name}: ${r.last_error}`);
     if (r.reload_error) out.push(`${pc.yellow('⚠')} ${r.name}: reload failed, the previous version keeps serving: ${r.reload_error}`);
   }
   return out.join('\n');

@@ -9,10 +9,11 @@ import { KERNEL_STREAM } from './logs.js';
 import { disableModule, enableModule, restartModule } from './module-actions.js';
 import { moduleRecord } from './module-record.js';
 import type { ModuleSupervisor } from './supervisor.js';
+import { hasGivenUp } from '../shared/module-states.js';
 
 function answer(res: Response, sup: ModuleSupervisor, extra: Record<string, unknown> = {}): void {
   const record = moduleRecord(sup);
-  if (sup.state === 'failed') {
+  if (hasGivenUp(sup.state)) {
     const e = new HubError('start_failed', `module ${sup.name} failed: ${sup.lastError ?? 'unknown error'}`, { record });
     res.status(e.status).json(e.toJSON());
     return;

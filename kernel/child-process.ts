@@ -2,11 +2,11 @@
 // The supervisor decides what to do when a child ends; this file only reports how it ended.
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import { IpcChannel, ipcMaxBytes } from '../shared/ipc-channel.js';
+import { DEFAULT_IPC_MAX_BYTES, IpcChannel } from '../shared/ipc-channel.js';
 import type { ChildStats, ChildToKernel, KernelToChild, ModuleSpec } from '../shared/ipc.js';
 import { listensOn } from './listening-port.js';
 import { isChildMessage } from '../shared/ipc.js';
-import { maxLineBytes, splitLines } from './line-splitter.js';
+import { DEFAULT_LINE_BYTES, splitLines } from './line-splitter.js';
 import { osCpuMicros, osRssBytes, reportedNumber } from './proc-stats.js';
 
 export type ExitReason = 'exit' | 'signal' | 'hang' | 'memory' | 'start_timeout' | 'load_failed' | 'protocol' | 'stopped';
@@ -24,6 +24,14 @@ export interface ChildTiming {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
 }
+
+/** What one child may cost the kernel (HUB_IPC_MAX_BYTES, HUB_LOG_LINE_BYTES: config.limits). */
+export interface ChildLimits {
+  ipcMaxBytes: number;
+  logLineBytes: number;
+}
+
+export const DEFAULT_CHILD_LIMITS: ChildLimits = { ipcMaxBytes: DEFAULT_IPC_MAX_BYTES, logLineBytes: DEFAULT_LINE_BYTES };
 
 export type OutputSink = (stream: 'stdout' | 'stderr', line: string, pid: number) => void;
 
@@ -52,17 +60,23 @@ export class ChildHandle {
 
   private readonly maxMemoryMb: number | undefined;
 
-  constructor(spec: ModuleSpec, private readonly timing: ChildTiming, onOutput: OutputSink, spawnChild: (maxMemoryMb: number | undefined) => ChildProcess) {
+  constructor(
+    spec: ModuleSpec,
+    private readonly timing: ChildTiming,
+    onOutput: OutputSink,
+    spawnChild: (maxMemoryMb: number | undefined) => ChildProcess,
+    limits: ChildLimits = DEFAULT_CHILD_LIMITS,
+  ) {
     const maxMemoryMb = (this.maxMemoryMb = spec.manifest.max_memory_mb);
     this.proc = spawnChild(maxMemoryMb);
     this.pid = this.proc.pid ?? -1;
-    const maxIpc = ipcMaxBytes();
+    const maxIpc = limits.ipcMaxBytes;
     this.channel = new IpcChannel<KernelToChild>(this.proc.stdio[3] as Duplex, maxIpc, {
       onMessage: (raw) => this.onChildMessage(raw),
       onOversize: (bytes) => this.kill('protocol', `sent an IPC message of more than ${maxIpc} bytes (${bytes} so far); killed`),
     });
     for (const stream of ['stdout', 'stderr'] as const) {
-      splitLines(this.proc[stream]!, maxLineBytes(), (line) => {
+      splitLines(this.proc[stream]!, limits.logLineBytes, (line) => {
         if (stream === 'stderr' && /^(\w+\.)*\w*Error\b/.test(line)) this.lastErrorLine = line.slice(0, 300);
         onOutput(stream, line, this.pid);
       });

@@ -148,6 +148,24 @@ class EnvReader {
   }
 }
 
+function positiveMs(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && value !== '' && Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
+}
+
+/**
+ * The migrator's settings for callers outside the kernel (hubctl migrate), leniently: bad or
+ * missing numbers fall back to the defaults. The kernel uses the checked config.migration.
+ */
+export function migrationSettings(env: NodeJS.ProcessEnv = process.env): MigrationSettings {
+  return {
+    statementTimeoutMs: positiveMs(env.HUB_MIGRATION_STATEMENT_TIMEOUT_MS, MIGRATION_DEFAULTS.statementTimeoutMs),
+    lockTimeoutMs: positiveMs(env.HUB_MIGRATION_LOCK_TIMEOUT_MS, MIGRATION_DEFAULTS.lockTimeoutMs),
+    waitMs: positiveMs(env.HUB_MIGRATION_WAIT_MS, MIGRATION_DEFAULTS.waitMs),
+    outOfOrder: /^(1|true|yes)$/i.test(env.HUB_MIGRATIONS_OUT_OF_ORDER ?? ''),
+  };
+}
+
 /**
  * The kernel's settings from the environment, every variable read and checked in one pass;
  * throws ConfigError listing every bad value. Module variables (MODULES__<NAME>__…) are

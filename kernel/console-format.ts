@@ -10,11 +10,9 @@ import pc from 'picocolors';
 
 export type ConsoleFormat = 'pretty' | 'json';
 
-/** LOG_FORMAT=json|pretty wins; otherwise pretty on a TTY and JSON elsewhere (pipes, files, journald). */
-export function consoleFormat(env: NodeJS.ProcessEnv = process.env, isTTY = process.stdout.isTTY === true): ConsoleFormat {
-  const asked = (env.LOG_FORMAT ?? '').trim().toLowerCase();
-  if (asked === 'json' || asked === 'pretty') return asked;
-  return isTTY ? 'pretty' : 'json';
+/** LOG_FORMAT=json|pretty (config.limits.logFormat, checked in kernel/config.ts) wins; otherwise pretty on a TTY and JSON elsewhere (pipes, files, journald). */
+export function consoleFormat(asked: ConsoleFormat | undefined, isTTY = process.stdout.isTTY === true): ConsoleFormat {
+  return asked ?? (isTTY ? 'pretty' : 'json');
 }
 
 const LEVELS: [number, string, (s: string) => string][] = [

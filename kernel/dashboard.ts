@@ -15,7 +15,7 @@ import { parseDependency } from '../shared/manifest.js';
 import { HUB_ROOT, HUB_VERSION } from '../shared/paths.js';
 import { securityHeaders } from './dashboard-security.js';
 import type { LogEntry } from './logs.js';
-import { MODULE_STATES, STATE_INFO, toneOf } from '../shared/module-states.js';
+import { hasGivenUp, MODULE_STATES, STATE_INFO, statesWhere, takesTraffic, toneOf } from '../shared/module-states.js';
 import { moduleRecord, type ModuleRecord } from './module-record.js';
 import { moduleTags } from './openapi.js';
 import type { ModuleSupervisor } from './supervisor.js';
@@ -94,6 +94,9 @@ function dependents(kernel: HubView, name: string): ModuleRecord[] {
 /** state → tone for the page script (data-tones), from the one vocabulary. */
 const TONES = Object.fromEntries(MODULE_STATES.map((s) => [s, STATE_INFO[s].tone]));
 
+/** Which states each summary tile counts (data-counted for the page script), from the one vocabulary. */
+const COUNTED = { running: statesWhere(takesTraffic), failed: statesWhere(hasGivenUp) };
+
 /** The record's problem line: its last error, else a failed hot reload. */
 function problemOf(m: ModuleRecord): string {
   return m.last_error ?? (m.reload_error ? `reload failed, the previous version keeps serving: ${m.reload_error}` : '');
@@ -104,7 +107,7 @@ export async function renderPage(res: Response, view: string, data: Record<strin
   const html = await ejs.renderFile(join(VIEWS, `${view}.ejs`), {
     ...data,
     hubVersion: HUB_VERSION,
-    fmt: { uptime: formatUptime, bytes: formatBytes, level: levelName, tone: toneOf, tones: TONES, problem: problemOf },
+    fmt: { uptime: formatUptime, bytes: formatBytes, level: levelName, tone: toneOf, tones: TONES, counted: COUNTED, problem: problemOf },
   });
   securityHeaders(res);
   res.type('html').send(html);

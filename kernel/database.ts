@@ -61,6 +61,8 @@ export interface OpenDatabaseOptions {
   log: Logger;
   /** Connect timeout for DATABASE_URL; a dead host must fail fast, not hang the kernel. */
   connectTimeoutMs?: number;
+  /** The embedded server's server.log bound (config.limits.pgLogMaxBytes); default 10 MB. */
+  pgLogMaxBytes?: number;
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
@@ -75,7 +77,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     if (openDatabases.length > 0) log.warn({ databases: openDatabases }, openDatabasesWarning(openDatabases));
     return { pool, connection, embedded: false, log, close: () => pool.end(), instance: instanceId(opts.dataDir), trustsPasswords, openDatabases, status: () => ({ up: true, reason: null }) };
   }
-  const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, log });
+  const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, log, logMaxBytes: opts.pgLogMaxBytes });
   const pool = createPool(server.connectionString, 10_000, log);
   const connection = { host: server.host, port: server.port, database: server.database, user: server.user, password: server.password };
   try {

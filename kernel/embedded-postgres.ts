@@ -52,6 +52,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   log: Logger;
   startTimeoutMs?: number;
+  /** server.log is cut to <file>.1 beyond this (HUB_PG_LOG_MAX_BYTES, config.limits.pgLogMaxBytes); default 10 MB. */
+  logMaxBytes?: number;
 }
 
 interface RunAs { name: string; uid: number; gid: number }
@@ -92,7 +94,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   };
   process.on('exit', onExit);
   const port = server.port;
-  const logBound = boundServerLog(join(pgRoot, 'server.log'), pgLogMaxBytes());
+  const logBound = boundServerLog(join(pgRoot, 'server.log'), opts.logMaxBytes ?? DEFAULT_PG_LOG_MAX_BYTES);
   const watch = superviseServer({
     current: () => server,
     relaunch: async () => {
@@ -496,10 +498,7 @@ function superviseServer(opts: {
 }
 
 /** HUB_PG_LOG_MAX_BYTES (default 10 MB): server.log is cut to <file>.1 beyond it. */
-function pgLogMaxBytes(): number {
-  const n = Number(process.env.HUB_PG_LOG_MAX_BYTES);
-  return process.env.HUB_PG_LOG_MAX_BYTES && Number.isInteger(n) && n >= 4096 ? n : 10 * 1024 * 1024;
-}
+const DEFAULT_PG_LOG_MAX_BYTES = 10 * 1024 * 1024;
 
 /**
  * Bounds server.log (issue 14, item 6c): the server appends to it (O_APPEND) whatever the

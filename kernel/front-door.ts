@@ -19,21 +19,27 @@ export interface FrontDoorLimits {
   keepAliveTimeoutMs: number;
 }
 
-function envInt(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number): number {
-  const raw = env[key];
-  const n = Number(raw);
-  return raw && Number.isInteger(n) && n >= min ? n : fallback;
+/** The configured values (config.limits, checked in kernel/config.ts); a missing one is the default above. */
+export interface FrontDoorSettings {
+  maxConnections: number;
+  maxConnectionsPerClient: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
 }
 
-/** The limits from the environment (defaults above); invalid values fall back to the default. */
-export function frontDoorLimits(env: NodeJS.ProcessEnv = process.env): FrontDoorLimits {
-  const headersTimeoutMs = envInt(env, 'HUB_HEADERS_TIMEOUT_MS', 20_000, 100);
+function atLeast(value: number | undefined, fallback: number, min: number): number {
+  return value !== undefined && Number.isInteger(value) && value >= min ? value : fallback;
+}
+
+/** The limits from the configured values (defaults above); a value below its floor falls back to the default. */
+export function frontDoorLimits(settings: Partial<FrontDoorSettings> = {}): FrontDoorLimits {
+  const headersTimeoutMs = atLeast(settings.headersTimeoutMs, 20_000, 100);
   return {
-    maxConnections: envInt(env, 'HUB_MAX_CONNECTIONS', 4096, 1),
-    maxPerClient: envInt(env, 'HUB_MAX_CONNECTIONS_PER_CLIENT', 256, 1),
+    maxConnections: atLeast(settings.maxConnections, 4096, 1),
+    maxPerClient: atLeast(settings.maxConnectionsPerClient, 256, 1),
     headersTimeoutMs,
     // node requires requestTimeout > headersTimeout
-    requestTimeoutMs: Math.max(envInt(env, 'HUB_REQUEST_TIMEOUT_MS', 300_000, 1000), headersTimeoutMs + 1),
+    requestTimeoutMs: Math.max(atLeast(settings.requestTimeoutMs, 300_000, 1000), headersTimeoutMs + 1),
     keepAliveTimeoutMs: 65_000,
   };
 }

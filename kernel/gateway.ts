@@ -7,13 +7,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { HubError } from '../shared/errors.js';
-import { FRONT_DOOR_SERVER_OPTIONS, guardFrontDoor } from './front-door.js';
+import { FRONT_DOOR_SERVER_OPTIONS, frontDoorLimits, guardFrontDoor, type FrontDoorLimits } from './front-door.js';
 import { sendError, sendErrorFor } from './http-errors.js';
 import { DEFAULT_TIMEOUT_MS } from './proxy.js';
 import { adminOriginRefusal, crossSiteRefusal } from './request-guards.js';
 import type { RouteTable } from './route-table.js';
 import type { ModuleSupervisor } from './supervisor.js';
 import type { IdentityGate } from './identity-gate.js';
+import { hasGivenUp, isOff } from '../shared/module-states.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -23,11 +24,11 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
  * disabled, a remote one unreachable) say when to retry. HTML for browsers (Accept: text/html), JSON otherwise.
  */
 function notRunning(sup: ModuleSupervisor, req: IncomingMessage, res: ServerResponse): void {
-  const failed = sup.state === 'failed';
+  const failed = hasGivenUp(sup.state);
   const why = sup.lastError ? `: ${sup.lastError.slice(0, 300)}` : '';
   const message =
     failed ? `module ${sup.name} has failed${why}. It stays down until it is fixed and restarted; see hubctl logs ${sup.name}`
-    : sup.state === 'disabled' ? `module ${sup.name} is disabled; an operator can start it with hubctl enable ${sup.name}`
+    : isOff(sup.state) ? `module ${sup.name} is disabled; an operator can start it with hubctl enable ${sup.name}`
     : `module ${sup.name} is ${sup.state}; try again in ${sup.retryAfterSeconds} s`;
   // a failed module gets no Retry-After: retrying does not help until someone fixes it
   sendErrorFor(req, res, new HubError('module_not_running', message, { state: sup.state }), failed ? {} : { 'retry-after': String(sup.retryAfterSeconds) });
@@ -50,6 +51,7 @@ export function createGateway(
   observe: ModuleRequestObserver = () => undefined,
   hostCheck: HostCheck = null,
   gate: IdentityGate | null = null,
+  limits: FrontDoorLimits = frontDoorLimits(),
 ): Server {
   const server = createServer(FRONT_DOOR_SERVER_OPTIONS, (req, res) => {
     const refused = hostCheck?.(req) ?? crossSiteRefusal(req);
@@ -68,7 +70,7 @@ export function createGateway(
     else proxyTo(sup, req, res, holdMs);
   });
   // connection ceilings and header/request/idle timeouts (kernel/front-door.ts)
-  guardFrontDoor(server);
+  guardFrontDoor(server, limits);
   return server;
 }
 
@@ -90,12 +92,12 @@ function proxyTo(sup: ModuleSupervisor, req: IncomingMessage, res: ServerRespons
  * The admin origin: no module is ever routed here. Host guard (421), then the admin
  * origin's own-pages-only rule for state-changing requests (403), then the admin app.
  */
-export function createAdminGateway(adminApp: RequestListener, hostCheck: HostCheck = null): Server {
+export function createAdminGateway(adminApp: RequestListener, hostCheck: HostCheck = null, limits: FrontDoorLimits = frontDoorLimits()): Server {
   const server = createServer(FRONT_DOOR_SERVER_OPTIONS, (req, res) => {
     const refused = hostCheck?.(req) ?? adminOriginRefusal(req);
     if (refused) return sendError(res, refused);
     adminApp(req, res);
   });
-  guardFrontDoor(server);
+  guardFrontDoor(server, limits);
   return server;
 }

@@ -16,6 +16,7 @@ import { ensureAdminToken } from './admin-token.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { mountEvents } from './dashboard.js';
 import { createAdminGateway, createGateway } from './gateway.js';
+import { frontDoorLimits } from './front-door.js';
 import { hostGuard } from './request-guards.js';
 import { createKernelApp } from './kernel-routes.js';
 import { ClusterSync } from './cluster-sync.js';
@@ -40,6 +41,7 @@ import { auditAdminRequests, mountIdentityAdmin } from './identity-admin-api.js'
 import { declaredOf, mountUserScreens } from './dashboard-users.js';
 import { mountStartPage } from './start-page.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
+import { takesTraffic } from '../shared/module-states.js';
 
 export class Kernel {
   readonly logs: LogHub;
@@ -70,7 +72,8 @@ export class Kernel {
     readonly log: Logger,
     private readonly mountRoutes: (app: Express, kernel: Kernel, origin: Origin) => void = () => undefined,
   ) {
-    this.logs = new LogHub(config.dataDir, log, true);
+    const l = config.limits;
+    this.logs = new LogHub(config.dataDir, log, true, { maxBytes: l.logMaxBytes, keep: l.logFiles, ringBytes: l.logRingBytes, echoPerSec: l.logEchoPerSec });
     this.spares = new SparePool(0, null); // replaced in start(), once the modules are known
     this.seen = new SeenSwitches(config.dataDir);
     this.modules = new ModuleSet({
@@ -122,11 +125,11 @@ export class Kernel {
     if (admin.source === 'created') log.info(`🔑 Admin token created in ${admin.file} (mode 0600); hubctl on this machine reads it`);
     const sessions = new AdminSessions();
     this.auths = { public: createAdminAuth(admin.token, 'public', null), admin: createAdminAuth(admin.token, 'admin', sessions) };
-    this.isolation = decideIsolation(config.dataDir);
+    this.isolation = decideIsolation(config.dataDir, config.isolation, config.uidBase);
     describeIsolation(this.isolation, log);
     if (config.databaseEnabled) {
-      this.db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
-      await migrateKernel(this.db);
+      this.db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, pgLogMaxBytes: config.limits.pgLogMaxBytes });
+      await migrateKernel(this.db, { settings: config.migration });
     }
     if (this.isolation.mode === 'uid') sealDataDir(config.dataDir);
     this.prep = createModulePrep(config, this.db, log, this.isolation);
@@ -163,8 +166,9 @@ export class Kernel {
       this.mountRoutes(a, this, 'admin');
       observability.mountAdmin(a, sessions);
     });
-    this.server = createGateway(this.routes, publicApp, config.holdMs, observability.observe, hostGuard(config.host, config.allowedHosts), identity.gate);
-    this.adminServer = createAdminGateway(adminApp, hostGuard(config.adminHost, config.allowedHosts));
+    const doors = frontDoorLimits(config.limits);
+    this.server = createGateway(this.routes, publicApp, config.holdMs, observability.observe, hostGuard(config.host, config.allowedHosts), identity.gate, doors);
+    this.adminServer = createAdminGateway(adminApp, hostGuard(config.adminHost, config.allowedHosts), doors);
     await listen(this.server, config.port, config.host);
     log.info(`🌐 Gateway listening on http://${urlHost(config.host)}:${this.port}`);
     await listen(this.adminServer, config.adminPort, config.adminHost);
@@ -183,7 +187,7 @@ export class Kernel {
     if (this.stopping) return;
     this.ready = true;
     this.spares.fill();
-    const running = this.supervisors().filter((s) => s.state === 'running').map((s) => s.name);
+    const running = this.supervisors().filter((s) => takesTraffic(s.state)).map((s) => s.name);
     log.info(`✅ Loaded ${running.length} modules: [${running.join(', ')}]`);
   }
 

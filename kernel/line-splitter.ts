@@ -4,11 +4,8 @@
 // entries, so one hostile write cannot flood the ring either (issue 11, item 8).
 import type { Readable } from 'node:stream';
 
-/** Longest line kept whole, in bytes (HUB_LOG_LINE_BYTES, default 16 KiB). */
-export function maxLineBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.HUB_LOG_LINE_BYTES);
-  return env.HUB_LOG_LINE_BYTES && Number.isInteger(n) && n >= 256 ? n : 16 * 1024;
-}
+/** Longest line kept whole, in bytes, unless the config says otherwise (HUB_LOG_LINE_BYTES, read in kernel/config.ts). */
+export const DEFAULT_LINE_BYTES = 16 * 1024;
 
 /**
  * Calls `onLine` once per line read from `input` (the newline removed, a trailing "\r" too).

@@ -16,10 +16,7 @@ const RING_SIZE = 1000;
  * whatever their count: with lines capped at HUB_LOG_LINE_BYTES this bounds what a
  * module's output can cost the kernel (issue 11, item 8).
  */
-function ringBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.HUB_LOG_RING_BYTES);
-  return env.HUB_LOG_RING_BYTES && Number.isInteger(n) && n >= 4096 ? n : 1024 * 1024;
-}
+const DEFAULT_RING_BYTES = 1024 * 1024;
 /** The most lines a reader may ask for; beyond the ring they come from the files. */
 export const MAX_TAIL_LINES = 10_000;
 
@@ -41,10 +38,7 @@ type Follower = (entry: LogEntry) => void;
  * fill it (issue 14, item 6c: 200 MB of echo in one run). Nothing is lost: every line is in
  * the module's own file; what the echo skipped is counted in one line every 10 s at most.
  */
-function echoPerSec(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.HUB_LOG_ECHO_PER_SEC);
-  return env.HUB_LOG_ECHO_PER_SEC && Number.isInteger(n) && n >= 0 ? n : 200;
-}
+const DEFAULT_ECHO_PER_SEC = 200;
 
 class EchoBudget {
   private tokens: number;
@@ -81,9 +75,11 @@ class ModuleStream {
   readonly sizes: number[] = [];
   ringBytes = 0;
   readonly followers = new Set<Follower>();
-  readonly echo = new EchoBudget(echoPerSec());
+  readonly echo: EchoBudget;
   /** The module's own file; null for the kernel's stream, whose file is app.log (written by the kernel's logger). */
-  constructor(readonly file: RotatingFile | null) {}
+  constructor(readonly file: RotatingFile | null, echoPerSec: number) {
+    this.echo = new EchoBudget(echoPerSec);
+  }
 }
 
 /** The stream name of the kernel's own lines (`hubctl logs --kernel`); "kernel" is a reserved module name. */
@@ -93,13 +89,17 @@ export class LogHub {
   private readonly streams = new Map<string, ModuleStream>();
   private readonly dir: string;
   private readonly limits: RotationLimits;
-  private readonly ringBytes = ringBytes();
+  private readonly ringBytes: number;
+  private readonly echoPerSec: number;
 
-  constructor(dataDir: string, private readonly console: Logger, private readonly echo: boolean, limits?: Partial<RotationLimits>) {
+  /** `limits`: the kernel passes its checked config.limits (kernel/config.ts); the defaults are for tests. */
+  constructor(dataDir: string, private readonly console: Logger, private readonly echo: boolean, limits: Partial<LogLimits> = {}) {
     this.dir = join(dataDir, 'logs');
-    this.limits = { ...rotationLimits(), ...limits };
+    this.limits = { maxBytes: limits.maxBytes ?? DEFAULT_ROTATION.maxBytes, keep: limits.keep ?? DEFAULT_ROTATION.keep };
+    this.ringBytes = limits.ringBytes ?? DEFAULT_RING_BYTES;
+    this.echoPerSec = limits.echoPerSec ?? DEFAULT_ECHO_PER_SEC;
     mkdirSync(this.dir, { recursive: true });
-    this.streams.set(KERNEL_STREAM, new ModuleStream(null));
+    this.streams.set(KERNEL_STREAM, new ModuleStream(null, this.echoPerSec));
     // The kernel's own lines: every one to the kernel's stream, and those about a module
     // (a `module` field: compile and migration errors, kills) to that module's stream too,
     // marked `source: "kernel"`, so "see hubctl logs x" leads to them.
@@ -149,7 +149,7 @@ export class LogHub {
     if (!s) {
       const file = new RotatingFile(this.fileOf(name), this.limits, (err) =>
         this.console.error({ err, module: name }, `cannot write the log file of ${name}: ${err.message}`));
-      s = new ModuleStream(file);
+      s = new ModuleStream(file, this.echoPerSec);
       this.streams.set(name, s);
     }
     return s;
@@ -240,6 +240,8 @@ export interface KernelLoggerOptions {
   /** Human-readable console output (kernel/console-format.ts: a TTY, or LOG_FORMAT=pretty); JSON lines otherwise. */
   pretty: boolean;
   name?: string;
+  /** app.log's rotation (HUB_LOG_MAX_BYTES, HUB_LOG_FILES from kernel/config.ts); default 10 MB, 3 copies. */
+  rotation?: RotationLimits;
 }
 
 /**
@@ -268,7 +270,7 @@ export function createKernelLogger(opts: KernelLoggerOptions): Logger {
   try {
     const dir = join(opts.dataDir, 'logs');
     mkdirSync(dir, { recursive: true });
-    const app = new RotatingFile(join(dir, 'app.log'), rotationLimits(), (err) =>
+    const app = new RotatingFile(join(dir, 'app.log'), opts.rotation ?? DEFAULT_ROTATION, (err) =>
       process.stderr.write(`cannot write ${join(dir, 'app.log')}: ${err.message}\n`));
     streams.push({ level, stream: app });
   } catch (e) {
@@ -288,14 +290,15 @@ export interface RotationLimits {
   keep: number;
 }
 
-function envInt(key: string, fallback: number, min: number): number {
-  const n = Number(process.env[key]);
-  return process.env[key] && Number.isInteger(n) && n >= min ? n : fallback;
-}
+/** HUB_LOG_MAX_BYTES (default 10 MB) and HUB_LOG_FILES (default 3), unless the config says otherwise. */
+export const DEFAULT_ROTATION: RotationLimits = { maxBytes: 10 * 1024 * 1024, keep: 3 };
 
-/** HUB_LOG_MAX_BYTES (default 10 MB) and HUB_LOG_FILES (default 3). */
-export function rotationLimits(): RotationLimits {
-  return { maxBytes: envInt('HUB_LOG_MAX_BYTES', 10 * 1024 * 1024, 1024), keep: envInt('HUB_LOG_FILES', 3, 0) };
+/** What a LogHub keeps: file rotation, the in-memory ring per module, and the console echo budget. */
+export interface LogLimits extends RotationLimits {
+  /** HUB_LOG_RING_BYTES: bytes of recent entries kept in memory per module. */
+  ringBytes: number;
+  /** HUB_LOG_ECHO_PER_SEC: module lines per second and module echoed on the kernel's console. */
+  echoPerSec: number;
 }
 
 const openFiles = new Set<RotatingFile>();

@@ -15,7 +15,12 @@ try {
   process.stderr.write('hub: the kernel will not start on settings it cannot use\n');
   process.exit(1);
 }
-const log = createKernelLogger({ dataDir: config.dataDir, level: config.logLevel, pretty: consoleFormat() === 'pretty' });
+const log = createKernelLogger({
+  dataDir: config.dataDir,
+  level: config.logLevel,
+  pretty: consoleFormat(config.limits.logFormat) === 'pretty',
+  rotation: { maxBytes: config.limits.logMaxBytes, keep: config.limits.logFiles },
+});
 const kernel = new Kernel(config, log, mountAdmin);
 
 let stopping = false;

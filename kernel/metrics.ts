@@ -11,6 +11,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ModuleRequestObserver } from './gateway.js';
 import { MODULE_STATES } from './module-state.js';
 import type { ModuleSupervisor } from './supervisor.js';
+import { takesTraffic } from '../shared/module-states.js';
 
 export interface MetricsSource {
   supervisors(): ModuleSupervisor[];
@@ -53,7 +54,7 @@ export function createMetrics(source: MetricsSource): HubMetrics {
     registers,
     collect() {
       this.reset();
-      for (const s of sups()) this.set({ module: s.name }, s.state === 'running' ? 1 : 0);
+      for (const s of sups()) this.set({ module: s.name }, takesTraffic(s.state) ? 1 : 0);
     },
   });
 
@@ -101,7 +102,7 @@ export function createMetrics(source: MetricsSource): HubMetrics {
       collect() {
         this.reset();
         for (const s of sups()) {
-          const v = s.state === 'running' ? value(s) : undefined;
+          const v = takesTraffic(s.state) ? value(s) : undefined;
           if (v !== undefined) this.set({ module: s.name }, v);
         }
       },

@@ -18,7 +18,7 @@ import type { Database } from './database.js';
 import { adoptPrefixed } from './migration-adopt.js';
 import { lineOfPosition, readMigrationDir, type MigrationFile } from './migration-files.js';
 import { dedicatedClient, endOrphans, KERNEL_LOCK, migrationAppName, withLock } from './migration-lock.js';
-import { migrationSettings, type MigrationSettings } from './migration-settings.js';
+import { MIGRATION_DEFAULTS, type MigrationSettings } from './migration-settings.js';
 import { assertNoTransactionStatements, namesDeclared, parseMigrationSql, type SqlStatement } from './migration-sql.js';
 import { closeOwnerSession, ensureModuleRoles, grantToRuntime, openOwnerSession, registerOwner, type ModuleRoleNames } from './module-roles.js';
 import { watchMigrationSession } from './migration-watchdog.js';
@@ -40,7 +40,7 @@ export interface MigrateOptions {
   lockTimeoutMs?: number;
   /** Hand every object carrying the module's prefix to its owner role, whoever owns it (hubctl migrate <name> --adopt). */
   adopt?: boolean;
-  /** Defaults to migrationSettings(process.env). */
+  /** The kernel passes config.migration, hubctl migrationSettings() (kernel/config.ts); defaults to MIGRATION_DEFAULTS. */
   settings?: MigrationSettings;
 }
 
@@ -81,7 +81,7 @@ export async function migrateModule(db: Database, mod: MigrationTarget, opts: Mi
 async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Promise<MigrateResult> {
   const files = await readFiles(mod);
   const log = opts.log ?? db.log;
-  const settings = opts.settings ?? migrationSettings();
+  const settings = opts.settings ?? MIGRATION_DEFAULTS;
   if (opts.dryRun) {
     const ledger = await readLedger(db.pool, mod.name);
     verifyChecksums(mod, files, ledger);
@@ -126,7 +126,7 @@ async function assertOwnedInsidePrefix(worker: pg.Client, mod: MigrationTarget, 
 export async function revertModule(db: Database, mod: MigrationTarget, count: number, opts: MigrateOptions = {}): Promise<RevertResult> {
   const files = await readFiles(mod);
   const log = opts.log ?? db.log;
-  const settings = opts.settings ?? migrationSettings();
+  const settings = opts.settings ?? MIGRATION_DEFAULTS;
   const planFor = (ledger: Map<number, LedgerRow>): { file: MigrationFile; down: string }[] => {
     // Newest applied first: with HUB_MIGRATIONS_OUT_OF_ORDER a lower number can be the newest.
     const versions = [...ledger.values()]

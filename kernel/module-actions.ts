@@ -11,6 +11,7 @@ import type { ModuleSet } from './module-set.js';
 import { refreshModule, reload } from './module-sync.js';
 import { dependencyClosure } from './registry-rules.js';
 import type { ModuleSupervisor } from './supervisor.js';
+import { isOff, isStarted } from '../shared/module-states.js';
 
 /** How long restart waits for the new child before answering with the record as it is (202). */
 export const ANSWER_WITHIN_MS = 4_000;
@@ -56,7 +57,7 @@ export async function enableModule(set: ModuleSet, modulesDir: string, rawName: 
 /** Unwants a module; refused (409 dependency_in_use) while wanted modules depend on it. Answers once it is disabled. */
 export async function disableModule(set: ModuleSet, rawName: unknown): Promise<ModuleSupervisor> {
   const sup = set.find(rawName);
-  if (!sup.wanted && sup.state === 'disabled') return sup;
+  if (!sup.wanted && isOff(sup.state)) return sup;
   const dependents = set.dependentsOf(sup.name).map((s) => s.name);
   if (dependents.length > 0) {
     throw new HubError('dependency_in_use', `cannot disable ${sup.name}: enabled modules depend on it: ${dependents.join(', ')}; disable them first`, { dependents });
@@ -82,7 +83,7 @@ export async function restartModule(set: ModuleSet, modulesDir: string, rawName:
   }
   let finished = false;
   const run = (async () => {
-    if (sup.state === 'running' || sup.state === 'unreachable') await sup.restart();
+    if (isStarted(sup.state)) await sup.restart();
     else {
       await sup.stop();
       set.kick(sup);

@@ -50,7 +50,7 @@ export function createModulePrep(config: KernelConfig, db: Database | null, log:
       const m = entry.manifest!;
       builds.set(entry.name, await compile(entry));
       if (db) {
-        await migrateModule(db, { name: entry.name, tablePrefix: m.table_prefix, dir: entry.dir }, { log });
+        await migrateModule(db, { name: entry.name, tablePrefix: m.table_prefix, dir: entry.dir }, { log, settings: config.migration });
       }
     },
     async buildSpec(entry) {

@@ -19,6 +19,7 @@ import { RemoteModuleSupervisor } from './remote-supervisor.js';
 import type { ModuleSupervisor } from './supervisor.js';
 import { kernelPaths, kernelSecuritySchemes, kernelTag, publicKernelPaths } from './openapi-kernel.js';
 import type { Origin } from './admin-auth.js';
+import { takesTraffic } from '../shared/module-states.js';
 
 export interface DocsSource {
   supervisors(): ModuleSupervisor[];
@@ -164,14 +165,14 @@ export class OpenApiCollector {
   constructor(private readonly source: DocsSource) {
     // Prefetch when a module (re)starts, so the first reader of the docs does not wait for it.
     source.onChange((sup) => {
-      if (sup.state === 'running') void this.documentOf(sup);
+      if (takesTraffic(sup.state)) void this.documentOf(sup);
       else this.cache.delete(sup.name);
     });
   }
 
   /** Where the module's process serves its document, and which process that is (0: a remote one). */
   private static origin(sup: ModuleSupervisor): { url: string; pid: number } | null {
-    if (sup.state !== 'running') return null;
+    if (!takesTraffic(sup.state)) return null;
     if (sup instanceof RemoteModuleSupervisor) return { url: sup.url.replace(/\/+$/, ''), pid: 0 };
     const child = sup.child;
     return child && child.port !== null ? { url: `http://127.0.0.1:${child.port}`, pid: child.pid } : null;

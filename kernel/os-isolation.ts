@@ -20,11 +20,8 @@ export interface Isolation {
   runAs(name: string): { uid: number; gid: number } | null;
 }
 
-/** First uid/gid handed to a module (HUB_UID_BASE, default 200000: above any distro's users). */
-export function uidBase(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.HUB_UID_BASE);
-  return env.HUB_UID_BASE && Number.isInteger(n) && n >= 1000 && n < 2 ** 31 - 100_000 ? n : 200_000;
-}
+/** First uid/gid handed to a module unless the config says otherwise (HUB_UID_BASE, read in kernel/config.ts): above any distro's users. */
+export const DEFAULT_UID_BASE = 200_000;
 
 /**
  * Why other users cannot reach `path` (an ancestor not searchable by others), or null.
@@ -77,14 +74,14 @@ export function runtimeUnreadable(): string | null {
 
 /**
  * Stable uids: HUB_DATA_DIR/module-uids.json maps module name → uid (gid = uid). A new
- * module gets the lowest free number from uidBase(); a name keeps its number for good
+ * module gets the lowest free number from the uid base (HUB_UID_BASE); a name keeps its number for good
  * (also across renames back and forth), so files it owns stay its own.
  */
 export class ModuleUids {
   private readonly file: string;
   private map: Record<string, number>;
 
-  constructor(dataDir: string, private readonly base = uidBase()) {
+  constructor(dataDir: string, private readonly base = DEFAULT_UID_BASE) {
     this.file = join(dataDir, 'module-uids.json');
     this.map = {};
     try {
@@ -116,16 +113,14 @@ export class ModuleUids {
  * root, and the runtime is readable by others; else "process" with the reason. Throws
  * `config_invalid` when HUB_ISOLATION=uid is asked for and cannot be given.
  */
-export function decideIsolation(dataDir: string, env: NodeJS.ProcessEnv = process.env): Isolation {
-  const wanted = (env.HUB_ISOLATION || 'auto').toLowerCase();
-  if (!['auto', 'uid', 'process'].includes(wanted)) throw new HubError('start_failed', `HUB_ISOLATION must be auto, uid or process, got ${JSON.stringify(env.HUB_ISOLATION)}`);
+export function decideIsolation(dataDir: string, wanted: 'auto' | 'uid' | 'process' = 'auto', base = DEFAULT_UID_BASE): Isolation {
   let reason: string | null = null;
   if (wanted === 'process') reason = 'HUB_ISOLATION=process';
   else if (process.getuid?.() !== 0 || typeof process.setuid !== 'function') reason = 'the kernel is not running as root, so it cannot give children their own users';
   else reason = runtimeUnreadable() ?? othersCanReach(dataDir);
   if (reason && wanted === 'uid') throw new HubError('start_failed', `HUB_ISOLATION=uid cannot be given: ${reason}`);
   if (reason) return { mode: 'process', reason, runAs: () => null };
-  const uids = new ModuleUids(dataDir);
+  const uids = new ModuleUids(dataDir, base);
   return {
     mode: 'uid',
     reason: null,

@@ -6,7 +6,7 @@
 // A dependency that is on its way (starting, restarting) is waited for without stopping a
 // module that already runs; a dependency that is off or failed holds the module out with a
 // reason, and the module comes up by itself when the dependency does.
-import type { ModuleState } from '../shared/module-states.js';
+import { hasGivenUp, isDraining, isOff, isUp, takesTraffic, type ModuleState } from '../shared/module-states.js';
 
 export interface DependencyView {
   name: string;
@@ -39,16 +39,16 @@ export type Goal =
 export function dependencyBlock(dep: DependencyView): { hold: string } | { wait: string } | null {
   if (!dep.known) return { hold: `dependency ${dep.name} is not installed` };
   if (!dep.wanted) return { hold: `dependency ${dep.name} is disabled` };
-  if (dep.state === 'running') return null;
-  if (dep.state === 'failed') return { hold: `dependency ${dep.name} has failed` };
+  if (takesTraffic(dep.state)) return null;
+  if (hasGivenUp(dep.state)) return { hold: `dependency ${dep.name} has failed` };
   return { wait: dep.name };
 }
 
 /** What to do with one module now; see the file comment for the rule. */
 export function decide(m: ModuleView, deps: DependencyView[]): Goal {
-  const live = m.state === 'starting' || m.state === 'running' || m.state === 'restarting' || m.state === 'unreachable';
+  const live = isUp(m.state) && !isDraining(m.state); // serving, on its way, or (remote) checked
   if (m.broken) return { kind: 'none' };
-  if (!m.wanted) return m.state === 'disabled' ? { kind: 'none' } : { kind: 'stop' };
+  if (!m.wanted) return isOff(m.state) ? { kind: 'none' } : { kind: 'stop' };
   for (const d of deps) {
     const block = dependencyBlock(d);
     if (block && 'hold' in block) return { kind: 'hold', reason: block.hold };
@@ -56,7 +56,7 @@ export function decide(m: ModuleView, deps: DependencyView[]): Goal {
   const waiting = deps.map(dependencyBlock).find((b): b is { wait: string } => b !== null && 'wait' in b);
   if (waiting) return live ? { kind: 'none' } : { kind: 'wait', on: waiting.wait };
   if (live) return { kind: 'none' };
-  if (m.state === 'disabled' || m.state === 'stopping') return { kind: 'start' };
+  if (isOff(m.state) || isDraining(m.state)) return { kind: 'start' };
   // failed: a held module comes up by itself; a crashed or refused one only when asked again
   return m.held || m.kicked ? { kind: 'start' } : { kind: 'none' };
 }

@@ -8,7 +8,7 @@
 import type { ChildStats } from '../shared/ipc.js';
 import { toHubError } from '../shared/errors.js';
 import { KERNEL_SECRET_HEADER } from '../shared/runtime/kernel-secret.js';
-import type { ModuleState } from '../shared/module-states.js';
+import { hasGivenUp, isDraining, isLaunching, isOff, isStarted, isUp, takesTraffic, type ModuleState } from '../shared/module-states.js';
 import type { ChildHandle } from './child-process.js';
 import type { ModuleEvent } from './module-state.js';
 import type { ProxyTarget } from './proxy.js';
@@ -73,10 +73,10 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
 
   replaceEntry(entry: ModuleEntry): void {
     this.entry = entry;
-    if (entry.error && (this.state === 'failed' || this.state === 'disabled')) {
+    if (entry.error && !isUp(this.state)) {
       this.lastError = entry.error.message;
-      if (this.state !== 'failed') this.fire('give_up');
-    } else if (!entry.error && this.state === 'failed' && this.lastError !== null) {
+      if (!hasGivenUp(this.state)) this.fire('give_up');
+    } else if (!entry.error && hasGivenUp(this.state) && this.lastError !== null) {
       this.lastError = null;
       this.fire('stop');
     }
@@ -94,14 +94,14 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
 
   hold(reason: string): Promise<void> {
     return this.serial(async () => {
-      if (this.state === 'failed' && this.lastError === reason) return;
+      if (hasGivenUp(this.state) && this.lastError === reason) return;
       clearInterval(this.poll);
-      if (this.state !== 'disabled' && this.state !== 'failed') this.fire('stop');
-      if (this.state === 'stopping') this.fire('stopped');
+      if (isUp(this.state)) this.fire('stop');
+      if (isDraining(this.state)) this.fire('stopped');
       this.proxy?.close();
       this.proxy = null;
       this.lastError = reason;
-      if (this.state !== 'failed') this.fire('give_up');
+      if (!hasGivenUp(this.state)) this.fire('give_up');
       else this.deps.onChange(this);
     });
   }
@@ -112,7 +112,7 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
   }
 
   get target(): ProxyTarget | null {
-    return this.state === 'running' ? this.proxy : null;
+    return takesTraffic(this.state) ? this.proxy : null;
   }
 
   get stats(): ChildStats | null {
@@ -120,7 +120,7 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
   }
 
   get uptimeMs(): number {
-    return this.state === 'running' ? Date.now() - this.upSince : 0;
+    return takesTraffic(this.state) ? Date.now() - this.upSince : 0;
   }
 
   get retryAfterSeconds(): number {
@@ -131,10 +131,10 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
     return this.serial(async () => {
       if (this.entry.error) {
         this.lastError = this.entry.error.message;
-        if (this.state !== 'failed') this.fire('give_up');
+        if (!hasGivenUp(this.state)) this.fire('give_up');
         return;
       }
-      if (this.state === 'running' || this.state === 'unreachable') return;
+      if (isStarted(this.state)) return;
       this.fire('start');
       try {
         await this.deps.prepare(this.entry); // migrations are the kernel's job, wherever the code runs
@@ -153,9 +153,9 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
   stop(): Promise<void> {
     return this.serial(async () => {
       clearInterval(this.poll);
-      if (this.state === 'disabled') return;
+      if (isOff(this.state)) return;
       this.fire('stop');
-      if (this.state === 'stopping') this.fire('stopped');
+      if (isDraining(this.state)) this.fire('stopped');
       this.proxy?.close();
       this.proxy = null;
     });
@@ -163,7 +163,7 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
 
   /** For a remote module a restart is a fresh health check (its process is not ours to restart). */
   restart(): Promise<void> {
-    return this.state === 'running' || this.state === 'unreachable' ? this.serial(() => this.check()) : this.start();
+    return isStarted(this.state) ? this.serial(() => this.check()) : this.start();
   }
 
   private async check(): Promise<void> {
@@ -177,7 +177,7 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
       }
       if (res.status !== 200) throw new Error(`health check answered ${res.status}`);
       this.remoteStats = await this.fetchStats();
-      if (this.state !== 'running') {
+      if (!takesTraffic(this.state)) {
         this.upSince = Date.now();
         this.lastError = null;
         this.deps.log.info({ module: this.name }, `🛰️  Remote module ${this.name} is reachable at ${this.url}`);
@@ -186,7 +186,7 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
     } catch (e) {
       const why = (e as Error).name === 'TimeoutError' ? 'no answer in time' : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
       this.lastError = `unreachable: GET ${health} failed (${why})`;
-      if (this.state === 'running' || this.state === 'starting') {
+      if (takesTraffic(this.state) || isLaunching(this.state)) {
         this.deps.log.warn({ module: this.name }, `🛰️  Remote module ${this.name} is unreachable: ${why}`);
         this.fire('lost');
       }

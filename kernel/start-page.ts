@@ -11,6 +11,7 @@ import type { IdentityService } from './identity.js';
 import { resolveIdentity } from './identity-resolve.js';
 import type { Identity } from './identity-store.js';
 import type { HubView } from './hub-view.js';
+import { takesTraffic } from '../shared/module-states.js';
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -26,7 +27,7 @@ export function openableModules(kernel: HubView, who: Identity | null): Openable
   const out: Openable[] = [];
   for (const s of kernel.supervisors()) {
     const m = s.entry.manifest;
-    if (!m || s.state !== 'running' || !existsSync(join(s.entry.dir, 'frontend'))) continue;
+    if (!m || !takesTraffic(s.state) || !existsSync(join(s.entry.dir, 'frontend'))) continue;
     const declared = Object.keys(m.permissions ?? {}).length > 0;
     const permissions = who ? modulePermissions(who.grants, s.name, { permissions: m.permissions ?? {}, roles: m.roles ?? {} }) : [];
     if (declared && permissions.length === 0) continue;

@@ -11,6 +11,7 @@ import { ChildHandle, type ChildExit, type OutputSink } from './child-process.js
 import type { KernelConfig } from './config.js';
 import type { ModuleEvent, ModuleState } from './module-state.js';
 import { StateCell } from './state-cell.js';
+import { hasGivenUp, isComingUp, isDraining, isLaunching, isOff, isRetrying, isUp, takesTraffic } from '../shared/module-states.js';
 import type { ModuleEntry } from './registry.js';
 import type { ProxyTarget } from './proxy.js';
 
@@ -118,11 +119,11 @@ export class ChildSupervisor implements ModuleSupervisor {
    */
   replaceEntry(entry: ModuleEntry): void {
     this.entry = entry;
-    const idle = this.state === 'failed' || this.state === 'disabled';
+    const idle = !isUp(this.state);
     if (entry.error && idle) {
       this.lastError = entry.error.message;
-      if (this.state !== 'failed') this.fire('give_up');
-    } else if (!entry.error && this.state === 'failed' && this.lastError !== null) {
+      if (!hasGivenUp(this.state)) this.fire('give_up');
+    } else if (!entry.error && hasGivenUp(this.state) && this.lastError !== null) {
       this.lastError = null;
       this.fire('stop');
     }
@@ -131,7 +132,7 @@ export class ChildSupervisor implements ModuleSupervisor {
 
   /** The child requests go to, or null (the gateway then answers 503). */
   get target(): ProxyTarget | null {
-    return this.state === 'running' ? (this.active?.proxy ?? null) : null;
+    return takesTraffic(this.state) ? (this.active?.proxy ?? null) : null;
   }
 
   get child(): ChildHandle | null {
@@ -155,8 +156,8 @@ export class ChildSupervisor implements ModuleSupervisor {
 
   /** Seconds a client should wait before retrying a request to a module that is not running. */
   get retryAfterSeconds(): number {
-    if (this.state === 'restarting') return Math.max(1, Math.ceil((this.retryAt - Date.now()) / 1000));
-    return this.state === 'starting' ? 1 : 5;
+    if (isRetrying(this.state)) return Math.max(1, Math.ceil((this.retryAt - Date.now()) / 1000));
+    return isLaunching(this.state) ? 1 : 5;
   }
 
   private fire(event: ModuleEvent): void {
@@ -168,8 +169,8 @@ export class ChildSupervisor implements ModuleSupervisor {
    * that arrives during a crash restart waits for the new child instead of failing.
    */
   async targetWithin(ms: number): Promise<ProxyTarget | null> {
-    if (this.target || ms <= 0 || (this.state !== 'starting' && this.state !== 'restarting')) return this.target;
-    if (this.state === 'restarting' && this.retryAt - Date.now() > ms) return null;
+    if (this.target || ms <= 0 || !isComingUp(this.state)) return this.target;
+    if (isRetrying(this.state) && this.retryAt - Date.now() > ms) return null;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.settled(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
     clearTimeout(timer);
@@ -193,10 +194,10 @@ export class ChildSupervisor implements ModuleSupervisor {
     return this.serial(async () => {
       if (this.entry.error) {
         this.lastError = this.entry.error.message;
-        if (this.state !== 'failed') this.fire('give_up');
+        if (!hasGivenUp(this.state)) this.fire('give_up');
         return;
       }
-      if (this.state === 'running' || this.state === 'starting' || this.state === 'restarting') return;
+      if (takesTraffic(this.state) || isComingUp(this.state)) return; // serving, or on its way
       await this.freshStart();
     });
   }
@@ -212,10 +213,10 @@ export class ChildSupervisor implements ModuleSupervisor {
    */
   hold(reason: string): Promise<void> {
     return this.serial(async () => {
-      if (this.state === 'failed' && this.lastError === reason) return;
+      if (hasGivenUp(this.state) && this.lastError === reason) return;
       await this.stopNow();
       this.lastError = reason;
-      if (this.state !== 'failed') this.fire('give_up');
+      if (!hasGivenUp(this.state)) this.fire('give_up');
       else this.deps.onChange(this);
     });
   }
@@ -231,7 +232,7 @@ export class ChildSupervisor implements ModuleSupervisor {
       this.giveUp(toHubError(e).message);
       return;
     }
-    if (this.state !== 'starting') return;
+    if (!isLaunching(this.state)) return;
     void this.spawn();
   }
 
@@ -247,8 +248,8 @@ export class ChildSupervisor implements ModuleSupervisor {
 
   private async stopNow(): Promise<void> {
     clearTimeout(this.retryTimer);
-    if (this.state === 'disabled') return;
-    if (this.state === 'failed') {
+    if (isOff(this.state)) return;
+    if (hasGivenUp(this.state)) {
       this.fire('stop');
       return;
     }
@@ -257,7 +258,7 @@ export class ChildSupervisor implements ModuleSupervisor {
     this.active = null;
     this.starting = null;
     await Promise.all(children.map((c) => this.retire(c)));
-    if (this.state === 'stopping') this.fire('stopped');
+    if (isDraining(this.state)) this.fire('stopped');
   }
 
   /** Kills a child that has not reported ready yet; its start attempt then ends at once. */
@@ -273,11 +274,11 @@ export class ChildSupervisor implements ModuleSupervisor {
   restart(kind: 'restart' | 'reload' = 'restart'): Promise<void> {
     return this.serial(async () => {
       if (this.entry.error) throw new HubError('manifest_invalid', this.entry.error.message);
-      if (this.state === 'starting') return;
-      if (this.state !== 'running' || !this.active) {
+      if (isLaunching(this.state)) return;
+      if (!takesTraffic(this.state) || !this.active) {
         // nothing is serving: a restart is a fresh start
         clearTimeout(this.retryTimer);
-        if (this.state === 'restarting') this.fire('give_up');
+        if (isRetrying(this.state)) this.fire('give_up');
         return this.freshStart();
       }
       await this.deps.prepare(this.entry);
@@ -290,7 +291,7 @@ export class ChildSupervisor implements ModuleSupervisor {
         if (exit.reason === 'stopped') return; // a stop cancelled it
         throw new HubError('start_failed', `${kind} of ${this.name} failed, the old process keeps serving: ${exit.message}`);
       }
-      if (this.starting !== next || this.state !== 'running') {
+      if (this.starting !== next || !takesTraffic(this.state)) {
         await this.retire(next);
         return;
       }
@@ -300,14 +301,13 @@ export class ChildSupervisor implements ModuleSupervisor {
       this.starting = null;
       if (kind === 'reload') this.reloads++;
       else this.restarts++;
-      // state may have moved while we awaited (TS cannot see that): read it afresh
-      const now = this.state as ModuleState;
-      if (now === 'restarting') {
+      // state may have moved while we awaited: read it afresh
+      if (isRetrying(this.state)) {
         // the old child crashed while the new one was starting: the new one takes over
         clearTimeout(this.retryTimer);
         this.fire('retry');
       }
-      if ((this.state as ModuleState) === 'starting') this.fire('ready');
+      if (isLaunching(this.state)) this.fire('ready');
       this.deps.onChange(this);
       await this.retire(old);
     });
@@ -315,7 +315,7 @@ export class ChildSupervisor implements ModuleSupervisor {
 
   private async launch(): Promise<LiveChild> {
     const spec = await this.deps.buildSpec(this.entry);
-    const handle = new ChildHandle(spec, this.deps.config.timing, this.deps.output(this.name), this.deps.spawnChild);
+    const handle = new ChildHandle(spec, this.deps.config.timing, this.deps.output(this.name), this.deps.spawnChild, this.deps.config.limits);
     const live: LiveChild = { handle, proxy: null };
     this.starting = live;
     void handle.exited.then((exit) => this.onExit(live, exit));
@@ -326,7 +326,7 @@ export class ChildSupervisor implements ModuleSupervisor {
   private async spawn(): Promise<void> {
     let live: LiveChild;
     try {
-      if (this.state !== 'starting') return;
+      if (!isLaunching(this.state)) return;
       live = await this.launch();
     } catch (e) {
       this.giveUp(toHubError(e).message);
@@ -334,7 +334,7 @@ export class ChildSupervisor implements ModuleSupervisor {
     }
     try {
       const port = await live.handle.ready;
-      if (this.starting !== live || this.state !== 'starting') {
+      if (this.starting !== live || !isLaunching(this.state)) {
         // someone else (a restart, a stop) took over while this child started: it is not needed
         await this.retire(live);
         return;
@@ -352,7 +352,7 @@ export class ChildSupervisor implements ModuleSupervisor {
   private onExit(live: LiveChild, exit: ChildExit): void {
     live.proxy?.close();
     const wasActive = this.active === live;
-    const wasStarting = this.starting === live && this.state === 'starting';
+    const wasStarting = this.starting === live && isLaunching(this.state);
     if (exit.reason === 'stopped' || (!wasActive && !wasStarting)) return;
     if (wasActive) this.active = null;
     if (wasStarting) this.starting = null;
@@ -371,7 +371,7 @@ export class ChildSupervisor implements ModuleSupervisor {
     this.restarts++;
     this.retryAt = Date.now() + delay;
     this.retryTimer = setTimeout(() => {
-      if (this.state !== 'restarting') return;
+      if (!isRetrying(this.state)) return;
       this.fire('retry');
       void this.spawn();
     }, delay);
@@ -393,6 +393,6 @@ export class ChildSupervisor implements ModuleSupervisor {
   /** The child's uptime since it became ready, for the module record. */
   get uptimeMs(): number {
     const readyAt = this.active?.handle.readyAt;
-    return this.state === 'running' && readyAt ? Date.now() - readyAt : 0;
+    return takesTraffic(this.state) && readyAt ? Date.now() - readyAt : 0;
   }
 }

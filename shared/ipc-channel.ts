@@ -9,11 +9,8 @@ import type { Duplex } from 'node:stream';
 /** The child's file descriptor for the channel. */
 export const IPC_FD = 3;
 
-/** Largest frame a child may send, in bytes (HUB_IPC_MAX_BYTES, default 1 MiB). */
-export function ipcMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.HUB_IPC_MAX_BYTES);
-  return env.HUB_IPC_MAX_BYTES && Number.isInteger(n) && n >= 4096 ? n : 1024 * 1024;
-}
+/** Largest frame a child may send, in bytes, unless the kernel's config says otherwise (HUB_IPC_MAX_BYTES, read in kernel/config.ts). */
+export const DEFAULT_IPC_MAX_BYTES = 1024 * 1024;
 
 export interface ChannelHandlers {
   /** One parsed frame (any JSON value: the caller checks its shape). */

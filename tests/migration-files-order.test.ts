@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../kernel/database.js';
 import { migrateModule, revertModule } from '../kernel/migrator.js';
-import { MIGRATION_DEFAULTS, migrationSettings } from '../kernel/migration-settings.js';
+import { migrationSettings } from '../kernel/config.js';
+import { MIGRATION_DEFAULTS } from '../kernel/migration-settings.js';
 import { createTestDatabase, makeModule, openTestDatabase, type TestDatabase, type TestModule } from './helpers/database.js';
 
 let tdb: TestDatabase;

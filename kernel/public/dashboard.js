@@ -11,6 +11,9 @@
   // state → tone, from shared/module-states.ts (rendered into the page by the server): one vocabulary
   let TONES = {};
   try { TONES = JSON.parse(document.body.dataset.tones || '{}'); } catch { TONES = {}; }
+  // summary tile → the states it counts (running: those taking traffic; failed: those given up on)
+  let COUNTED = {};
+  try { COUNTED = JSON.parse(document.body.dataset.counted || '{}'); } catch { COUNTED = {}; }
   const MAX_LOG_LINES = 1000;
   const page = document.body.dataset.page;
   const publicUrl = document.body.dataset.publicUrl || '';
@@ -170,8 +173,9 @@
     const all = [...records.values()];
     const stat = (k, v) => { const n = document.querySelector(`[data-stat="${k}"]`); if (n) n.textContent = String(v); };
     stat('total', all.length);
-    stat('running', all.filter((r) => r.state === 'running').length);
-    stat('failed', all.filter((r) => r.state === 'failed').length);
+    const count = (tile) => all.filter((r) => (COUNTED[tile] || []).includes(r.state)).length;
+    stat('running', count('running'));
+    stat('failed', count('failed'));
     stat('restarts', all.reduce((n, r) => n + r.restarts, 0));
   }
 
