@@ -212,9 +212,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     auth: r.oneOf('HUB_AUTH', ['local', 'oidc'] as const, 'local'),
     secureCookies: r.bool('HUB_SECURE_COOKIES', false),
     migration: {
-      statementTimeoutMs: r.int('HUB_MIGRATION_STATEMENT_TIMEOUT_MS', MIGRATION_DEFAULTS.statementTimeoutMs),
-      lockTimeoutMs: r.int('HUB_MIGRATION_LOCK_TIMEOUT_MS', MIGRATION_DEFAULTS.lockTimeoutMs),
-      waitMs: r.int('HUB_MIGRATION_WAIT_MS', MIGRATION_DEFAULTS.waitMs),
+      statementTimeoutMs: r.int('HUB_MIGRATION_STATEMENT_TIMEOUT_MS', MIGRATION_DEFAULTS.statementTimeoutMs, 1),
+      lockTimeoutMs: r.int('HUB_MIGRATION_LOCK_TIMEOUT_MS', MIGRATION_DEFAULTS.lockTimeoutMs, 1),
+      waitMs: r.int('HUB_MIGRATION_WAIT_MS', MIGRATION_DEFAULTS.waitMs, 1),
       outOfOrder: r.bool('HUB_MIGRATIONS_OUT_OF_ORDER', false),
     },
     timing: {

@@ -6,12 +6,11 @@
 // first (module-sync.ts refreshModule), so a fixed or changed module.json applies at once.
 import { HubError } from '../shared/errors.js';
 import { assertModuleName } from '../shared/names.js';
-import { STATE_INFO } from '../shared/module-states.js';
 import type { ModuleSet } from './module-set.js';
 import { refreshModule, reload } from './module-sync.js';
 import { dependencyClosure } from './registry-rules.js';
 import type { ModuleSupervisor } from './supervisor.js';
-import { isOff, isStarted } from '../shared/module-states.js';
+import { isOff, isSettled, isStarted, takesTraffic } from '../shared/module-states.js';
 
 /** How long restart waits for the new child before answering with the record as it is (202). */
 export const ANSWER_WITHIN_MS = 4_000;
@@ -46,7 +45,7 @@ export async function enableModule(set: ModuleSet, modulesDir: string, rawName: 
     if (!dep.wanted) alsoEnabled.push(dep.name);
     await set.want(dep, true, 'api');
   }
-  const wasServing = sup.wanted && sup.state === 'running';
+  const wasServing = sup.wanted && takesTraffic(sup.state);
   await set.want(sup, true, 'api');
   // already running on the old manifest: it takes the new one without downtime
   if (wasServing && fresh.manifestChanged) await reload(set, set.log, sup, 'module.json changed');
@@ -79,7 +78,7 @@ export async function restartModule(set: ModuleSet, modulesDir: string, rawName:
   if (!sup.wanted) throw new HubError('conflict', `module ${sup.name} is disabled; enable it instead`);
   if (fresh.startedOver) {
     await set.outcome(sup, ANSWER_WITHIN_MS);
-    return { sup, pending: !STATE_INFO[sup.state].settled };
+    return { sup, pending: !isSettled(sup.state) };
   }
   let finished = false;
   const run = (async () => {

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { HubError } from '../shared/errors.js';
 import { parseDependency } from '../shared/manifest.js';
-import { STATE_INFO } from '../shared/module-states.js';
+import { hasGivenUp, isDraining, isLaunching, isOff, isSettled, takesTraffic } from '../shared/module-states.js';
 import { assertModuleName } from '../shared/names.js';
 import { decide, type DependencyView } from './reconcile-rules.js';
 import type { ModuleEntry } from './registry.js';
@@ -188,7 +188,7 @@ export class ModuleSet {
         void sup.stop().catch(fail);
         break;
       case 'hold':
-        if (this.held.has(name) && sup.state === 'failed' && sup.lastError === goal.reason) break;
+        if (this.held.has(name) && hasGivenUp(sup.state) && sup.lastError === goal.reason) break;
         this.held.add(name);
         this.deps.log.warn({ module: name }, `⏸️  ${name} waits: ${goal.reason}`);
         void sup.hold(goal.reason).catch(fail);
@@ -197,7 +197,7 @@ export class ModuleSet {
         break;
       case 'none':
         // a kick is for one try: spent once the module is on its way (or cannot start at all)
-        if (sup.state !== 'failed' || sup.entry.error) this.kicked.delete(name);
+        if (!hasGivenUp(sup.state) || sup.entry.error) this.kicked.delete(name);
         break;
     }
   }
@@ -215,9 +215,9 @@ export class ModuleSet {
 
   /** The supervisors' onChange: tells listeners, logs a recovery once, and reconciles the modules that depend on this one. */
   changed(sup: ModuleSupervisor): void {
-    if (sup.state === 'failed' && !this.held.has(sup.name)) this.down.add(sup.name);
-    if (sup.state === 'running' && this.down.delete(sup.name)) this.deps.log.info({ module: sup.name }, `✅ Module ${sup.name} recovered and is running`);
-    if (sup.state === 'disabled') this.down.delete(sup.name);
+    if (hasGivenUp(sup.state) && !this.held.has(sup.name)) this.down.add(sup.name);
+    if (takesTraffic(sup.state) && this.down.delete(sup.name)) this.deps.log.info({ module: sup.name }, `✅ Module ${sup.name} recovered and is running`);
+    if (isOff(sup.state)) this.down.delete(sup.name);
     for (const fn of this.listeners) fn(sup);
     // after the supervisor's own bookkeeping for this change
     queueMicrotask(() => this.reconcileDependents(sup.name));
@@ -230,7 +230,7 @@ export class ModuleSet {
    */
   outcome(sup: ModuleSupervisor, withinMs = Infinity): Promise<void> {
     const done = () =>
-      this.sups.get(sup.name) !== sup || (STATE_INFO[sup.state].settled && (sup.state !== 'disabled' || !sup.wanted || Boolean(sup.entry.error)));
+      this.sups.get(sup.name) !== sup || (isSettled(sup.state) && (!isOff(sup.state) || !sup.wanted || Boolean(sup.entry.error)));
     if (done()) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
@@ -252,8 +252,8 @@ export class ModuleSet {
    */
   firstAttemptOver(sup: ModuleSupervisor): boolean {
     if (!sup.wanted || sup.entry.error) return true;
-    if (sup.state === 'disabled') return this.dependencyViews(sup).some((d) => d.state !== 'running');
-    return sup.state !== 'starting' && sup.state !== 'stopping';
+    if (isOff(sup.state)) return this.dependencyViews(sup).some((d) => !takesTraffic(d.state));
+    return !isLaunching(sup.state) && !isDraining(sup.state);
   }
 
   /** Resolves once every module's first attempt is over (see firstAttemptOver). */

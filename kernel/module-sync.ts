@@ -12,12 +12,13 @@ import { HubError, toHubError } from '../shared/errors.js';
 import type { ModuleSet } from './module-set.js';
 import { remoteUrlFor, scanModules, type ModuleEntry } from './registry.js';
 import type { ModuleSupervisor } from './supervisor.js';
+import { isComingUp, takesTraffic } from '../shared/module-states.js';
 
 const withoutEnabled = (e: ModuleEntry) => (e.manifest ? { ...e.manifest, enabled: undefined } : null);
 
 /** Zero-downtime reload; a failure is kept on the record, a success clears it. */
 export async function reload(set: ModuleSet, log: Logger, sup: ModuleSupervisor, why: string): Promise<void> {
-  if (sup.state !== 'running') {
+  if (!takesTraffic(sup.state)) {
     // nothing is serving: try again from scratch (a failed module whose files changed)
     sup.reloadError = null;
     set.kick(sup);
@@ -25,7 +26,7 @@ export async function reload(set: ModuleSet, log: Logger, sup: ModuleSupervisor,
   }
   try {
     await sup.restart('reload');
-    if (sup.state === 'running') {
+    if (takesTraffic(sup.state)) {
       sup.reloadError = null;
       log.info({ module: sup.name }, `🔄 Reloaded module ${sup.name} (${why})`);
     }
@@ -75,7 +76,7 @@ export async function adoptEntry(set: ModuleSet, log: Logger, sup: ModuleSupervi
     await set.want(replaced, enabledEdited ? next.manifest!.enabled : wanted, 'module.json', enabledEdited);
     return { ...done, sup: replaced, startedOver: true };
   }
-  const live = sup.state === 'running' || sup.state === 'starting' || sup.state === 'restarting';
+  const live = takesTraffic(sup.state) || isComingUp(sup.state);
   if (next.error && !prev.error && live) {
     const reason = `Rejected the edit of modules/${sup.name}/module.json, keeping the running version: ${next.error.message}`;
     if (sup.reloadError !== reason) {
