@@ -1,5 +1,5 @@
 // Writes module folders for tests: a manifest plus plain-JS router/views/migrations.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -13,8 +13,18 @@ export interface FixtureModule {
   files?: Record<string, string>;
 }
 
+const made: string[] = [];
+
+/** A fresh folder under the OS temp dir; removed after the test file by removeTempDirs (tests/helpers/setup.ts). */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `hub-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `hub-${prefix}-`));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes every folder tempDir made in this process so far (module sources, data folders, embedded databases). */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export function manifestFor(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
