@@ -6,6 +6,7 @@ import { CliError, EXIT } from './errors.js';
 import { pc } from './format.js';
 import { stripControls, stripControlsDeep } from '../shared/terminal-safe.js';
 import { checkName } from './module-commands.js';
+import { LEVELS } from '../kernel/console-format.js';
 
 export const MAX_LINES = 10_000;
 
@@ -26,14 +27,6 @@ interface Entry {
   [key: string]: unknown;
 }
 
-const LEVELS: [number, string, (s: string) => string][] = [
-  [60, 'FATAL', (s) => pc.bgRed(pc.white(s))],
-  [50, 'ERROR', pc.red],
-  [40, 'WARN ', pc.yellow],
-  [30, 'INFO ', pc.green],
-  [20, 'DEBUG', pc.blue],
-  [0, 'TRACE', pc.dim],
-];
 
 function clock(time: string | undefined): string {
   const d = time ? new Date(time) : new Date(NaN);

@@ -15,7 +15,8 @@ export function consoleFormat(asked: ConsoleFormat | undefined, isTTY = process.
   return asked ?? (isTTY ? 'pretty' : 'json');
 }
 
-const LEVELS: [number, string, (s: string) => string][] = [
+/** pino's numeric levels as a fixed-width label and a colour, lowest first match wins; shared with `hubctl logs`. */
+export const LEVELS: [number, string, (s: string) => string][] = [
   [60, 'FATAL', (s) => pc.bgRed(pc.white(s))],
   [50, 'ERROR', pc.red],
   [40, 'WARN ', pc.yellow],
