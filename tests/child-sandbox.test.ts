@@ -1,6 +1,7 @@
 // Children run under Node's permission model: a module's code may read the hub's runtime,
 // the modules and its compiled code, and nothing else. It cannot read the kernel's data
 // (the embedded database's password, other modules' logs), write files or start processes.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
@@ -33,7 +34,11 @@ beforeAll(async () => {
   k = await startKernel({ modulesDir, dataDir });
 });
 
-afterAll(stopAllKernels);
+afterAll(async () => {
+  await stopAllKernels();
+  // HUB_CHILD_PERMISSIONS=false lets the probe write it
+  rmSync('/tmp/hub-sandbox-probe.txt', { force: true });
+});
 
 describe('child sandbox', () => {
   it("denies reading the kernel's data, other modules' logs and the system, writing and spawning", async () => {

@@ -48,7 +48,9 @@ describe('concurrent migrations', () => {
   it('gives up with migration_locked when another kernel holds the lock too long', async () => {
     const m = makeModule('waiter', 'waiter_', { '001_init.sql': 'CREATE TABLE waiter_t (id int);' });
     modules.push(m);
-    await migrateModule(a, makeModule('seed', 'seed_')); // the kernel's tables, hub_locks among them
+    const seed = makeModule('seed', 'seed_');
+    modules.push(seed);
+    await migrateModule(a, seed); // the kernel's tables, hub_locks among them
     const holder = await connectAs(tdb.url);
     try {
       await holder.query('BEGIN');
