@@ -16,49 +16,34 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
 import * as client from 'openid-client';
 import { HubError } from '../shared/errors.js';
-import { parseBool } from '../shared/runtime/config.js';
 import { cookieValue } from './admin-session.js';
 import { OIDC_FLOW_COOKIE } from './hub-cookies.js';
+import type { OidcSettings } from './config.js';
 import type { IdentityService } from './identity.js';
 import { isLoopbackName } from './request-guards.js';
 
 export const OIDC_CALLBACK = '/api/v1/auth/oidc/callback';
 const FLOW_TTL_MS = 10 * 60 * 1000;
 /** The flow cookie's name: `__Secure-`-prefixed with HUB_SECURE_COOKIES=true (`__Host-` would need Path=/). */
-const flowCookieName = () => (parseBool(process.env.HUB_SECURE_COOKIES, false) ? `__Secure-${OIDC_FLOW_COOKIE}` : OIDC_FLOW_COOKIE);
-const flowCookieAttrs = (maxAgeS: number) => `Path=${OIDC_CALLBACK}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${parseBool(process.env.HUB_SECURE_COOKIES, false) ? '; Secure' : ''}`;
+const flowCookieName = (secure: boolean) => (secure ? `__Secure-${OIDC_FLOW_COOKIE}` : OIDC_FLOW_COOKIE);
+const flowCookieAttrs = (maxAgeS: number, secure: boolean) => `Path=${OIDC_CALLBACK}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${secure ? '; Secure' : ''}`;
 const stateOf = (binding: string) => createHash('sha256').update(binding).digest('base64url');
 
 /** True when the request carries the flow cookie that `state` was made from. */
-function boundToBrowser(req: Request, state: string): boolean {
-  const binding = cookieValue(req.headers.cookie, flowCookieName());
+function boundToBrowser(req: Request, state: string, secure: boolean): boolean {
+  const binding = cookieValue(req.headers.cookie, flowCookieName(secure));
   if (!binding || !state) return false;
   const want = Buffer.from(stateOf(binding));
   const got = Buffer.from(state);
   return want.length === got.length && timingSafeEqual(want, got);
 }
 
-export interface OidcSettings {
-  issuer: string;
-  clientId: string;
-  clientSecret: string | undefined;
-  redirectUrl: string | undefined;
-}
-
-/** The OIDC settings when HUB_AUTH=oidc, else null; throws naming a missing variable. */
-export function oidcSettings(env: NodeJS.ProcessEnv = process.env): OidcSettings | null {
-  if ((env.HUB_AUTH ?? 'password') !== 'oidc') return null;
-  const issuer = env.HUB_OIDC_ISSUER;
-  const clientId = env.HUB_OIDC_CLIENT_ID;
-  if (!issuer || !clientId) throw new Error('HUB_AUTH=oidc needs HUB_OIDC_ISSUER and HUB_OIDC_CLIENT_ID');
-  return { issuer, clientId, clientSecret: env.HUB_OIDC_CLIENT_SECRET || undefined, redirectUrl: env.HUB_OIDC_REDIRECT_URL || undefined };
-}
-
 /**
  * Mounts GET /login (to the issuer) and the callback on the public origin. `setSession`
  * sets the session cookie on the answer (kernel/auth-routes.ts).
  */
-export function mountOidc(app: Express, identity: IdentityService, settings: OidcSettings, setSession: (res: Response, id: string) => void, safeNext: (n: unknown) => string): void {
+export function mountOidc(app: Express, identity: IdentityService, settings: OidcSettings, secure: boolean,
+  setSession: (res: Response, id: string) => void, safeNext: (n: unknown) => string): void {
   let config: Promise<client.Configuration> | null = null;
   const configuration = () => {
     config ??= (async () => {
@@ -92,17 +77,17 @@ export function mountOidc(app: Express, identity: IdentityService, settings: Oid
       state,
       nonce,
     });
-    res.append('set-cookie', `${flowCookieName()}=${binding}; ${flowCookieAttrs(FLOW_TTL_MS / 1000)}`);
+    res.append('set-cookie', `${flowCookieName(secure)}=${binding}; ${flowCookieAttrs(FLOW_TTL_MS / 1000, secure)}`);
     res.redirect(303, url.href);
   });
 
   app.get(OIDC_CALLBACK, async (req: Request, res: Response) => {
     const state = typeof req.query.state === 'string' ? req.query.state : '';
-    if (!boundToBrowser(req, state)) {
+    if (!boundToBrowser(req, state, secure)) {
       identity.audit.record({ actor: `oidc@${req.socket.remoteAddress ?? '?'}`, action: 'auth.oidc', result: 'refused', detail: { reason: 'no flow cookie for this state' } });
       throw new HubError('unauthenticated', 'this sign-in was not started in this browser: start again at /login');
     }
-    res.append('set-cookie', `${flowCookieName()}=; ${flowCookieAttrs(0)}`);
+    res.append('set-cookie', `${flowCookieName(secure)}=; ${flowCookieAttrs(0, secure)}`);
     const flow = await store().takeOidcFlow(state);
     if (!flow) throw new HubError('unauthenticated', 'this sign-in expired or was already used: start again at /login');
     const cfg = await configuration();

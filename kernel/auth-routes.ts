@@ -11,23 +11,27 @@
 // (kernel/request-guards.ts), which also rules out login CSRF.
 import express, { type Express, type Request, type Response } from 'express';
 import { HubError } from '../shared/errors.js';
-import { parseBool } from '../shared/runtime/config.js';
 import type { IdentityService } from './identity.js';
 import { resolveIdentity, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionCookie } from './identity-resolve.js';
 import { MAX_TOKEN_DAYS, SESSION_TTL_MS, type Identity } from './identity-store.js';
 import { loginPage } from './login-page.js';
-import { mountOidc, oidcSettings } from './auth-oidc.js';
+import { mountOidc } from './auth-oidc.js';
+import type { OidcSettings } from './config.js';
 
-const secureCookies = () => parseBool(process.env.HUB_SECURE_COOKIES, false);
-
-function setSessionCookie(res: Response, id: string): void {
-  const attrs = `Path=/; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_MS / 1000}`;
-  res.append('set-cookie', secureCookies() ? `${SECURE_SESSION_COOKIE}=${id}; ${attrs}; Secure` : `${SESSION_COOKIE}=${id}; ${attrs}`);
+/** The sign-in settings, checked in kernel/config.ts: Secure cookies (HUB_SECURE_COOKIES) and OIDC (HUB_AUTH=oidc). */
+export interface AuthRouteOptions {
+  secureCookies: boolean;
+  oidc: OidcSettings | null;
 }
 
-function clearSessionCookie(res: Response): void {
+function setSessionCookie(res: Response, id: string, secure: boolean): void {
+  const attrs = `Path=/; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_MS / 1000}`;
+  res.append('set-cookie', secure ? `${SECURE_SESSION_COOKIE}=${id}; ${attrs}; Secure` : `${SESSION_COOKIE}=${id}; ${attrs}`);
+}
+
+function clearSessionCookie(res: Response, secure: boolean): void {
   res.append('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
-  if (secureCookies()) res.append('set-cookie', `${SECURE_SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure`);
+  if (secure) res.append('set-cookie', `${SECURE_SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure`);
 }
 
 /** Only a same-site path may be a redirect target: `/x`, never `//host` or `/\host`. */
@@ -43,7 +47,8 @@ export async function requireIdentity(identity: IdentityService, req: Request): 
 }
 
 /** Mounts the sign-in routes and /login page on the public origin's app. */
-export function mountAuthRoutes(app: Express, identity: IdentityService): void {
+export function mountAuthRoutes(app: Express, identity: IdentityService, opts: AuthRouteOptions): void {
+  const setSession = (res: Response, id: string): void => setSessionCookie(res, id, opts.secureCookies);
   const body = [express.json({ limit: '8kb' }), express.urlencoded({ extended: false, limit: '8kb' })];
   const store = () => {
     if (!identity.store) throw new HubError('database_unavailable', 'users need the database (HUB_DATABASE=off): only the admin token works');
@@ -51,8 +56,7 @@ export function mountAuthRoutes(app: Express, identity: IdentityService): void {
   };
 
   // HUB_AUTH=oidc: /login goes to the issuer (kernel/auth-oidc.ts); the password route stays
-  const oidc = oidcSettings();
-  if (oidc) mountOidc(app, identity, oidc, setSessionCookie, safeNext);
+  if (opts.oidc) mountOidc(app, identity, opts.oidc, opts.secureCookies, setSession, safeNext);
 
   app.get('/login', (req: Request, res: Response) => {
     res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
@@ -78,7 +82,7 @@ export function mountAuthRoutes(app: Express, identity: IdentityService): void {
     identity.limiter.succeed(name, ip);
     const session = await store().createSession(userId);
     identity.audit.record({ actor: name, action: 'auth.login', result: 'ok', detail: { ip } });
-    setSessionCookie(res, session.id);
+    setSession(res, session.id);
     if (form) return res.redirect(303, safeNext(req.body?.next));
     const me = await store().userIdentity(userId, 'session');
     res.json({ user: { id: userId, username: name, grants: me?.grants ?? [] }, expires_at: session.expires.toISOString() });
@@ -90,7 +94,7 @@ export function mountAuthRoutes(app: Express, identity: IdentityService): void {
       await identity.store.endSession(sid);
       identity.cache?.clear();
     }
-    clearSessionCookie(res);
+    clearSessionCookie(res, opts.secureCookies);
     if (req.is('application/x-www-form-urlencoded')) return res.redirect(303, '/login');
     res.json({ signed_out: true });
   });

@@ -43,6 +43,8 @@ export interface KernelConfig {
   auth: 'local' | 'oidc';
   /** HUB_SECURE_COOKIES: session cookies carry Secure (the hub behind a TLS proxy). */
   secureCookies: boolean;
+  /** With HUB_AUTH=oidc: HUB_OIDC_ISSUER, HUB_OIDC_CLIENT_ID (both required), HUB_OIDC_CLIENT_SECRET, HUB_OIDC_REDIRECT_URL; else null. */
+  oidc: OidcSettings | null;
   /** HUB_MIGRATION_* (kernel/migration-settings.ts). */
   migration: MigrationSettings;
   timing: {
@@ -80,6 +82,32 @@ export interface LimitsConfig {
   requestTimeoutMs: number;
   /** LOG_FORMAT: json or pretty; unset = pretty on a terminal (kernel/console-format.ts). */
   logFormat: 'json' | 'pretty' | undefined;
+}
+
+/** How the hub reaches an OpenID Connect issuer (kernel/auth-oidc.ts). */
+export interface OidcSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  redirectUrl: string | undefined;
+}
+
+/** HUB_OIDC_*: the issuer and client id are required, and the URLs must be URLs; each problem is one line. */
+function oidcFrom(env: NodeJS.ProcessEnv, r: { problems: string[] }): OidcSettings | null {
+  const url = (key: string, required: boolean): string | undefined => {
+    const v = env[key]?.trim();
+    if (!v) {
+      if (required) r.problems.push(`${key} is unset: HUB_AUTH=oidc needs HUB_OIDC_ISSUER and HUB_OIDC_CLIENT_ID`);
+      return undefined;
+    }
+    if (!URL.canParse(v)) r.problems.push(`${key}=${JSON.stringify(v)}: expected a URL such as https://login.example.com`);
+    return v;
+  };
+  const issuer = url('HUB_OIDC_ISSUER', true);
+  const clientId = env.HUB_OIDC_CLIENT_ID?.trim();
+  if (!clientId) r.problems.push('HUB_OIDC_CLIENT_ID is unset: HUB_AUTH=oidc needs HUB_OIDC_ISSUER and HUB_OIDC_CLIENT_ID');
+  const redirectUrl = url('HUB_OIDC_REDIRECT_URL', false);
+  return issuer && clientId ? { issuer, clientId, clientSecret: env.HUB_OIDC_CLIENT_SECRET || undefined, redirectUrl } : null;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -211,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     // typo refuses the start instead of quietly meaning password sign-in or plain cookies
     auth: r.oneOf('HUB_AUTH', ['local', 'oidc'] as const, 'local'),
     secureCookies: r.bool('HUB_SECURE_COOKIES', false),
+    oidc: env.HUB_AUTH === 'oidc' ? oidcFrom(env, r) : null,
     migration: {
       statementTimeoutMs: r.int('HUB_MIGRATION_STATEMENT_TIMEOUT_MS', MIGRATION_DEFAULTS.statementTimeoutMs, 1),
       lockTimeoutMs: r.int('HUB_MIGRATION_LOCK_TIMEOUT_MS', MIGRATION_DEFAULTS.lockTimeoutMs, 1),

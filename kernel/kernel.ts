@@ -153,7 +153,7 @@ export class Kernel {
 
     const publicApp = createKernelApp(this, (a) => {
       mountStartPage(a, this, identity);
-      mountAuthRoutes(a, identity);
+      mountAuthRoutes(a, identity, { secureCookies: config.secureCookies, oidc: config.oidc });
       this.mountRoutes(a, this, 'public');
       mountEvents(a, this, this.adminAuth('public').guard);
       observability.mountPublic(a);

@@ -29,6 +29,18 @@ describe('loadConfig', () => {
       'HUB_SECURE_COOKIES="ture": expected one of true, false, 1, 0, yes, no, on, off (default false)',
     ]);
   });
+  it('needs an issuer URL and a client id for HUB_AUTH=oidc, named one line each', () => {
+    expect(problems({ HUB_AUTH: 'oidc' })).toEqual([
+      'HUB_OIDC_ISSUER is unset: HUB_AUTH=oidc needs HUB_OIDC_ISSUER and HUB_OIDC_CLIENT_ID',
+      'HUB_OIDC_CLIENT_ID is unset: HUB_AUTH=oidc needs HUB_OIDC_ISSUER and HUB_OIDC_CLIENT_ID',
+    ]);
+    expect(problems({ HUB_AUTH: 'oidc', HUB_OIDC_ISSUER: 'login.example', HUB_OIDC_CLIENT_ID: 'hub' })).toEqual([
+      'HUB_OIDC_ISSUER="login.example": expected a URL such as https://login.example.com',
+    ]);
+    expect(loadConfig({ HUB_AUTH: 'oidc', HUB_OIDC_ISSUER: 'http://127.0.0.1:9/', HUB_OIDC_CLIENT_ID: 'hub' }, '/srv').oidc)
+      .toEqual({ issuer: 'http://127.0.0.1:9/', clientId: 'hub', clientSecret: undefined, redirectUrl: undefined });
+    expect(loadConfig({}, '/srv').oidc).toBeNull();
+  });
   it('checks the front door, log echo and console settings too', () => {
     const p = problems({ HUB_MAX_CONNECTIONS: 'lots', HUB_HEADERS_TIMEOUT_MS: '-1', LOG_FORMAT: 'xml', HUB_PG_LOG_MAX_BYTES: '12' });
     expect(p).toHaveLength(4);
