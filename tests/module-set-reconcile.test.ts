@@ -240,7 +240,10 @@ describe('issue 13 items 4 and 5: hot reload on the record, quiet failures, one 
     await c.connect();
     try {
       const listeners = async () =>
-        (await c.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'bmc-hub-listen'`)).rows.map((r) => r.pid as number);
+        // listening, not only connected: a connection cut before its LISTEN is a failed connect
+        // (retried quietly), not a lost listener
+        (await c.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'bmc-hub-listen'
+                          AND state = 'idle' AND query LIKE 'LISTEN%'`)).rows.map((r) => r.pid as number);
       for (let i = 0; i < 3; i++) {
         const [pid] = await waitFor(async () => {
           const l = await listeners();
