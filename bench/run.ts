@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { HUB_ROOT } from '../shared/paths.js';
+import { removeTempDirs } from '../tests/helpers/modules.js';
 import { database } from './database.js';
 import { gatewayCost } from './gateway-cost.js';
 import { hang } from './hang.js';
@@ -105,3 +106,5 @@ const file = join(HUB_ROOT, 'bench', 'results.json');
 const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
 writeFileSync(file, JSON.stringify({ ...previous, ...results }, null, 2) + '\n');
 console.log('\nwritten: bench/results.json');
+// the scenarios' module and data folders (tests/helpers tempDir), so a bench run leaves /tmp as it found it
+removeTempDirs();
