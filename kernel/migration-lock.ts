@@ -57,6 +57,8 @@ export async function acquireLock(db: Database, name: string, waitMs: number): P
         if (name === KERNEL_LOCK) await awaitBootstrap(client, waitMs);
       } else if (have.rows[0]!.ledger) {
         await client.query('LOCK TABLE public.hub_migrations IN SHARE UPDATE EXCLUSIVE MODE');
+        // the ledger exists but hub_locks does not yet: another kernel may be between the two
+        if (name === KERNEL_LOCK) await awaitBootstrap(client, waitMs);
       } else {
         await client.query("SELECT pg_advisory_xact_lock(hashtext('bmc-hub bootstrap'))");
       }
@@ -89,9 +91,9 @@ export const KERNEL_LOCK = 'migrate:_kernel';
 
 /**
  * Two kernels starting on a brand-new database: the first took the bootstrap advisory lock
- * (no hub_locks yet) and is still creating the kernel's tables when the second finds hub_locks
- * and takes its row, so the row alone would let both run (and the second would end the first's
- * session as an orphan). The second waits while a session of the kernel's own login holds an
+ * (no hub_locks yet) and is still creating the kernel's tables when the second finds the ledger
+ * or hub_locks and locks that instead, so that lock alone would let both run (and the second
+ * would end the first's session as an orphan). The second waits while a session of the kernel's own login holds an
  * advisory lock as `hub-lock`: a module role cannot hold up a kernel this way, since its
  * sessions never log in as the kernel's login.
  */
