@@ -92,7 +92,11 @@ describe('a module that lies or floods', () => {
     expect(line).toMatch(/"reason":"memory"/);
     expect(line).toMatch(/RSS \d+ MB is above max_memory_mb 100 \(measured by the OS\)/);
     // the record shows what the OS says for the new child, not a reported number
-    const again = await k.waitForState('liar', 'running');
+    // (the first OS reading of the new child comes with its first heartbeat, moments after ready)
+    const again = await waitFor(async () => {
+      const r = await k.record('liar');
+      return r.state === 'running' && typeof r.memory_rss_bytes === 'number' ? r : undefined;
+    }, { what: 'liar running again with an OS memory figure' });
     expect(again.memory_rss_bytes).toBeGreaterThan(10 * 1048576);
     expect(again.memory_rss_bytes).not.toBe(50 * 1048576);
   });
