@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 // Tests wait on conditions, never on fixed sleeps: poll until true or the deadline passes.
 // A check that throws is retried, unless it throws fatal(...).
 export async function waitFor<T>(
@@ -25,13 +26,24 @@ export function fatal(message: string): Error {
   return Object.assign(new Error(message), { fatal: true });
 }
 
-/** True while the process exists (signal 0 probes without killing). */
+/**
+ * True while the process runs: signal 0 finds it and it is not a zombie. A process that has
+ * exited but not yet been reaped (its parent is gone and init reaps on its own schedule —
+ * this machine's init does so every ~2 s) still answers signal 0, yet runs no code and holds
+ * no port, so it counts as gone.
+ */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) S ...": the state follows the last ')' (comm may itself contain ')')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false; // gone between the two looks
   }
 }
 
