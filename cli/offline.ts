@@ -6,6 +6,10 @@ import { HUB_VERSION } from '../shared/paths.js';
 import { persistEnabled } from '../kernel/manifest-writer.js';
 import { dependencyClosure } from '../kernel/registry-rules.js';
 import { scanModules, type ModuleEntry } from '../kernel/registry.js';
+import { requireTestedSetting } from '../kernel/config.js';
+import { assertTested } from '../kernel/tested-records.js';
+import { isHubError } from '../shared/errors.js';
+import { dataDir } from './env.js';
 import { CliError, EXIT } from './errors.js';
 
 export interface OfflineResult {
@@ -27,8 +31,19 @@ export async function offlineEnable(modulesDir: string, name: string): Promise<O
   const { entries, entry } = await load(modulesDir, name);
   // A module the registry keeps out (bad dependency, clashing prefix) would not start anyway.
   if (entry.error) throw new CliError(`${name} cannot be enabled: ${entry.error.message}`, EXIT.conflict);
+  const closure = [...dependencyClosure(entries, name), name];
+  // HUB_REQUIRE_TESTED: the same refusal the kernel gives (kernel/tested-records.ts)
+  if (requireTestedSetting()) {
+    for (const n of closure) {
+      const e = entries.find((x) => x.name === n);
+      if (!e) continue;
+      await assertTested(dataDir(), n, e.dir).catch((err) => {
+        throw isHubError(err) ? new CliError(err.message, EXIT.conflict, err.code) : err;
+      });
+    }
+  }
   const changed: string[] = [];
-  for (const depName of [...dependencyClosure(entries, name), name]) {
+  for (const depName of closure) {
     const dep = entries.find((e) => e.name === depName);
     if (!dep?.manifest) throw new CliError(`${name} needs ${depName}, which is not installed or unusable, install it first`, EXIT.conflict);
     if (!dep.manifest.enabled) {

@@ -7,6 +7,7 @@ import type { HubView } from './hub-view.js';
 import { streamLogs } from './log-stream.js';
 import { KERNEL_STREAM } from './logs.js';
 import { disableModule, enableModule, restartModule } from './module-actions.js';
+import { assertTested } from './tested-records.js';
 import { moduleRecord } from './module-record.js';
 import type { ModuleSupervisor } from './supervisor.js';
 import { hasGivenUp } from '../shared/module-states.js';
@@ -27,7 +28,9 @@ export function mountAdmin(app: Express, kernel: HubView, origin: Origin = 'publ
   const router = express.Router();
 
   router.post('/api/v1/modules/:name/enable', guard, async (req: Request, res: Response) => {
-    const { sup, alsoEnabled } = await enableModule(kernel.modules, kernel.config.modulesDir, req.params.name);
+    const { config } = kernel;
+    const gate = config.requireTested ? (n: string, dir: string) => assertTested(config.dataDir, n, dir) : undefined;
+    const { sup, alsoEnabled } = await enableModule(kernel.modules, config.modulesDir, req.params.name, gate);
     answer(res, sup, alsoEnabled.length ? { enabled_dependencies: alsoEnabled } : {});
   });
 

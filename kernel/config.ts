@@ -26,6 +26,8 @@ export interface KernelConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   /** Run modules without a database (no embedded server, no migrations): HUB_DATABASE=off. */
   databaseEnabled: boolean;
+  /** HUB_REQUIRE_TESTED: a module starts only when its current content passed `hubctl test` (kernel/tested-records.ts). */
+  requireTested: boolean;
   /** Warm processes kept ready to replace a crashed child quickly (HUB_SPARE_CHILDREN). */
   spareChildren: number;
   /** Children run under Node's permission model (HUB_CHILD_PERMISSIONS, default on). */
@@ -195,6 +197,14 @@ export function migrationSettings(env: NodeJS.ProcessEnv = process.env): Migrati
 }
 
 /**
+ * HUB_REQUIRE_TESTED for callers outside the kernel (hubctl enable with no hub running),
+ * leniently: only a true word (1, true, yes, on) turns it on.
+ */
+export function requireTestedSetting(env: NodeJS.ProcessEnv = process.env): boolean {
+  return /^(1|true|yes|on)$/i.test((env.HUB_REQUIRE_TESTED ?? '').trim());
+}
+
+/**
  * The kernel's settings from the environment, every variable read and checked in one pass;
  * throws ConfigError listing every bad value. Module variables (MODULES__<NAME>__…) are
  * checked against the modules found with checkModuleVariables, once the folder is scanned.
@@ -215,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     autoReload: r.bool('MODULES_AUTO_RELOAD', false),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     databaseEnabled: r.bool('HUB_DATABASE', true),
+    requireTested: r.bool('HUB_REQUIRE_TESTED', false),
     spareChildren: r.int('HUB_SPARE_CHILDREN', 1, 0, 16),
     childPermissions: r.bool('HUB_CHILD_PERMISSIONS', true),
     holdMs: r.int('HUB_HOLD_MS', 2000),

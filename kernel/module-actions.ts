@@ -31,15 +31,25 @@ async function reread(set: ModuleSet, modulesDir: string, rawName: unknown) {
 }
 
 /**
+ * A check a module must pass before it is wanted (HUB_REQUIRE_TESTED: tested-records.ts
+ * assertTested); throws the refusal. The start itself checks again (module-prep.ts), this one
+ * only turns the refusal into the API's answer before anything changes.
+ */
+export type EnableGate = (name: string, moduleDir: string) => Promise<void>;
+
+/**
  * Wants a module and, first, every module it needs; resolves once it has an answer (running,
  * failed, or held by a dependency that failed). Returns the names it enabled along the way.
+ * `gate` refuses (throws) before any module is wanted.
  */
-export async function enableModule(set: ModuleSet, modulesDir: string, rawName: unknown): Promise<{ sup: ModuleSupervisor; alsoEnabled: string[] }> {
+export async function enableModule(set: ModuleSet, modulesDir: string, rawName: unknown, gate?: EnableGate): Promise<{ sup: ModuleSupervisor; alsoEnabled: string[] }> {
   const fresh = await reread(set, modulesDir, rawName);
   const sup = fresh.sup;
   usable(sup);
+  const closure = dependencyClosure(set.list().map((s) => s.entry), sup.name);
+  if (gate) for (const n of [...closure, sup.name]) await gate(n, set.find(n).entry.dir);
   const alsoEnabled: string[] = [];
-  for (const depName of dependencyClosure(set.list().map((s) => s.entry), sup.name)) {
+  for (const depName of closure) {
     const dep = set.find(depName);
     usable(dep);
     if (!dep.wanted) alsoEnabled.push(dep.name);

@@ -7,29 +7,17 @@
 // box: an import may resolve only inside the module folder, its node_modules and the hub's
 // packages (issue 11, item 4), and no compile error carries a line of source text.
 import { build, type Plugin } from 'esbuild';
-import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { copyFile, mkdir, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, sep } from 'node:path';
 import { HubError } from '../shared/errors.js';
 import { HUB_ROOT } from '../shared/paths.js';
+import { fingerprintFiles, listModuleFiles } from './module-fingerprint.js';
 
 const ENTRY_FILES = ['backend/router', 'frontend/views'];
 const SOURCE_EXT = ['.ts', '.mts', '.js', '.mjs'];
 
 const isSource = (name: string) => SOURCE_EXT.some((x) => name.endsWith(x)) && !name.endsWith('.d.ts');
-
-/** Every regular file of the module (relative paths), not node_modules, dotfiles or symlinks. */
-async function listFiles(dir: string, base = dir): Promise<string[]> {
-  const out: string[] = [];
-  for (const d of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    if (d.name === 'node_modules' || d.name.startsWith('.')) continue;
-    const p = join(dir, d.name);
-    if (d.isDirectory()) out.push(...(await listFiles(p, base)));
-    else if (d.isFile()) out.push(relative(base, p));
-  }
-  return out.sort();
-}
 
 function findEntry(moduleDir: string, base: string): string | null {
   for (const ext of SOURCE_EXT) if (existsSync(join(moduleDir, base + ext))) return base + ext;
@@ -46,17 +34,6 @@ function nodeModulesFor(moduleDir: string): string {
     if (up === dir) return join(HUB_ROOT, 'node_modules');
     dir = up;
   }
-}
-
-/** A hash of every file's name and content: a build is reused only for identical inputs (not size+mtime). */
-async function fingerprint(moduleDir: string, files: string[]): Promise<string> {
-  const h = createHash('sha256');
-  for (const f of files) {
-    const content = await readFile(join(moduleDir, f));
-    h.update(`${f}\0${content.length}\0`);
-    h.update(content);
-  }
-  return h.digest('hex').slice(0, 16);
 }
 
 const real = (p: string) => {
@@ -121,14 +98,14 @@ async function pruneOldBuilds(root: string, keep: number): Promise<void> {
  * Builds are keyed by a fingerprint of the sources, so a crash restart never recompiles.
  */
 export async function compileModule(name: string, moduleDir: string, dataDir: string): Promise<string> {
-  const files = await listFiles(moduleDir);
+  const files = await listModuleFiles(moduleDir);
   const sources = files.filter(isSource);
   const entries = [
     ...ENTRY_FILES.map((b) => findEntry(moduleDir, b)).filter((e): e is string => e !== null),
     ...sources.filter((f) => /^backend\/tasks\/[^/]+\.(ts|mts|js|mjs)$/.test(f)),
   ];
   const root = join(dataDir, 'build', name);
-  const outdir = join(root, await fingerprint(moduleDir, files));
+  const outdir = join(root, (await fingerprintFiles(moduleDir, files)).slice(0, 16));
   if (existsSync(join(outdir, '.complete'))) return outdir;
   await pruneOldBuilds(root, 2);
   await rm(outdir, { recursive: true, force: true });

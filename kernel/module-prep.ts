@@ -16,6 +16,7 @@ import { issueRuntimeCredentials } from './module-roles.js';
 import type { ModuleEntry } from './registry.js';
 import type { Isolation } from './os-isolation.js';
 import { sealBuild } from './os-isolation.js';
+import { assertTested } from './tested-records.js';
 
 export interface ModulePrep {
   prepare(entry: ModuleEntry): Promise<void>;
@@ -48,6 +49,8 @@ export function createModulePrep(config: KernelConfig, db: Database | null, log:
   return {
     async prepare(entry) {
       const m = entry.manifest!;
+      // HUB_REQUIRE_TESTED: every start (boot, API, dashboard, hubctl, hot reload, cluster) comes through here
+      if (config.requireTested) await assertTested(config.dataDir, entry.name, entry.dir);
       builds.set(entry.name, await compile(entry));
       if (db) {
         await migrateModule(db, { name: entry.name, tablePrefix: m.table_prefix, dir: entry.dir }, { log, settings: config.migration });

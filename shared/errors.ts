@@ -46,6 +46,8 @@ export const ERROR_CODES = {
   migration_locked: 409,
   migration_order: 409,
   migration_adopt: 409,
+  /** HUB_REQUIRE_TESTED: the module's current content has no passing `hubctl test` run. */
+  module_untested: 409,
   // module code
   task_failed: 500,
   task_timeout: 504,
