@@ -70,6 +70,18 @@ function program(): Command {
     .option('--adopt', "hand every object carrying the module's prefix to the module's role, whoever owns it (tables made by hand)")
     .action((name: string | undefined, opts: { down?: number; dryRun?: boolean; json?: boolean; adopt?: boolean }) => migrate(name, opts));
 
+  p.command('test [names...]')
+    .description("test modules on their own, on a throwaway database: migrations up/down/up, seal & isolation, the real child, the module's own tests; records the result for HUB_REQUIRE_TESTED")
+    .option('--all', 'every module in HUB_MODULES_DIR')
+    .option('--json', 'one JSON document on stdout')
+    .option('--junit <file>', 'also write a JUnit XML report')
+    .option('--strict', 'warnings (no down section, no tests) fail')
+    .action(async (names: string[], opts: { all?: boolean; json?: boolean; junit?: string; strict?: boolean }) => {
+      // loaded on demand: it pulls in the migrator and the module compiler
+      const { testCommand } = await import('./test-command.js');
+      process.exitCode = await testCommand(names, opts);
+    });
+
   p.command('serve-module <name>')
     .description('run one module on its own (e.g. in its own container); a hub reaches it through remote_url. Needs MODULES__<NAME>__SECRET (or HUB_MODULE_SECRET), the same value the hub has: the module answers only requests that carry it')
     .requiredOption('--port <P>', 'port to listen on', (raw: string) => {
