@@ -84,7 +84,10 @@ export function isEmptyDiff(d: CatalogDiff): boolean {
 /** One phrase for a diff: "left table notes_tags (and 3 more)", "removed column notes_x.y", "changed index notes_i". */
 export function describeDiff(d: CatalogDiff): string {
   const parts: string[] = [];
-  const say = (verb: string, items: string[]) => {
+  const say = (verb: string, all: string[]) => {
+    // a leftover table's columns, constraints, indexes and triggers are its side effects
+    const owners = new Set(all.filter((k) => /^(table|view|materialized view|foreign table|composite type) /.test(k)).map((k) => k.replace(/^[a-z ]+? (?=\S+$)/, '')));
+    const items = all.filter((k) => !/^(column|constraint|trigger) /.test(k) || !owners.has(k.replace(/^[a-z]+ /, '').replace(/\.[^.]+$/, '')));
     if (items.length) parts.push(`${verb} ${items[0]}${items.length > 1 ? ` (and ${items.length - 1} more)` : ''}`);
   };
   say('left', d.left);

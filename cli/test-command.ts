@@ -83,6 +83,9 @@ async function runModule(mod: ModuleEntry, entries: ModuleEntry[], opts: TestOpt
         add([await isolationCheck(c)]);
         add([await childCheck(c)]);
         add([await ownTestsCheck(c)]);
+      } else {
+        const skipped = (name: string): TestedCheck => ({ name, status: 'skip', ms: 0, message: 'not run: the migrations failed' });
+        add(['seal & isolation', 'real child', 'module tests'].map(skipped));
       }
     }
   } finally {

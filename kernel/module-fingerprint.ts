@@ -33,7 +33,32 @@ export async function fingerprintFiles(moduleDir: string, files: string[]): Prom
   return h.digest('hex');
 }
 
-/** The module folder's content hash (fingerprintFiles over listModuleFiles), 64 hex chars. */
+/**
+ * module.json without its `enabled` switch: enabling or disabling a module rewrites the file
+ * (manifest-writer.ts) but changes nothing that was tested. Unparseable text stays as it is.
+ */
+function withoutSwitch(content: Buffer): Buffer {
+  try {
+    const m = JSON.parse(content.toString('utf8')) as unknown;
+    if (!m || typeof m !== 'object' || Array.isArray(m)) return content;
+    const { enabled: _switch, ...rest } = m as Record<string, unknown>;
+    return Buffer.from(JSON.stringify(rest));
+  } catch {
+    return content;
+  }
+}
+
+/**
+ * The module folder's content hash, 64 hex chars: like fingerprintFiles over listModuleFiles,
+ * except that module.json's `enabled` does not count (see withoutSwitch).
+ */
 export async function moduleContentHash(moduleDir: string): Promise<string> {
-  return fingerprintFiles(moduleDir, await listModuleFiles(moduleDir));
+  const h = createHash('sha256');
+  for (const f of await listModuleFiles(moduleDir)) {
+    const raw = await readFile(join(moduleDir, f));
+    const content: Uint8Array = f === 'module.json' ? withoutSwitch(raw) : raw;
+    h.update(`${f}\0${content.length}\0`);
+    h.update(content);
+  }
+  return h.digest('hex');
 }
