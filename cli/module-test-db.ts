@@ -22,8 +22,8 @@ export interface ThrowawayDatabase {
   db: Database;
 }
 
-/** Creates the database and registers its removal with `cleanup`. */
-export async function createThrowaway(databaseUrl: string | undefined, cleanup: RunCleanup): Promise<ThrowawayDatabase> {
+/** Creates the database and registers its removal with `cleanup`; `tmp` is the run's temp folder (the kernel id of hubctl's Database goes there). */
+export async function createThrowaway(databaseUrl: string | undefined, cleanup: RunCleanup, tmp: string): Promise<ThrowawayDatabase> {
   const log = createLogger({ level: 'silent' });
   if (databaseUrl) {
     const name = `hubtest_${randomBytes(5).toString('hex')}`;
@@ -39,7 +39,7 @@ export async function createThrowaway(databaseUrl: string | undefined, cleanup: 
     const u = new URL(databaseUrl);
     u.pathname = `/${name}`;
     const url = u.toString();
-    const db = await openDatabase({ databaseUrl: url, dataDir: join(tmpdir(), 'hubtest-data'), log, connectTimeoutMs: 5_000 });
+    const db = await openDatabase({ databaseUrl: url, dataDir: join(tmp, 'hubctl-data'), log, connectTimeoutMs: 5_000 });
     cleanup.add(() => db.close());
     return { url, name, embedded: false, db };
   }

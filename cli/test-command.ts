@@ -4,7 +4,7 @@
 // is recorded against the module's content hash in HUB_DATA_DIR/tested/<name>.json
 // (kernel/tested-records.ts), which HUB_REQUIRE_TESTED=true asks for before any start.
 // Exit 1 when any check failed. --json: one JSON document on stdout; --junit <file>: JUnit XML.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -50,7 +50,7 @@ function line(c: TestedCheck): string {
   return [`  ${mark} ${c.name} ${pc.dim(`(${c.ms} ms)`)}${msg}`, ...rest.map((l) => `      ${l}`)].join('\n');
 }
 
-async function runModule(mod: ModuleEntry, entries: ModuleEntry[], opts: TestOptions, print: (s: string) => void): Promise<ModuleRun> {
+async function runModule(mod: ModuleEntry, entries: ModuleEntry[], opts: TestOptions, print: (s: string) => void, stage: string | null): Promise<ModuleRun> {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
   // hashed before anything runs: an edit during the run leaves the module untested
@@ -67,11 +67,15 @@ async function runModule(mod: ModuleEntry, entries: ModuleEntry[], opts: TestOpt
   const tmp = mkdtempSync(join(tmpdir(), `hubtest-${mod.name}-`));
   cleanup.tell({ dir: tmp });
   cleanup.add(async () => rmSync(tmp, { recursive: true, force: true }));
+  if (stage) {
+    cleanup.tell({ dir: stage });
+    cleanup.add(async () => rmSync(stage, { recursive: true, force: true }));
+  }
   try {
     const deps = dependencyClosure(entries, mod.name).map((n) => entries.find((e) => e.name === n)!);
     let ctx: CheckContext | null = null;
     const db = await timed('throwaway database', async () => {
-      const tdb = await createThrowaway(process.env.DATABASE_URL || undefined, cleanup);
+      const tdb = await createThrowaway(process.env.DATABASE_URL || undefined, cleanup, tmp);
       ctx = { mod, deps, tdb, cleanup, tmp, strict: opts.strict === true };
       return { status: 'pass', message: tdb.embedded ? `embedded PostgreSQL in a temp folder` : tdb.name };
     });
@@ -98,25 +102,59 @@ async function runModule(mod: ModuleEntry, entries: ModuleEntry[], opts: TestOpt
   return { module: mod.name, hash, passed, checks, summary, started_at: startedAt };
 }
 
+/** Folders the kernel never loads but `hubctl test` does: modules/_template (what hubctl create copies). */
+const TEMPLATE_FOLDER = /^_[a-z][a-z0-9_]{0,38}$/;
+
+/**
+ * A template folder (modules/_template, named template_module in its module.json) staged as a
+ * module folder named after its manifest, in a temp folder, and read as the kernel reads modules.
+ */
+async function stageTemplate(modulesDir: string, folder: string): Promise<{ entry: ModuleEntry; stage: string }> {
+  const src = join(modulesDir, folder);
+  let manifestName: unknown;
+  try {
+    manifestName = (JSON.parse(readFileSync(join(src, 'module.json'), 'utf8')) as { name?: unknown }).name;
+  } catch (e) {
+    throw new CliError(`${folder}/module.json is unreadable (${(e as Error).message}), fix it`, EXIT.error);
+  }
+  const name = checkName(String(manifestName));
+  const stage = mkdtempSync(join(tmpdir(), `hubtest-stage-${name}-`));
+  cpSync(src, join(stage, name), { recursive: true, filter: (p) => !p.split('/').includes('node_modules') });
+  const entry = (await scanModules(stage, HUB_VERSION)).find((e) => e.name === name);
+  if (!entry?.manifest || entry.error) {
+    rmSync(stage, { recursive: true, force: true });
+    throw new CliError(`${folder} cannot be tested: ${entry?.error?.message ?? 'module.json is unusable'}`, EXIT.error);
+  }
+  return { entry, stage };
+}
+
 /** Runs the command; returns the exit code (0 all passed, 1 a check failed). */
 export async function testCommand(rawNames: string[], opts: TestOptions): Promise<number> {
   const dir = modulesDir();
   const entries = await scanModules(dir, HUB_VERSION);
   if (opts.all && rawNames.length) throw new CliError('give module names or --all, not both', EXIT.usage);
   if (!opts.all && rawNames.length === 0) throw new CliError('which module? hubctl test <name...> or hubctl test --all', EXIT.usage);
-  const names = opts.all ? entries.filter((e) => e.manifest).map((e) => e.name) : rawNames.map(checkName);
-  const mods = names.map((n) => {
+  const templates = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && TEMPLATE_FOLDER.test(d.name)).map((d) => d.name);
+  const names = opts.all ? [...entries.filter((e) => e.manifest).map((e) => e.name), ...templates] : rawNames.map((n) => (TEMPLATE_FOLDER.test(n) ? n : checkName(n)));
+  const stages = new Map<string, string>();
+  const mods = await Promise.all(names.map(async (n) => {
+    if (TEMPLATE_FOLDER.test(n)) {
+      const staged = await stageTemplate(dir, n);
+      stages.set(staged.entry.name, staged.stage);
+      entries.push(staged.entry);
+      return staged.entry;
+    }
     const e = entries.find((x) => x.name === n);
     if (!e) throw new CliError(`no module named "${n}" in ${dir}, see ls ${dir} or set HUB_MODULES_DIR`, EXIT.notFound);
     if (!e.manifest || e.error) throw new CliError(`${n} cannot be tested: ${e.error?.message ?? 'module.json is unusable'}`, EXIT.error);
     return e;
-  });
+  }));
   const print = opts.json ? () => undefined : (s: string) => process.stdout.write(s + '\n');
   const t0 = performance.now();
   const runs: ModuleRun[] = [];
   for (const mod of mods) {
     print(pc.bold(mod.name));
-    const r = await runModule(mod, entries, opts, print);
+    const r = await runModule(mod, entries, opts, print, stages.get(mod.name) ?? null);
     runs.push(r);
     const s = r.summary;
     print(`  ${r.passed ? pc.green('passed') : pc.red('FAILED')}: ${s.passed} passed, ${s.failed} failed, ${s.warnings} warning${s.warnings === 1 ? '' : 's'} in ${(s.ms / 1000).toFixed(1)} s`);
