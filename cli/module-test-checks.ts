@@ -186,6 +186,9 @@ export async function isolationCheck(ctx: CheckContext): Promise<CheckResult> {
   });
 }
 
+/** vitest's JSON reporter marks a failed test so. */
+const VITEST_FAILED = new Set(['failed']);
+
 interface VitestJson {
   numTotalTests?: number;
   numFailedTests?: number;
@@ -230,7 +233,18 @@ export async function ownTestsCheck(ctx: CheckContext): Promise<CheckResult> {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
-    if (child.pid) ctx.cleanup.tell({ pid: child.pid });
+    if (child.pid) {
+      const pid = child.pid;
+      ctx.cleanup.tell({ pid });
+      // on Ctrl-C the run's cleanup ends vitest and its workers (its own process group)
+      ctx.cleanup.add(async () => {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // exited already
+        }
+      });
+    }
     let output = '';
     child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
     child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
@@ -244,7 +258,8 @@ export async function ownTestsCheck(ctx: CheckContext): Promise<CheckResult> {
     if (!parsed) return { status: 'fail', message: `vitest exited with ${code} and no report:\n${firstLines(output, 12)}` };
     const failures: string[] = [];
     for (const file of parsed.testResults ?? []) {
-      const failed = (file.assertionResults ?? []).filter((a) => a.status === 'failed');
+      // vitest's own outcome words, not module states
+      const failed = (file.assertionResults ?? []).filter((a) => VITEST_FAILED.has(a.status ?? ''));
       for (const a of failed) failures.push(`${a.fullName ?? '?'}: ${firstLines((a.failureMessages ?? []).join('\n'))}`);
       if (failed.length === 0 && file.message) failures.push(`${file.name ?? 'a test file'}: ${firstLines(file.message)}`);
     }
