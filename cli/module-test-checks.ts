@@ -32,6 +32,8 @@ export interface CheckContext {
   tmp: string;
   /** --strict: warnings (no down section, no tests, no roles) fail. */
   strict: boolean;
+  /** How messages name the module's folder: `modules/notes`, `modules/_template` (a staged template's source). */
+  folder: string;
 }
 
 export const target = (e: ModuleEntry, dir = e.dir): MigrationTarget => ({ name: e.name, tablePrefix: e.manifest!.table_prefix, dir });
@@ -210,7 +212,7 @@ export async function ownTestsCheck(ctx: CheckContext): Promise<CheckResult> {
   return timed('module tests', async () => {
     const testsDir = join(ctx.mod.dir, 'tests');
     const files = existsSync(testsDir) ? readdirSync(testsDir).filter((f) => f.endsWith('.test.ts')) : [];
-    if (files.length === 0) return { status: warnOrFail(ctx.strict), message: `no tests in modules/${ctx.mod.name}/tests` };
+    if (files.length === 0) return { status: warnOrFail(ctx.strict), message: `no tests in ${ctx.folder}/tests` };
     const report = join(ctx.tmp, 'vitest.json');
     const config = join(ctx.tmp, 'vitest.config.mjs');
     writeFileSync(config, `export default ${JSON.stringify({

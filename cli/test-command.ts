@@ -50,7 +50,7 @@ function line(c: TestedCheck): string {
   return [`  ${mark} ${c.name} ${pc.dim(`(${c.ms} ms)`)}${msg}`, ...rest.map((l) => `      ${l}`)].join('\n');
 }
 
-async function runModule(mod: ModuleEntry, entries: ModuleEntry[], opts: TestOptions, print: (s: string) => void, stage: string | null): Promise<ModuleRun> {
+async function runModule(mod: ModuleEntry, entries: ModuleEntry[], opts: TestOptions, print: (s: string) => void, stage: string | null, folder: string): Promise<ModuleRun> {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
   // hashed before anything runs: an edit during the run leaves the module untested
@@ -76,7 +76,7 @@ async function runModule(mod: ModuleEntry, entries: ModuleEntry[], opts: TestOpt
     let ctx: CheckContext | null = null;
     const db = await timed('throwaway database', async () => {
       const tdb = await createThrowaway(process.env.DATABASE_URL || undefined, cleanup, tmp);
-      ctx = { mod, deps, tdb, cleanup, tmp, strict: opts.strict === true };
+      ctx = { mod, deps, tdb, cleanup, tmp, strict: opts.strict === true, folder };
       return { status: 'pass', message: tdb.embedded ? `embedded PostgreSQL in a temp folder` : tdb.name };
     });
     add([db]);
@@ -138,10 +138,12 @@ export async function testCommand(rawNames: string[], opts: TestOptions): Promis
   const templates = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && TEMPLATE_FOLDER.test(d.name)).map((d) => d.name);
   const names = opts.all ? [...entries.filter((e) => e.manifest).map((e) => e.name), ...templates] : rawNames.map((n) => (TEMPLATE_FOLDER.test(n) ? n : checkName(n)));
   const stages = new Map<string, string>();
+  const folders = new Map<string, string>();
   const mods = await Promise.all(names.map(async (n) => {
     if (TEMPLATE_FOLDER.test(n)) {
       const staged = await stageTemplate(dir, n);
       stages.set(staged.entry.name, staged.stage);
+      folders.set(staged.entry.name, `modules/${n}`);
       entries.push(staged.entry);
       return staged.entry;
     }
@@ -155,7 +157,7 @@ export async function testCommand(rawNames: string[], opts: TestOptions): Promis
   const runs: ModuleRun[] = [];
   for (const mod of mods) {
     print(pc.bold(mod.name));
-    const r = await runModule(mod, entries, opts, print, stages.get(mod.name) ?? null);
+    const r = await runModule(mod, entries, opts, print, stages.get(mod.name) ?? null, folders.get(mod.name) ?? `modules/${mod.name}`);
     runs.push(r);
     const s = r.summary;
     print(`  ${r.passed ? pc.green('passed') : pc.red('FAILED')}: ${s.passed} passed, ${s.failed} failed, ${s.warnings} warning${s.warnings === 1 ? '' : 's'} in ${(s.ms / 1000).toFixed(1)} s`);

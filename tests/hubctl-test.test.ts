@@ -42,6 +42,9 @@ describe('hubctl test', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`✗ migrations \\(\\d+ ms\\)  002_add_x\\.sql down left table ${p}tags`));
     expect(r.stdout).toMatch(/FAILED: 1 passed, 1 failed/);
+    // the run's database and module roles are gone with it
+    const dbName = /✓ throwaway database \(\d+ ms\)  (hubtest_[0-9a-f]+)/.exec(r.stdout)![1]!;
+    expect(await leftovers(dbName, rolePrefixFor(dbName))).toEqual({ databases: 0, roles: 0 });
     expect(tempFoldersOf(name)).toEqual([]);
   });
 
