@@ -5,7 +5,7 @@
 // dropped by the run's cleanup (module-test-cleanup.ts), module roles included.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { openDatabase, type Database } from '../kernel/database.js';
@@ -32,6 +32,8 @@ export async function createThrowaway(databaseUrl: string | undefined, cleanup: 
     await admin.connect();
     try {
       await admin.query(`CREATE DATABASE "${name}"`);
+      // says whose it is, should both hubctl and its reaper be killed (a whole container stopped)
+      await admin.query(`COMMENT ON DATABASE "${name}" IS ${pg.escapeLiteral(`hubctl test throwaway database (pid ${process.pid} on ${hostname()}, ${new Date().toISOString()}); safe to drop`)}`);
     } finally {
       await admin.end().catch(() => undefined);
     }

@@ -4,7 +4,7 @@
 // result feeds HUB_REQUIRE_TESTED (API, CLI, boot).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rolePrefixFor } from '../kernel/module-roles.js';
@@ -12,7 +12,7 @@ import { ADMIN_URL } from './helpers/database.js';
 import { HUBCTL, hubctl } from './helpers/hubctl.js';
 import { startKernel, stopAllKernels } from './helpers/kernel.js';
 import { leftovers, PASSING_TEST, processesMentioning, tempFoldersOf, writeTestedModule } from './helpers/module-tests.js';
-import { tempDir } from './helpers/modules.js';
+import { tempDir, writeModule } from './helpers/modules.js';
 import { freePort } from './helpers/ports.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -108,6 +108,46 @@ describe('hubctl test', () => {
     expect(xml.match(/<testcase classname="hubctl\.\w+" name="[^"]+" time="\d+\.\d{3}"\/>/g)).toHaveLength(5);
     expect(xml).toContain('name="seal &amp; isolation"');
     expect(xml.trimEnd().endsWith('</testsuites>')).toBe(true);
+  });
+});
+
+describe('hubctl test without DATABASE_URL', () => {
+  it('runs on a throwaway embedded PostgreSQL and leaves no server or folder behind', async () => {
+    const modulesDir = tempDir('modules');
+    const name = unique('embed');
+    writeTestedModule(modulesDir, name, { tests: { 'ok.test.ts': "import { expect, test } from 'vitest';\ntest('has a database', () => { expect(process.env.HUB_TEST_DATABASE_URL).toMatch(/^postgres:\\/\\/postgres:/); });\n" } });
+    const before = new Set(processesMentioning('hubtest-pg-'));
+    const r = await hubctl(['test', name], { HUB_MODULES_DIR: modulesDir, HUB_DATA_DIR: tempDir('data'), NO_COLOR: '1' });
+    expect(r.stdout).toMatch(/✓ throwaway database \(\d+ ms\)  embedded PostgreSQL in a temp folder/);
+    expect(r.stdout).toMatch(/✓ module tests/);
+    expect(r.code).toBe(0);
+    expect(processesMentioning('hubtest-pg-').filter((p) => !before.has(p))).toEqual([]);
+    expect(tempFoldersOf(name)).toEqual([]);
+  }, 180_000);
+});
+
+describe('the record of a run', () => {
+  it('cannot be written by a module child (HUB_DATA_DIR is the kernel\'s)', async () => {
+    const modulesDir = tempDir('modules');
+    const dataDir = tempDir('data');
+    const name = unique('forger');
+    const target = join(dataDir, 'tested', `${name}.json`);
+    mkdirSync(join(dataDir, 'tested'), { recursive: true, mode: 0o700 });
+    writeModule(modulesDir, name, {
+      manifest: { public_routes: [`GET /api/v1/${name}/forge`] },
+      router: `import { writeFileSync } from 'node:fs';
+export default (router) => {
+  router.get('/forge', (req, res) => {
+    try { writeFileSync(${JSON.stringify(target)}, '{"passed":true}'); res.json({ wrote: true }); }
+    catch (e) { res.json({ wrote: false, code: String(e.code) }); }
+  });
+};`,
+    });
+    const k = await startKernel({ modulesDir, dataDir });
+    await k.waitForState(name, 'running');
+    const r = (await (await k.get(`/api/v1/${name}/forge`)).json()) as { wrote: boolean; code?: string };
+    expect(r.wrote).toBe(false);
+    expect(existsSync(target)).toBe(false);
   });
 });
 
