@@ -103,6 +103,16 @@ async function runModule(mod: ModuleEntry, entries: ModuleEntry[], opts: TestOpt
   return { module: mod.name, hash, passed, checks, summary, started_at: startedAt };
 }
 
+/** A module whose module.json the registry refuses: one failed check, recorded as failed. */
+async function refusedRun(mod: ModuleEntry, print: (s: string) => void): Promise<ModuleRun> {
+  const check: TestedCheck = { name: 'module.json', status: 'fail', ms: 0, message: mod.error?.message ?? `modules/${mod.name}/module.json is unusable` };
+  print(line(check));
+  const hash = await moduleContentHash(mod.dir);
+  // a folder whose name is not a module name has no record to write
+  await writeTestedRecord(dataDir(), { module: mod.name, hash, passed: false, at: new Date().toISOString(), hub_version: HUB_VERSION, checks: [check] }).catch(() => undefined);
+  return { module: mod.name, hash, passed: false, checks: [check], summary: summarise([check], 0), started_at: new Date().toISOString() };
+}
+
 /** Folders the kernel never loads but `hubctl test` does: modules/_template (what hubctl create copies). */
 const TEMPLATE_FOLDER = /^_[a-z][a-z0-9_]{0,38}$/;
 
@@ -136,7 +146,7 @@ export async function testCommand(rawNames: string[], opts: TestOptions): Promis
   if (opts.all && rawNames.length) throw new CliError('give module names or --all, not both', EXIT.usage);
   if (!opts.all && rawNames.length === 0) throw new CliError('which module? hubctl test <name...> or hubctl test --all', EXIT.usage);
   const templates = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && TEMPLATE_FOLDER.test(d.name)).map((d) => d.name);
-  const names = opts.all ? [...entries.filter((e) => e.manifest).map((e) => e.name), ...templates] : rawNames.map((n) => (TEMPLATE_FOLDER.test(n) ? n : checkName(n)));
+  const names = opts.all ? [...entries.map((e) => e.name), ...templates] : rawNames.map((n) => (TEMPLATE_FOLDER.test(n) ? n : checkName(n)));
   const stages = new Map<string, string>();
   const folders = new Map<string, string>();
   const mods = await Promise.all(names.map(async (n) => {
@@ -149,7 +159,7 @@ export async function testCommand(rawNames: string[], opts: TestOptions): Promis
     }
     const e = entries.find((x) => x.name === n);
     if (!e) throw new CliError(`no module named "${n}" in ${dir}, see ls ${dir} or set HUB_MODULES_DIR`, EXIT.notFound);
-    if (!e.manifest || e.error) throw new CliError(`${n} cannot be tested: ${e.error?.message ?? 'module.json is unusable'}`, EXIT.error);
+    // a module the registry refuses is a failed run (one check), not the end of --all
     return e;
   }));
   const print = opts.json ? () => undefined : (s: string) => process.stdout.write(s + '\n');
@@ -157,7 +167,9 @@ export async function testCommand(rawNames: string[], opts: TestOptions): Promis
   const runs: ModuleRun[] = [];
   for (const mod of mods) {
     print(pc.bold(mod.name));
-    const r = await runModule(mod, entries, opts, print, stages.get(mod.name) ?? null, folders.get(mod.name) ?? `modules/${mod.name}`);
+    const r = mod.manifest && !mod.error
+      ? await runModule(mod, entries, opts, print, stages.get(mod.name) ?? null, folders.get(mod.name) ?? `modules/${mod.name}`)
+      : await refusedRun(mod, print);
     runs.push(r);
     const s = r.summary;
     print(`  ${r.passed ? pc.green('passed') : pc.red('FAILED')}: ${s.passed} passed, ${s.failed} failed, ${s.warnings} warning${s.warnings === 1 ? '' : 's'} in ${(s.ms / 1000).toFixed(1)} s`);
