@@ -111,6 +111,22 @@ describe('hubctl test', () => {
   });
 });
 
+describe('hubctl test --all', () => {
+  it('reports a module the registry refuses as a failed module and still tests the others', async () => {
+    const modulesDir = tempDir('modules');
+    const good = unique('good');
+    writeTestedModule(modulesDir, good, { tests: { 'ok.test.ts': PASSING_TEST } });
+    writeModule(modulesDir, unique('broken'), { manifestText: '{"name": ' });
+    const r = await hubctl(['test', '--all', '--json'], envFor(modulesDir, tempDir('data')));
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout) as { modules: { module: string; passed: boolean; checks: { name: string; status: string; message: string }[] }[] };
+    const broken = doc.modules.find((m) => m.module.startsWith('broken'))!;
+    expect(broken.passed).toBe(false);
+    expect(broken.checks).toEqual([expect.objectContaining({ name: 'module.json', status: 'fail', message: expect.stringMatching(/invalid JSON/) })]);
+    expect(doc.modules.find((m) => m.module === good)!.passed).toBe(true);
+  });
+});
+
 describe('hubctl test without DATABASE_URL', () => {
   it('runs on a throwaway embedded PostgreSQL and leaves no server or folder behind', async () => {
     const modulesDir = tempDir('modules');
