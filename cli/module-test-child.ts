@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { hasGivenUp, isModuleState, isStarted } from '../shared/module-states.js';
+import { envName } from '../shared/names.js';
 import { HUB_ROOT } from '../shared/paths.js';
 import { timed, type CheckContext, type CheckResult } from './module-test-checks.js';
 
@@ -50,6 +51,11 @@ export async function childCheck(ctx: CheckContext): Promise<CheckResult> {
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'json',
     };
+    // the module's own settings as the operator set them (MODULES__<NAME>__<KEY>), for it and its dependencies
+    for (const e of [...ctx.deps, ctx.mod]) {
+      const head = `MODULES__${envName(e.name)}__`;
+      for (const [k, v] of Object.entries(process.env)) if (k.startsWith(head) && v !== undefined) env[k] = v;
+    }
     const kernel = spawn(process.execPath, [join(HUB_ROOT, 'dist', 'kernel', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     if (kernel.pid) ctx.cleanup.tell({ pid: kernel.pid });
     const exited = new Promise<void>((resolve) => kernel.once('exit', () => resolve()));
