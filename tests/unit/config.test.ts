@@ -22,6 +22,11 @@ describe('loadConfig', () => {
     expect(c.timing.startTimeoutMs).toBe(15_000);
     expect(c.modulesDir).toBe('/srv/modules');
   });
+  it('reads HUB_REQUIRE_TESTED as a checked boolean, off by default', () => {
+    expect(loadConfig({}, '/srv').requireTested).toBe(false);
+    expect(loadConfig({ HUB_REQUIRE_TESTED: 'true' }, '/srv').requireTested).toBe(true);
+    expect(problems({ HUB_REQUIRE_TESTED: 'ye' })).toEqual(['HUB_REQUIRE_TESTED="ye": expected one of true, false, 1, 0, yes, no, on, off (default false)']);
+  });
   it('checks the sign-in settings: a typo never quietly means password sign-in or plain cookies', () => {
     const p = problems({ HUB_AUTH: 'oicd', HUB_SECURE_COOKIES: 'ture' });
     expect(p).toEqual([
