@@ -6,18 +6,25 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import { hasGivenUp, isModuleState, isStarted } from '../shared/module-states.js';
 import { envName } from '../shared/names.js';
 import { HUB_ROOT } from '../shared/paths.js';
 import { timed, type CheckContext, type CheckResult } from './module-test-checks.js';
 
-/** What is not copied: installed packages (resolved from the hub's), tool output, the module's tests. */
-const SKIP = new Set(['node_modules', 'coverage', 'tests']);
+/** Top-level folders not copied: tool output and the module's tests (they run in their own check). */
+const SKIP_TOP = new Set(['coverage', 'tests']);
+
+/** Not copied anywhere: installed packages (resolved from the hub's, as the compiler does) and dotfiles. */
+function copied(from: string, src: string): boolean {
+  const parts = relative(from, src).split(sep).filter(Boolean);
+  if (parts.length === 0) return true;
+  return !SKIP_TOP.has(parts[0]!) && !parts.some((p) => p === 'node_modules' || p.startsWith('.'));
+}
 
 function copyModule(from: string, toModules: string): void {
   const to = join(toModules, basename(from));
-  cpSync(from, to, { recursive: true, filter: (src) => !SKIP.has(basename(src)) && !basename(src).startsWith('.') || src === from });
+  cpSync(from, to, { recursive: true, filter: (src) => copied(from, src) });
   const file = join(to, 'module.json');
   const manifest = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   writeFileSync(file, JSON.stringify({ ...manifest, enabled: true }, null, 2));
