@@ -15,6 +15,7 @@ import { migrate } from './migrate.js';
 import { checkName, moduleCommand } from './module-commands.js';
 import { start } from './start.js';
 import { status } from './status.js';
+import { parseInterval, top } from './top.js';
 import { grantCommand, tokenCreate, userAdd, userList, userPasswd } from './user-commands.js';
 
 function positiveInt(raw: string): number {
@@ -32,9 +33,16 @@ function program(): Command {
     .exitOverride();
 
   p.command('status')
-    .description('every module: state, pid, uptime, restarts, memory, API prefix')
+    .description('every module: state, pid, uptime, restarts, CPU, memory, API prefix')
     .option('--json', 'the module records as JSON')
     .action((opts: { json?: boolean }) => status(client(), opts));
+
+  p.command('top')
+    .description('live per-module CPU, memory, requests/s, errors/s and p95 latency, redrawn in place (Ctrl-C quits)')
+    .option('--once', 'print one frame and exit (for pipes and scripts)')
+    .option('--json', 'one frame as JSON')
+    .option('--interval <S>', 'seconds between frames', parseInterval, 2)
+    .action((opts: { once?: boolean; json?: boolean; interval: number }) => top(client(), opts));
 
   for (const [verb, text] of [
     ['enable', 'migrate and start a module (and the modules it needs); persisted in module.json'],

@@ -34,6 +34,8 @@ export interface KernelConfig {
   holdMs: number;
   /** How often a remote module's health route is checked (HUB_REMOTE_CHECK_MS). */
   remoteCheckMs: number;
+  /** HUB_HISTORY_INTERVAL_MS (100–60000, default 5000): one chart point per module this often (kernel/metrics-history.ts). */
+  historyIntervalMs: number;
   /** HUB_ISOLATION: auto (uid when the kernel can switch users), uid, process. */
   isolation: 'auto' | 'uid' | 'process';
   /** HUB_UID_BASE: first OS uid for module children. */
@@ -219,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     childPermissions: r.bool('HUB_CHILD_PERMISSIONS', true),
     holdMs: r.int('HUB_HOLD_MS', 2000),
     remoteCheckMs: r.int('HUB_REMOTE_CHECK_MS', 2000, 50),
+    historyIntervalMs: r.int('HUB_HISTORY_INTERVAL_MS', 5000, 100, 60_000),
     isolation: r.oneOf('HUB_ISOLATION', ['auto', 'uid', 'process'] as const, 'auto'),
     uidBase: r.int('HUB_UID_BASE', 200_000, 1000, 2 ** 31 - 100_001),
     limits: {

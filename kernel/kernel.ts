@@ -28,7 +28,7 @@ import { syncModules } from './module-sync.js';
 import { LogHub } from './logs.js';
 import { migrateKernel } from './migrator.js';
 import { createModulePrep, type ModulePrep } from './module-prep.js';
-import { createObservability } from './observability.js';
+import { createObservability, type Observability } from './observability.js';
 import { createProxyTarget } from './proxy.js';
 import { remoteUrlFor, scanModules, type ModuleEntry } from './registry.js';
 import { childReadPaths } from './child-sandbox.js';
@@ -66,6 +66,7 @@ export class Kernel {
   ready = false;
   private readonly seen: SeenSwitches;
   private stopping = false;
+  private observability: Observability | null = null;
 
   constructor(
     readonly config: KernelConfig,
@@ -147,7 +148,7 @@ export class Kernel {
     this.spares = new SparePool(config.spareChildren, config.childPermissions ? childReadPaths(config, entries) : null);
 
     // metrics, API docs and dashboard; `observe` counts and times every proxied module request
-    const observability = createObservability(this);
+    const observability = (this.observability = createObservability(this));
     if (this.db) this.cluster = new ClusterSync(this.db);
     await this.settleSwitches();
 
@@ -282,6 +283,7 @@ export class Kernel {
     for (const s of servers) s.closeIdleConnections();
     await this.watcher?.close();
     this.spares.close();
+    this.observability?.close();
     await this.modules.stopAll();
     for (const s of servers) s.closeAllConnections();
     await this.cluster?.close();

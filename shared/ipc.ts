@@ -45,6 +45,11 @@ export interface ChildStats {
   loopLagMs: number;
   /** Process CPU time (user+system) in microseconds since start. */
   cpuMicros: number;
+  /**
+   * CPU use over the last ~2 s in % of one core, measured by the kernel from /proc (never sent
+   * by a child; kernel/child-process.ts sets it); absent where the kernel cannot read /proc.
+   */
+  cpuPercent?: number;
 }
 
 export type KernelToChild =
