@@ -151,6 +151,7 @@ export class Kernel {
     const observability = (this.observability = createObservability(this));
     if (this.db) this.cluster = new ClusterSync(this.db);
     await this.settleSwitches();
+    observability.start();
 
     const publicApp = createKernelApp(this, (a) => {
       mountStartPage(a, this, identity);

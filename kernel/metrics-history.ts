@@ -277,10 +277,11 @@ export class MetricsHistory {
     }
     const base = h.cpuBase;
     h.cpuBase = { pid, micros, at: t };
-    // a new process: its clock started at zero some time within this interval
-    const from = base && base.pid === pid ? base : { micros: 0, at: t - this.intervalMs };
-    const wallMicros = (t - from.at) * 1000;
-    return { cpu: wallMicros > 0 ? Math.max(0, ((micros - from.micros) / wallMicros) * 100) : NaN, rss };
+    // a new process (or a warm spare taken from the pool): its clock says nothing about this
+    // interval yet, so the point has no CPU figure and the next one has
+    if (!base || base.pid !== pid) return { cpu: NaN, rss };
+    const wallMicros = (t - base.at) * 1000;
+    return { cpu: wallMicros > 0 ? Math.max(0, ((micros - base.micros) / wallMicros) * 100) : NaN, rss };
   }
 
   /** Names with a history (every module the hub has), sorted. */

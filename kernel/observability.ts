@@ -18,6 +18,8 @@ export interface Observability {
   mountPublic(app: Express): void;
   /** GET /metrics, the chart history, the dashboard, /login, /api/v1/events, and /api/docs with the admin scheme. */
   mountAdmin(app: Express, sessions: AdminSessions): void;
+  /** Starts the history's sampling and event marks; call once each module's switch is settled (no boot-time "enabled" marks). */
+  start(): void;
   /** Stops the history's sampling timer. */
   close(): void;
 }
@@ -25,7 +27,6 @@ export interface Observability {
 export function createObservability(kernel: HubView): Observability {
   const metrics = createMetrics(kernel);
   const history = new MetricsHistory(kernel, kernel.config.historyIntervalMs);
-  history.start();
   let docs: OpenApiCollector | undefined;
   return {
     observe(sup, req, res) {
@@ -42,6 +43,9 @@ export function createObservability(kernel: HubView): Observability {
       // the docs' pages are public reading; on this origin their "Try it out" may carry the token
       docs = mountDocs(app, kernel, 'admin', docs);
       mountDashboard(app, kernel, sessions);
+    },
+    start() {
+      history.start();
     },
     close() {
       history.stop();
