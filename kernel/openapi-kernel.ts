@@ -43,9 +43,29 @@ export const kernelPaths: Record<string, Record<string, Record<string, unknown>>
       responses: { '200': { description: 'log entries' }, '401': error, '404': error },
     },
   },
+  // the chart history (kernel/history-api.ts), admin origin only
+  '/api/v1/history': { get: historyOp('history_all', 'Every module\'s chart history (admin origin): {window, now, modules: {name: history}}', false) },
+  '/api/v1/modules/{name}/history': { get: historyOp('history', "A module's chart history (admin origin): points {t, req_per_s, err_per_s, p50_ms, p95_ms, cpu_percent, rss_bytes} as columns, events {t, kind}", true) },
   // identity (DESIGN.md "Identity and permissions"): sign-in on the public origin ...
   ...identityPaths(),
 };
+
+/** GET …/history: window, since, last (kernel/history-api.ts). */
+function historyOp(id: string, summary: string, perModule: boolean): Record<string, unknown> {
+  return {
+    tags: [KERNEL_TAG],
+    summary,
+    operationId: `hub__${id}`,
+    parameters: [
+      ...(perModule ? [name] : []),
+      { name: 'window', in: 'query', schema: { type: 'string', enum: ['1h', '24h'], default: '1h' } },
+      { name: 'since', in: 'query', description: 'only points newer than this time (ms since the epoch)', schema: { type: 'integer' } },
+      { name: 'last', in: 'query', description: 'only the last N points', schema: { type: 'integer', minimum: 1 } },
+    ],
+    security: [{ adminToken: [] }],
+    responses: { '200': { description: 'history' }, '400': error, '401': error, ...(perModule ? { '404': error } : {}) },
+  };
+}
 
 /** Sign-in, tokens, users, grants and audit (kernel/auth-routes.ts, kernel/identity-admin-api.ts). */
 function identityPaths(): Record<string, Record<string, Record<string, unknown>>> {

@@ -215,6 +215,13 @@ describe('charts in Chromium', () => {
     // the 24 h points come one a minute: the restart mark is there before the first one
     await waitFor(async () => ((await block('busy').getAttribute('data-events')) ?? '').includes('restart'), { what: 'the restart mark in the 24 h window' });
     expect(await page.locator('#charts figure.chart').count()).toBe(5);
+
+    // back to the hour for the README's picture of a module page
+    await page.locator('#charts button[data-window="1h"]').click();
+    await waitFor(async () => (await num('busy', 'data-points')) > 0, { what: 'points again in the 1 h window' });
+    const shot = process.env.UPDATE_SCREENSHOT === '1' ? join(HUB_ROOT, 'docs', 'module-page.png') : join(tempDir('shot'), 'module-page.png');
+    await page.locator('#charts').screenshot({ path: shot });
+    expect(statSync(shot).size).toBeGreaterThan(5_000);
     expect(problems).toEqual([]);
   });
 });
