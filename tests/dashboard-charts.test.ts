@@ -16,11 +16,12 @@ import { waitFor } from './helpers/wait.js';
 const CHROMIUM = '/usr/bin/chromium';
 const INTERVAL_MS = 300;
 
-// answers, fails with a 500, or burns ~40 ms of CPU
+// answers, fails with a 500, burns ~40 ms of CPU, or exits (a crash)
 const busyRouter = `export default (router) => {
   router.get('/hello', (req, res) => res.json({ ok: true }));
   router.get('/fail', (req, res) => res.status(500).json({ error: 'boom', message: 'on purpose' }));
   router.get('/spin', (req, res) => { const end = Date.now() + 40; let x = 0; while (Date.now() < end) x++; res.json({ x }); });
+  router.get('/exit', (req, res) => { res.json({ bye: true }); setTimeout(() => process.exit(3), 10); });
 };`;
 
 interface Points {
@@ -148,15 +149,22 @@ describe('chart history on the admin origin', () => {
     expect((await k.admin('/api/v1/modules/nosuch/history')).status).toBe(404);
   });
 
-  it('marks a restart on the time axis and carries CPU in the module record', async () => {
+  it('marks a crash and its restart, and a requested restart, on the time axis; CPU is in the module record', async () => {
     const rec = await k.record('busy');
     expect(typeof rec.cpu_percent).toBe('number');
+    await (await k.get('/api/v1/busy/exit')).arrayBuffer();
+    const crashed = await waitFor(async () => {
+      const x = await history('busy');
+      return x.events.kind.includes('crash') && x.events.kind.includes('restart') ? x : undefined;
+    }, { what: 'crash and restart events' });
+    expect(crashed.events.kind.indexOf('crash')).toBeLessThan(crashed.events.kind.indexOf('restart'));
+    await k.waitForState('busy', 'running');
     const res = await k.admin('/api/v1/modules/busy/restart', { method: 'POST' });
     expect(res.ok).toBe(true);
     const h = await waitFor(async () => {
       const x = await history('busy');
-      return x.events.kind.includes('restart') ? x : undefined;
-    }, { what: 'a restart event' });
+      return x.events.kind.filter((kind) => kind === 'restart').length === 2 ? x : undefined;
+    }, { what: 'a second restart event' });
     expect(h.events.t.at(-1)).toBeGreaterThan(Date.now() - 60_000);
   });
 });

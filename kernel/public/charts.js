@@ -212,6 +212,15 @@
           merge(name, h, body.now || Date.now());
           if (h && h.interval_ms) interval = h.interval_ms;
         }
+        // a module that left the hub (hot reload) leaves the page too
+        if (!scope) {
+          for (const [name, m] of modules) {
+            if (Object.hasOwn(all, name)) continue;
+            for (const p of m.plots) p.plot.destroy();
+            m.block.remove();
+            modules.delete(name);
+          }
+        }
         wait = Math.min(30_000, Math.max(1000, interval));
         root.dataset.polls = String((Number(root.dataset.polls) || 0) + 1);
       }
