@@ -40,6 +40,7 @@ import { mountAuthRoutes } from './auth-routes.js';
 import { auditAdminRequests, mountIdentityAdmin } from './identity-admin-api.js';
 import { declaredOf, mountUserScreens } from './dashboard-users.js';
 import { mountStartPage } from './start-page.js';
+import { mountHubAssets } from './hub-assets.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
 import { takesTraffic } from '../shared/module-states.js';
 
@@ -132,7 +133,7 @@ export class Kernel {
       await migrateKernel(this.db, { settings: config.migration });
     }
     if (this.isolation.mode === 'uid') sealDataDir(config.dataDir);
-    this.prep = createModulePrep(config, this.db, log, this.isolation);
+    this.prep = createModulePrep(config, this.db, log, this.isolation, () => (this.adminServer ? this.adminPort : null));
     await this.seen.load();
     const identity = (this.identity = await createIdentity(this.db, admin.token, config.dataDir, log, (n) => this.secretOf(n)));
     if (identity.store && identity.cache) sessions.useBackend(adminSessionBackend(identity.store, identity.cache));
@@ -153,6 +154,7 @@ export class Kernel {
 
     const publicApp = createKernelApp(this, (a) => {
       mountStartPage(a, this, identity);
+      mountHubAssets(a);
       mountAuthRoutes(a, identity, { secureCookies: config.secureCookies, oidc: config.oidc });
       this.mountRoutes(a, this, 'public');
       mountEvents(a, this, this.adminAuth('public').guard);

@@ -141,6 +141,7 @@ describe('dashboard in Chromium', () => {
   it('disables a module with a click and shows the new state without reloading', async () => {
     await page.evaluate(() => ((globalThis as unknown as BrowserGlobal).__sameDocument = true));
     await page.locator('tr[data-module="loud"] button[data-action="disable"]').click();
+    await page.locator('dialog#confirm #confirm-ok').click(); // Disable asks first (kernel/public/confirm.js)
     await waitText('tr[data-module="loud"] [data-field="state"]', 'disabled');
     expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobal).__sameDocument)).toBe(true);
     expect((await k.record('loud')).state).toBe('disabled');
