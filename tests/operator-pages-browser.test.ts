@@ -5,7 +5,8 @@
 // while the same browser reading the same URL as a page of its own does.
 // The dashboard: Disable and Restart ask first in a <dialog> (Cancel sends nothing, confirming
 // acts), at 420 px wide every row's buttons are on screen and work, and the state badge's dot
-// is drawn by CSS, not a character.
+// is drawn by CSS, not a character; the Notices page lists who switched a module, and the
+// header badge counts notices not seen yet.
 import { cpSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -221,5 +222,28 @@ describe('dashboard confirmations at phone width', () => {
       return r.state === 'running' && r.pid !== before;
     }, { what: 'victim restarted', timeoutMs: 30_000 });
     expect(posts.filter((p) => p.endsWith('/restart'))).toEqual(['/api/v1/modules/victim/restart']);
+  });
+
+  it('lists notices with who switched a module, and badges the ones not seen yet', async () => {
+    // the disable above (and the enable, and the restart's nothing) made notices since the page loaded
+    await page.goto(`${k.adminUrl}/`);
+    const badge = page.locator('#notice-badge');
+    await badge.waitFor({ state: 'visible', timeout: 15_000 });
+    expect(Number(await badge.textContent())).toBeGreaterThanOrEqual(2);
+    await page.click('#notices-link');
+    await page.waitForURL(`${k.adminUrl}/notices`);
+    const rows = page.locator('#notices tbody tr[data-notice]');
+    expect(await rows.count()).toBeGreaterThanOrEqual(2);
+    const texts = await rows.locator('.notice-msg').allTextContents();
+    expect(texts).toContain('victim disabled by admin-token');
+    expect(texts).toContain('victim enabled by admin-token');
+    // seen now: back on the dashboard the badge is gone until something new happens
+    await page.goto(`${k.adminUrl}/`);
+    await page.waitForFunction(() => (globalThis as unknown as { document: { getElementById(id: string): { dataset: Record<string, string> } | null } }).document.getElementById('notice-badge')?.dataset.count === '0', null, { timeout: 15_000 });
+    expect(await badge.isVisible()).toBe(false);
+    await k.admin('/api/v1/modules/probe/disable', { method: 'POST' });
+    await badge.waitFor({ state: 'visible', timeout: 15_000 });
+    expect(await badge.textContent()).toBe('1');
+    await k.admin('/api/v1/modules/probe/enable', { method: 'POST' });
   });
 });
