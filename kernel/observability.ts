@@ -8,6 +8,7 @@ import type { HubView } from './hub-view.js';
 import { mountDashboard } from './dashboard.js';
 import { createMetrics } from './metrics.js';
 import { mountDocs, type OpenApiCollector } from './openapi.js';
+import { registerNoticeMetrics } from './notice-metrics.js';
 
 export interface Observability {
   observe: ModuleRequestObserver;
@@ -19,6 +20,7 @@ export interface Observability {
 
 export function createObservability(kernel: HubView): Observability {
   const metrics = createMetrics(kernel);
+  registerNoticeMetrics(metrics.registry, kernel.notices, kernel.config.notify.urls);
   let docs: OpenApiCollector | undefined;
   return {
     observe: metrics.observe,

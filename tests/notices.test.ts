@@ -79,9 +79,11 @@ beforeAll(async () => {
   const modulesDir = tempDir('notices');
   writeModule(modulesDir, 'crashy', { router: crashRouter });
   writeModule(modulesDir, 'toggle', { router: 'export default () => {};' });
+  // throws while loading, every time: crashes, then failed (HUB_CRASH_LIMIT=2)
+  writeModule(modulesDir, 'broken', { router: 'throw new Error("no config <b>here</b>");\nexport default () => {};' });
   k = await startKernel({
     modulesDir,
-    env: { HUB_NOTIFY_URL: receiver.url, HUB_NOTIFY_RETRY_MS: '50', HUB_NOTIFY_QUEUE_MAX: String(QUEUE_MAX), HUB_NOTIFY_TIMEOUT_MS: '2000', HUB_BACKOFF_BASE_MS: '20' },
+    env: { HUB_NOTIFY_URL: receiver.url, HUB_NOTIFY_RETRY_MS: '50', HUB_NOTIFY_QUEUE_MAX: String(QUEUE_MAX), HUB_NOTIFY_TIMEOUT_MS: '2000', HUB_BACKOFF_BASE_MS: '20', HUB_CRASH_LIMIT: '2' },
   });
 }, 120_000);
 
@@ -105,6 +107,13 @@ describe('notices to HUB_NOTIFY_URL', () => {
     // the same notices on the admin API, newest first
     const list = (await (await k.admin('/api/v1/notices')).json()) as { notices: Notice[]; last_id: number };
     expect(list.notices.map((n) => n.type).slice(0, 2)).toEqual(['module.recovered', 'module.crashed']);
+  });
+
+  it('POSTs module.failed with the module\'s error as JSON data', async () => {
+    const failed = await waitFor(() => receiver.got.find((n) => n.type === 'module.failed' && n.module === 'broken'), { what: 'failed notice', timeoutMs: 30_000 });
+    expect(failed.state).toBe('failed');
+    expect(failed.message).toContain('no config <b>here</b>');
+    expect(receiver.got.some((n) => n.type === 'module.crashed' && n.module === 'broken')).toBe(true);
   });
 
   it('says who disabled and enabled a module', async () => {
@@ -146,6 +155,10 @@ describe('notices to HUB_NOTIFY_URL', () => {
     expect(s.receivers[0]!.queued).toBe(QUEUE_MAX);
     expect(s.receivers[0]!.dropped).toBe(2 * TOGGLES - QUEUE_MAX);
     await k.waitForLog(/queue full \(4\), dropped the oldest/, 10_000);
+    const metrics = await (await k.admin('/metrics')).text();
+    expect(metrics).toContain(`hub_notify_dropped_total{receiver="http://127.0.0.1:${receiver.port}"} ${2 * TOGGLES - QUEUE_MAX}`);
+    expect(metrics).toContain(`hub_notify_queued{receiver="http://127.0.0.1:${receiver.port}"} ${QUEUE_MAX}`);
+    expect(metrics).not.toContain('s3cret');
 
     await receiver.up();
     await waitFor(() => receiver.got.length - before >= QUEUE_MAX, { what: 'the queued notices', timeoutMs: 20_000 });
