@@ -172,6 +172,11 @@ describe('dashboard confirmations at phone width', () => {
     // nothing wider than the screen: no sideways scrolling to reach a button
     const scrollWidth = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
     expect(scrollWidth).toBeLessThanOrEqual(420);
+    // the README's picture is refreshed on request (UPDATE_SCREENSHOT=1), so test runs leave the tree clean
+    const shot = process.env.UPDATE_SCREENSHOT === '1' ? join(HUB_ROOT, 'docs', 'dashboard-phone.png') : join(tempDir('shot'), 'dashboard-phone.png');
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(statSync(shot).size).toBeGreaterThan(5_000);
   });
 
   it('draws the state dot with CSS, no character a font may lack', async () => {
