@@ -106,7 +106,7 @@ describe('notices to HUB_NOTIFY_URL', () => {
     expect(back.id).toBeGreaterThan(got.id);
     // the same notices on the admin API, newest first
     const list = (await (await k.admin('/api/v1/notices')).json()) as { notices: Notice[]; last_id: number };
-    expect(list.notices.map((n) => n.type).slice(0, 2)).toEqual(['module.recovered', 'module.crashed']);
+    expect(list.notices.filter((n) => n.module === 'crashy').map((n) => n.type)).toEqual(['module.recovered', 'module.crashed']);
   });
 
   it('POSTs module.failed with the module\'s error as JSON data', async () => {
@@ -166,5 +166,15 @@ describe('notices to HUB_NOTIFY_URL', () => {
     // exactly the newest QUEUE_MAX, in order
     const delivered = receiver.got.slice(before).map((n) => n.id);
     expect(delivered).toEqual(Array.from({ length: QUEUE_MAX }, (_, i) => s.last_id - QUEUE_MAX + 1 + i));
+  });
+
+  it('serves the ring only with the admin credential, and names a bad query', async () => {
+    expect((await fetch(`${k.adminUrl}/api/v1/notices`)).status).toBe(401);
+    expect((await k.get('/api/v1/notices')).status).toBe(404); // not on the public origin
+    const bad = await k.admin('/api/v1/notices?after=-1');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: 'bad_request', message: 'after must be a notice id (a whole number, 0 or more)' });
+    const newest = (await (await k.admin('/api/v1/notices?limit=1')).json()) as { notices: Notice[]; last_id: number };
+    expect(newest.notices.map((n) => n.id)).toEqual([newest.last_id]);
   });
 });
