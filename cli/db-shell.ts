@@ -113,13 +113,23 @@ export async function psql(args: string[]): Promise<number> {
   const password = decodeURIComponent(u.password);
   u.password = '';
   const env = { ...process.env, ...(password ? { PGPASSWORD: password } : {}) };
-  return new Promise((resolve, reject) => {
-    const child = spawn('psql', [u.toString(), ...rest], { stdio: 'inherit', env });
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') {
-        reject(new CliError(`psql is not installed (apt-get install postgresql-client); connect another tool with: ${url}`, EXIT.error));
-      } else reject(new CliError(`cannot run psql: ${e.message}`));
+  // Ctrl-C at the terminal reaches psql and hubctl alike: psql cancels the running query and
+  // carries on, so hubctl must not die under it (the shell would take the terminal back)
+  const ignore = () => undefined;
+  process.on('SIGINT', ignore);
+  process.on('SIGQUIT', ignore);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const child = spawn('psql', [u.toString(), ...rest], { stdio: 'inherit', env });
+      child.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') {
+          reject(new CliError(`psql is not installed (apt-get install postgresql-client); connect another tool with: ${url}`, EXIT.error));
+        } else reject(new CliError(`cannot run psql: ${e.message}`));
+      });
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
     });
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
+  } finally {
+    process.off('SIGINT', ignore);
+    process.off('SIGQUIT', ignore);
+  }
 }
