@@ -1,14 +1,17 @@
 // `hubctl psql` and `hubctl db-url` (issue 18 item 6) against real kernels: with DATABASE_URL
 // and with the embedded server (port and password only in HUB_DATA_DIR). As a module, the
 // session is that module's runtime role: it reads its own tables and is refused another
-// module's; --admin is the privileged login; without psql on PATH, one clear line with the URL.
+// module's; --admin is the privileged login; Ctrl-C cancels psql's query without killing hubctl;
+// without psql on PATH, one clear line with the URL.
+import { spawn } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HUB_ROOT } from '../shared/paths.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { hubctl } from './helpers/hubctl.js';
+import { HUBCTL, hubctl } from './helpers/hubctl.js';
+import { waitFor } from './helpers/wait.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { tempDir, writeModule } from './helpers/modules.js';
 
@@ -70,6 +73,27 @@ describe('with DATABASE_URL', () => {
     const denied = await hubctl(['psql', 'notes', '-v', 'ON_ERROR_STOP=1', '-c', 'select * from other_items'], env);
     expect(denied.code).not.toBe(0);
     expect(denied.stderr).toContain('permission denied');
+  });
+
+  it('leaves Ctrl-C to psql: the query is cancelled and hubctl exits with psql\'s code, not killed', async () => {
+    // as a terminal does it: SIGINT to the whole foreground process group (hubctl and psql)
+    const p = spawn(process.execPath, [HUBCTL, 'psql', 'notes', '-c', 'select pg_sleep(30)'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stderr = '';
+    p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => p.on('exit', (code, signal) => resolve({ code, signal })));
+    try {
+      await waitFor(async () => (await query(db.url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'select pg_sleep(30)' AND state = 'active'")).rows[0].n === 1, { what: 'the query running' });
+      process.kill(-p.pid!, 'SIGINT');
+      const end = await exited;
+      expect(end).toEqual({ code: 1, signal: null });
+      expect(stderr).toContain('canceling statement due to user request');
+    } finally {
+      try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ }
+    }
   });
 
   it('psql --admin is the privileged login', async () => {
