@@ -1,7 +1,8 @@
 // Notices (issue 18 item 4) with a real HTTP receiver: a crash, the recovery, and an admin's
 // disable/enable arrive as JSON POSTs; with the receiver down, a notice is retried and arrives
 // once it is back; with the receiver down and many notices, the queue never holds more than
-// HUB_NOTIFY_QUEUE_MAX, the oldest are dropped and counted, and the newest are delivered.
+// HUB_NOTIFY_QUEUE_MAX, the oldest are dropped and counted, and the newest are delivered; a
+// receiver that never answers is given up on per POST (timeout) and holds up no other.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +62,8 @@ class Receiver {
 }
 
 const receiver = new Receiver();
+// a second receiver that takes the POST and never answers: each try ends at HUB_NOTIFY_TIMEOUT_MS
+const hanging = createServer(() => undefined);
 let k: RunningKernel;
 
 const crashRouter = `export default (router) => {
@@ -76,6 +79,8 @@ async function admin(path: string): Promise<Response> {
 
 beforeAll(async () => {
   await receiver.up();
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', () => resolve()));
+  const hangingUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/slow`;
   const modulesDir = tempDir('notices');
   writeModule(modulesDir, 'crashy', { router: crashRouter });
   writeModule(modulesDir, 'toggle', { router: 'export default () => {};' });
@@ -83,13 +88,15 @@ beforeAll(async () => {
   writeModule(modulesDir, 'broken', { router: 'throw new Error("no config <b>here</b>");\nexport default () => {};' });
   k = await startKernel({
     modulesDir,
-    env: { HUB_NOTIFY_URL: receiver.url, HUB_NOTIFY_RETRY_MS: '50', HUB_NOTIFY_QUEUE_MAX: String(QUEUE_MAX), HUB_NOTIFY_TIMEOUT_MS: '2000', HUB_BACKOFF_BASE_MS: '20', HUB_CRASH_LIMIT: '2' },
+    env: { HUB_NOTIFY_URL: `${receiver.url},${hangingUrl}`, HUB_NOTIFY_RETRY_MS: '50', HUB_NOTIFY_QUEUE_MAX: String(QUEUE_MAX), HUB_NOTIFY_TIMEOUT_MS: '1000', HUB_BACKOFF_BASE_MS: '20', HUB_CRASH_LIMIT: '2' },
   });
 }, 120_000);
 
 afterAll(async () => {
   await stopAllKernels();
   await receiver.down();
+  hanging.closeAllConnections();
+  await new Promise<void>((resolve) => hanging.close(() => resolve()));
 });
 
 describe('notices to HUB_NOTIFY_URL', () => {
@@ -129,7 +136,7 @@ describe('notices to HUB_NOTIFY_URL', () => {
     const before = receiver.got.length;
     await admin('/api/v1/modules/toggle/disable');
     // the kernel saw the failure (its log names the receiver's origin, not the URL's secret)
-    const line = await k.waitForLog(/notices to http:\/\/127\.0\.0\.1:\d+: .*retrying with backoff/, 20_000);
+    const line = await k.waitForLog(new RegExp(`notices to http://127\\.0\\.0\\.1:${receiver.port}: ECONNREFUSED; retrying with backoff`), 20_000);
     expect(line).not.toContain('s3cret');
     await receiver.up();
     const late = await waitFor(() => receiver.got.slice(before).find((n) => n.type === 'module.disabled'), { what: 'the retried notice', timeoutMs: 20_000 });
@@ -154,7 +161,7 @@ describe('notices to HUB_NOTIFY_URL', () => {
     expect(maxQueued).toBe(QUEUE_MAX);
     expect(s.receivers[0]!.queued).toBe(QUEUE_MAX);
     expect(s.receivers[0]!.dropped).toBe(2 * TOGGLES - QUEUE_MAX);
-    await k.waitForLog(/queue full \(4\), dropped the oldest/, 10_000);
+    await k.waitForLog(new RegExp(`notices to http://127\\.0\\.0\\.1:${receiver.port}: queue full \\(4\\), dropped the oldest`), 10_000);
     const metrics = await (await k.admin('/metrics')).text();
     expect(metrics).toContain(`hub_notify_dropped_total{receiver="http://127.0.0.1:${receiver.port}"} ${2 * TOGGLES - QUEUE_MAX}`);
     expect(metrics).toContain(`hub_notify_queued{receiver="http://127.0.0.1:${receiver.port}"} ${QUEUE_MAX}`);
@@ -166,6 +173,15 @@ describe('notices to HUB_NOTIFY_URL', () => {
     // exactly the newest QUEUE_MAX, in order
     const delivered = receiver.got.slice(before).map((n) => n.id);
     expect(delivered).toEqual(Array.from({ length: QUEUE_MAX }, (_, i) => s.last_id - QUEUE_MAX + 1 + i));
+  });
+
+  it('gives up on a POST nobody answers within HUB_NOTIFY_TIMEOUT_MS, without holding up the other receiver', async () => {
+    const port = (hanging.address() as AddressInfo).port;
+    await k.waitForLog(new RegExp(`notices to http://127\\.0\\.0\\.1:${port}: no answer within 1000 ms; retrying with backoff`), 20_000);
+    // meanwhile the first receiver got every notice (the ones above)
+    const list = (await (await k.admin('/api/v1/notices')).json()) as { receivers: { queued: number; delivered: number }[] };
+    expect(list.receivers[0]).toMatchObject({ queued: 0 });
+    expect(list.receivers[1]!.delivered).toBe(0);
   });
 
   it('serves the ring only with the admin credential, and names a bad query', async () => {
