@@ -121,6 +121,10 @@ describe('module pages in the hub layout', () => {
       const p = await visitor.newPage();
       await p.goto(`${k.url}/probe?adm=${encodeURIComponent(k.adminUrl)}`);
       expect(await p.locator('#hub-user').textContent()).toBe('Sign in');
+      // the stylesheet needs no sign-in either
+      const bar = await p.locator('.hub-bar').evaluate((e) => (globalThis as unknown as BrowserGlobal).getComputedStyle(e).backgroundColor);
+      expect(bar).toBe('rgb(20, 35, 60)');
+      expect(await p.locator('#hub-user').getAttribute('href')).toBe('/login?next=%2Fprobe');
     } finally {
       await visitor.close();
     }
