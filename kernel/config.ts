@@ -214,6 +214,9 @@ function notifyUrls(env: NodeJS.ProcessEnv, r: { problems: string[] }): string[]
     const u = URL.canParse(raw) ? new URL(raw) : null;
     if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
       r.problems.push(`HUB_NOTIFY_URL: ${JSON.stringify(raw.slice(0, 100))} is not an http(s) URL; give one or more, comma separated, e.g. https://hooks.example.com/hub`);
+    } else if (u.username || u.password) {
+      // fetch refuses URLs with credentials: every POST would fail
+      r.problems.push(`HUB_NOTIFY_URL: ${u.origin} carries a user name or password, which is not sent; put the receiver's secret in the path or query instead`);
     } else urls.push(u.toString());
   }
   return urls;

@@ -9,15 +9,16 @@ describe('HUB_NOTIFY_URL', () => {
     const c = loadConfig({ HUB_NOTIFY_URL: ' https://hooks.example.com/a?x=1 , http://10.0.0.5:9000/hub ' }, '/tmp');
     expect(c.notify.urls).toEqual(['https://hooks.example.com/a?x=1', 'http://10.0.0.5:9000/hub']);
   });
-  it('refuses anything but http(s) URLs and a bad queue bound, one line each', () => {
+  it('refuses anything but http(s) URLs without credentials, and a bad queue bound, one line each', () => {
     try {
-      loadConfig({ HUB_NOTIFY_URL: 'https://ok.example.com, file:///etc/passwd, not a url', HUB_NOTIFY_QUEUE_MAX: '0' }, '/tmp');
+      loadConfig({ HUB_NOTIFY_URL: 'https://ok.example.com, file:///etc/passwd, not a url, https://bot:pw@hooks.example.com/x', HUB_NOTIFY_QUEUE_MAX: '0' }, '/tmp');
       expect.unreachable('loadConfig accepted bad notify settings');
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);
       expect((e as ConfigError).problems).toEqual([
         'HUB_NOTIFY_URL: "file:///etc/passwd" is not an http(s) URL; give one or more, comma separated, e.g. https://hooks.example.com/hub',
         'HUB_NOTIFY_URL: "not a url" is not an http(s) URL; give one or more, comma separated, e.g. https://hooks.example.com/hub',
+        'HUB_NOTIFY_URL: https://hooks.example.com carries a user name or password, which is not sent; put the receiver\'s secret in the path or query instead',
         'HUB_NOTIFY_QUEUE_MAX="0": expected a whole number from 1 to 100000 (default 1000)',
       ]);
     }
