@@ -49,6 +49,8 @@ export interface KernelConfig {
   oidc: OidcSettings | null;
   /** HUB_MIGRATION_* (kernel/migration-settings.ts). */
   migration: MigrationSettings;
+  /** Notices POSTed on module crashes, failures, recoveries, enable/disable (kernel/notices.ts). */
+  notify: NotifySettings;
   timing: {
     startTimeoutMs: number;
     heartbeatIntervalMs: number;
@@ -60,6 +62,17 @@ export interface KernelConfig {
     crashWindowMs: number;
     crashLimit: number;
   };
+}
+
+export interface NotifySettings {
+  /** HUB_NOTIFY_URL: http(s) URLs, comma separated; none = nothing is sent (the ring still fills). */
+  urls: string[];
+  /** HUB_NOTIFY_QUEUE_MAX (1-100000, default 1000): notices waiting per URL; the oldest goes first when full. */
+  queueMax: number;
+  /** HUB_NOTIFY_TIMEOUT_MS (default 5000): one POST's deadline. */
+  timeoutMs: number;
+  /** HUB_NOTIFY_RETRY_MS (default 1000): first retry delay, doubled per failure up to 60 times it. */
+  retryMs: number;
 }
 
 export interface LimitsConfig {
@@ -196,6 +209,21 @@ export function migrationSettings(env: NodeJS.ProcessEnv = process.env): Migrati
   };
 }
 
+/** HUB_NOTIFY_URL: each comma-separated entry must be an absolute http or https URL. */
+function notifyUrls(env: NodeJS.ProcessEnv, r: { problems: string[] }): string[] {
+  const urls: string[] = [];
+  for (const raw of (env.HUB_NOTIFY_URL ?? '').split(',').map((u) => u.trim()).filter(Boolean)) {
+    const u = URL.canParse(raw) ? new URL(raw) : null;
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+      r.problems.push(`HUB_NOTIFY_URL: ${JSON.stringify(raw.slice(0, 100))} is not an http(s) URL; give one or more, comma separated, e.g. https://hooks.example.com/hub`);
+    } else if (u.username || u.password) {
+      // fetch refuses URLs with credentials: every POST would fail
+      r.problems.push(`HUB_NOTIFY_URL: ${u.origin} carries a user name or password, which is not sent; put the receiver's secret in the path or query instead`);
+    } else urls.push(u.toString());
+  }
+  return urls;
+}
+
 /**
  * The kernel's settings from the environment, every variable read and checked in one pass;
  * throws ConfigError listing every bad value. Module variables (MODULES__<NAME>__…) are
@@ -248,6 +276,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       lockTimeoutMs: r.int('HUB_MIGRATION_LOCK_TIMEOUT_MS', MIGRATION_DEFAULTS.lockTimeoutMs, 1),
       waitMs: r.int('HUB_MIGRATION_WAIT_MS', MIGRATION_DEFAULTS.waitMs, 1),
       outOfOrder: r.bool('HUB_MIGRATIONS_OUT_OF_ORDER', false),
+    },
+    notify: {
+      urls: notifyUrls(env, r),
+      queueMax: r.int('HUB_NOTIFY_QUEUE_MAX', 1000, 1, 100_000),
+      timeoutMs: r.int('HUB_NOTIFY_TIMEOUT_MS', 5_000, 1),
+      retryMs: r.int('HUB_NOTIFY_RETRY_MS', 1_000, 1),
     },
     timing: {
       startTimeoutMs: r.int('HUB_START_TIMEOUT_MS', 15_000, 1),

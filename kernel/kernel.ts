@@ -40,6 +40,9 @@ import { mountAuthRoutes } from './auth-routes.js';
 import { auditAdminRequests, mountIdentityAdmin } from './identity-admin-api.js';
 import { declaredOf, mountUserScreens } from './dashboard-users.js';
 import { mountStartPage } from './start-page.js';
+import { mountHubAssets } from './hub-assets.js';
+import { Notices } from './notices.js';
+import { mountNotices } from './notices-page.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
 import { takesTraffic } from '../shared/module-states.js';
 
@@ -52,6 +55,8 @@ export class Kernel {
   /** The admin origin's server (HUB_ADMIN_PORT). */
   adminServer: Server | null = null;
   private auths: Record<Origin, AdminAuth> | null = null;
+  /** Crash, failure, recovery and enable/disable notices: the ring and HUB_NOTIFY_URL (kernel/notices.ts). */
+  readonly notices: Notices;
   /** Users, sessions, tokens, grants, audit (kernel/identity.ts); set up in start(). */
   identity: IdentityService | null = null;
   private prep!: ModulePrep;
@@ -83,6 +88,8 @@ export class Kernel {
       supervise: (e) => this.supervise(e),
       persist: (sup, enabled, source) => this.persist(sup, enabled, source),
     });
+    this.notices = new Notices(config.notify, log);
+    this.modules.onChange((sup) => this.notices.observe(sup));
   }
 
   get routes() {
@@ -133,7 +140,7 @@ export class Kernel {
       await migrateKernel(this.db, { settings: config.migration });
     }
     if (this.isolation.mode === 'uid') sealDataDir(config.dataDir);
-    this.prep = createModulePrep(config, this.db, log, this.isolation);
+    this.prep = createModulePrep(config, this.db, log, this.isolation, () => (this.adminServer ? this.adminPort : null));
     await this.seen.load();
     const identity = (this.identity = await createIdentity(this.db, admin.token, config.dataDir, log, (n) => this.secretOf(n)));
     if (identity.store && identity.cache) sessions.useBackend(adminSessionBackend(identity.store, identity.cache));
@@ -155,6 +162,7 @@ export class Kernel {
 
     const publicApp = createKernelApp(this, (a) => {
       mountStartPage(a, this, identity);
+      mountHubAssets(a);
       mountAuthRoutes(a, identity, { secureCookies: config.secureCookies, oidc: config.oidc });
       this.mountRoutes(a, this, 'public');
       mountEvents(a, this, this.adminAuth('public').guard);
@@ -167,6 +175,7 @@ export class Kernel {
       mountUserScreens(a, this, identity);
       this.mountRoutes(a, this, 'admin');
       observability.mountAdmin(a, sessions);
+      mountNotices(a, this);
     });
     const doors = frontDoorLimits(config.limits);
     this.server = createGateway(this.routes, publicApp, config.holdMs, observability.observe, hostGuard(config.host, config.allowedHosts), identity.gate, doors);
@@ -286,6 +295,7 @@ export class Kernel {
     this.spares.close();
     this.observability?.close();
     await this.modules.stopAll();
+    this.notices.stop();
     for (const s of servers) s.closeAllConnections();
     await this.cluster?.close();
     await this.identity?.close();

@@ -11,6 +11,7 @@ import { mountHistory } from './history-api.js';
 import { createMetrics } from './metrics.js';
 import { MetricsHistory } from './metrics-history.js';
 import { mountDocs, type OpenApiCollector } from './openapi.js';
+import { registerNoticeMetrics } from './notice-metrics.js';
 
 export interface Observability {
   observe: ModuleRequestObserver;
@@ -27,6 +28,7 @@ export interface Observability {
 export function createObservability(kernel: HubView): Observability {
   const metrics = createMetrics(kernel);
   const history = new MetricsHistory(kernel, kernel.config.historyIntervalMs);
+  registerNoticeMetrics(metrics.registry, kernel.notices, kernel.config.notify.urls);
   let docs: OpenApiCollector | undefined;
   return {
     observe(sup, req, res) {

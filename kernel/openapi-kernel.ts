@@ -92,6 +92,8 @@ function identityPaths(): Record<string, Record<string, Record<string, unknown>>
     '/api/v1/users/{username}/grants': { post: op('grant', 'Grant <module>.<role>, <module>.<perm> or hub.admin (admin origin)', { ...admin, parameters: [username], ...json({ grant: { type: 'string' } }, ['grant']), responses: { '404': error } }) },
     '/api/v1/users/{username}/grants/{grant}': { delete: op('revoke', 'Revoke a grant; effective on every kernel within a second (admin origin)', { ...admin, parameters: [username, { name: 'grant', in: 'path', required: true, schema: { type: 'string' } }], responses: { '404': error } }) },
     '/api/v1/audit': { get: op('audit', 'Admin actions and refused requests, newest first (admin origin)', { ...admin, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', default: 100, maximum: 1000 } }] }) },
+    // kernel/notices-page.ts: the notices ring (README "Notices")
+    '/api/v1/notices': { get: op('notices', 'Recent module crashes, failures, recoveries and enable/disable with who, newest first, plus delivery counts per HUB_NOTIFY_URL receiver (admin origin)', { ...admin, parameters: [{ name: 'after', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 }, description: 'only notices with a higher id' }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 200 } }] }) },
   };
 }
 

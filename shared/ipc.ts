@@ -36,6 +36,11 @@ export interface ModuleSpec {
    * any module code loads, and exits if it could regain root. Null: stay the kernel's user.
    */
   runAs?: { uid: number; gid: number } | null;
+  /**
+   * What ctx.page's layout links to (shared/runtime/hub-layout.ts): the admin origin's port,
+   * for a plain "Dashboard" link. Absent when a module is served on its own (hubctl serve-module).
+   */
+  hub?: { adminPort: number | null };
 }
 
 export interface ChildStats {

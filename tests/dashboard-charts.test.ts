@@ -227,7 +227,7 @@ describe('charts in Chromium', () => {
     // back to the hour for the README's picture of a module page
     await page.locator('#charts button[data-window="1h"]').click();
     await waitFor(async () => (await num('busy', 'data-points')) > 0, { what: 'points again in the 1 h window' });
-    const shot = process.env.UPDATE_SCREENSHOT === '1' ? join(HUB_ROOT, 'docs', 'module-page.png') : join(tempDir('shot'), 'module-page.png');
+    const shot = process.env.UPDATE_SCREENSHOT === '1' ? join(HUB_ROOT, 'docs', 'module-charts.png') : join(tempDir('shot'), 'module-charts.png');
     await page.locator('#charts').screenshot({ path: shot });
     expect(statSync(shot).size).toBeGreaterThan(5_000);
     expect(problems).toEqual([]);
