@@ -110,7 +110,7 @@ Made with \`hubctl create\` from the hub's module template.
 |---|---|
 | \`module.json\` | the manifest; \`enabled\` is switched by \`hubctl enable/disable\` |
 | \`backend/router.ts\` | the API |
-| \`frontend/views.ts\`, \`templates/index.ejs\` | the pages |
+| \`frontend/views.ts\`, \`templates/index.ejs\` | the pages, inside the hub's layout (\`ctx.page\`) |
 | \`migrations/001_init.sql\` | the tables; \`-- migrate:down\` holds the rollback |
 
 Writes are refused until \`MODULES__${m.name.toUpperCase()}__READ_ONLY=false\` and

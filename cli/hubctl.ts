@@ -8,6 +8,7 @@ import { isHubError } from '../shared/errors.js';
 import { HUB_VERSION } from '../shared/paths.js';
 import { HubClient } from './client.js';
 import { create, deriveModule, nextSteps } from './create.js';
+import { dbUrl, psql } from './db-shell.js';
 import { modulesDir } from './env.js';
 import { CliError, EXIT } from './errors.js';
 import { logs, parseCount } from './logs.js';
@@ -15,6 +16,7 @@ import { migrate } from './migrate.js';
 import { checkName, moduleCommand } from './module-commands.js';
 import { start } from './start.js';
 import { status } from './status.js';
+import { parseInterval, top } from './top.js';
 import { grantCommand, tokenCreate, userAdd, userList, userPasswd } from './user-commands.js';
 
 function positiveInt(raw: string): number {
@@ -25,16 +27,23 @@ function positiveInt(raw: string): number {
 function program(): Command {
   const client = () => new HubClient();
   const p = new Command('hubctl')
-    .description('Operate a BMC Hub: module status, enable/disable/restart, logs, scaffolding, migrations')
+    .description('Operate a BMC Hub: module status, enable/disable/restart, logs, scaffolding, migrations, a SQL shell')
     .version(HUB_VERSION)
     .addHelpText('after', '\nEnvironment: HUB_URL (the admin origin, default http://127.0.0.1:8001), HUB_ADMIN_TOKEN (else HUB_DATA_DIR/admin-token), HUB_MODULES_DIR, HUB_DATA_DIR, DATABASE_URL')
     .configureOutput({ outputError: (str, write) => write(`hubctl: ${str.trim().replace(/^error: /, '')}, see hubctl --help\n`) })
     .exitOverride();
 
   p.command('status')
-    .description('every module: state, pid, uptime, restarts, memory, API prefix')
+    .description('every module: state, pid, uptime, restarts, CPU, memory, API prefix')
     .option('--json', 'the module records as JSON')
     .action((opts: { json?: boolean }) => status(client(), opts));
+
+  p.command('top')
+    .description('live per-module CPU, memory, requests/s, errors/s and p95 latency, redrawn in place (Ctrl-C quits)')
+    .option('--once', 'print one frame and exit (for pipes and scripts)')
+    .option('--json', 'one frame as JSON')
+    .option('--interval <S>', 'seconds between frames', parseInterval, 2)
+    .action((opts: { once?: boolean; json?: boolean; interval: number }) => top(client(), opts));
 
   for (const [verb, text] of [
     ['enable', 'migrate and start a module (and the modules it needs); persisted in module.json'],
@@ -81,6 +90,21 @@ function program(): Command {
       const { testCommand } = await import('./test-command.js');
       process.exitCode = await testCommand(names, opts);
     });
+
+  // a SQL shell on the hub's database (the embedded server or DATABASE_URL): cli/db-shell.ts
+  p.command('psql')
+    .usage('[--admin] [<module>] [psql options…]')
+    .description("psql on the hub's database as <module>'s runtime role (what the module itself can see), or with --admin (or no module) as the privileged login; further arguments go to psql, e.g. hubctl psql notes -c '\\d notes_notes'")
+    .argument('[args...]')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (args: string[]) => {
+      process.exitCode = await psql(args);
+    });
+  p.command('db-url [module]')
+    .description("a connection string for other tools: as <module>'s runtime role, or with --admin (or no module) the privileged login; it carries the privileged password")
+    .option('--admin', 'the privileged login')
+    .action((name: string | undefined, opts: { admin?: boolean }) => dbUrl(name, opts));
 
   p.command('serve-module <name>')
     .description('run one module on its own (e.g. in its own container); a hub reaches it through remote_url. Needs MODULES__<NAME>__SECRET (or HUB_MODULE_SECRET), the same value the hub has: the module answers only requests that carry it')

@@ -1,8 +1,6 @@
 // `hubctl migrate [<name>] [--down N] [--dry-run]` and `hubctl migrate status`: straight to the
 // database, not through the hub, so it works with the hub stopped. The database is
 // DATABASE_URL, or the hub's embedded server under HUB_DATA_DIR while the hub runs it.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { isHubError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { HUB_VERSION } from '../shared/paths.js';
@@ -14,6 +12,7 @@ import { scanModules, type ModuleEntry } from '../kernel/registry.js';
 import { migrationSettings } from '../kernel/config.js';
 import { dataDir as hubDataDir, modulesDir as hubModulesDir } from './env.js';
 import { CliError, EXIT } from './errors.js';
+import { hubDatabaseUrl } from './database-url.js';
 import { pc, table } from './format.js';
 import { checkName } from './module-commands.js';
 
@@ -25,32 +24,10 @@ export interface MigrateOptions {
   adopt?: boolean;
 }
 
-/** The embedded server's address, as the running hub left it: port in postmaster.pid, password beside it. */
-function embeddedUrl(dataDir: string): string | null {
-  const pgRoot = join(dataDir, 'pg');
-  const pidFile = join(pgRoot, 'data', 'postmaster.pid');
-  const pwFile = join(pgRoot, 'pg-password');
-  if (!existsSync(pidFile) || !existsSync(pwFile)) return null;
-  try {
-    const lines = readFileSync(pidFile, 'utf8').split('\n');
-    const port = Number(lines[3]);
-    const pid = Number(lines[0]);
-    if (!Number.isInteger(port) || port <= 0 || !Number.isInteger(pid) || pid <= 0) return null;
-    process.kill(pid, 0);
-    const password = readFileSync(pwFile, 'utf8').trim();
-    return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/hub`;
-  } catch {
-    return null;
-  }
-}
-
 async function connect(): Promise<Database> {
   const log = createLogger({ level: 'silent' });
   const dataDir = hubDataDir();
-  const url = process.env.DATABASE_URL || embeddedUrl(dataDir);
-  if (!url) {
-    throw new CliError(`no database reachable: DATABASE_URL is unset and no embedded database is running in ${join(dataDir, 'pg')}, start the hub (npm start) or set DATABASE_URL`, EXIT.unreachable);
-  }
+  const url = hubDatabaseUrl();
   try {
     return await openDatabase({ databaseUrl: url, dataDir, log, connectTimeoutMs: 5_000 });
   } catch (e) {

@@ -21,10 +21,11 @@ export function renderStatus(url: string, records: ModuleRecord[]): string {
     r.pid === null ? '-' : String(r.pid),
     STATE_INFO[r.state]?.traffic ? duration(r.uptime_ms) : '-',
     String(r.restarts),
+    r.cpu_percent === null || r.cpu_percent === undefined ? '-' : `${r.cpu_percent.toFixed(1)}%`,
     bytes(r.memory_rss_bytes),
     r.api_prefix ?? '-',
   ]);
-  const out = [table(['NAME', 'VERSION', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'MEMORY', 'API PREFIX'], rows)];
+  const out = [table(['NAME', 'VERSION', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'CPU', 'MEMORY', 'API PREFIX'], rows)];
   const running = records.filter((r) => STATE_INFO[r.state]?.traffic).length;
   const enabled = records.filter((r) => r.enabled).length;
   out.push('', pc.dim(`${records.length} modules, ${enabled} enabled, ${running} running · ${url}`));

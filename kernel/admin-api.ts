@@ -12,6 +12,12 @@ import { moduleRecord } from './module-record.js';
 import type { ModuleSupervisor } from './supervisor.js';
 import { hasGivenUp } from '../shared/module-states.js';
 
+/**
+ * Who switched a module, for its notice: these routes take only the admin credential (token or
+ * the dashboard's session made from it), named as the audit trail names it (kernel/identity-admin-api.ts).
+ */
+const ACTOR = 'admin-token';
+
 function answer(res: Response, sup: ModuleSupervisor, extra: Record<string, unknown> = {}): void {
   const record = moduleRecord(sup);
   if (hasGivenUp(sup.state)) {
@@ -30,12 +36,18 @@ export function mountAdmin(app: Express, kernel: HubView, origin: Origin = 'publ
   router.post('/api/v1/modules/:name/enable', guard, async (req: Request, res: Response) => {
     const { config } = kernel;
     const gate = config.requireTested ? (n: string, dir: string) => assertTested(config.dataDir, n, dir) : undefined;
+    const was = kernel.supervisor(String(req.params.name))?.wanted;
     const { sup, alsoEnabled } = await enableModule(kernel.modules, config.modulesDir, req.params.name, gate);
+    for (const dep of alsoEnabled) kernel.notices.switched(kernel.modules.find(dep), true, ACTOR);
+    if (!was) kernel.notices.switched(sup, true, ACTOR);
     answer(res, sup, alsoEnabled.length ? { enabled_dependencies: alsoEnabled } : {});
   });
 
   router.post('/api/v1/modules/:name/disable', guard, async (req: Request, res: Response) => {
-    answer(res, await disableModule(kernel.modules, req.params.name));
+    const was = kernel.supervisor(String(req.params.name))?.wanted;
+    const sup = await disableModule(kernel.modules, req.params.name);
+    if (was) kernel.notices.switched(sup, false, ACTOR);
+    answer(res, sup);
   });
 
   router.post('/api/v1/modules/:name/restart', guard, async (req: Request, res: Response) => {

@@ -35,6 +35,9 @@ export const DEFAULT_CHILD_LIMITS: ChildLimits = { ipcMaxBytes: DEFAULT_IPC_MAX_
 
 export type OutputSink = (stream: 'stdout' | 'stderr', line: string, pid: number) => void;
 
+/** Shortest window the CPU % of `hubctl status` and the records is measured over. */
+const CPU_WINDOW_MS = 2_000;
+
 export class ChildHandle {
   readonly proc: ChildProcess;
   readonly pid: number;
@@ -48,6 +51,10 @@ export class ChildHandle {
   readonly exited: Promise<ChildExit>;
 
   private killReason: { reason: ExitReason; message: string } | null = null;
+  /** The /proc CPU clock at the start of the current CPU % window. */
+  private cpuBase: { at: number; micros: number } | null = null;
+  /** The last CPU % the kernel worked out (kept between windows). */
+  private cpuPercent: number | undefined;
   private loadError: string | null = null;
   /** The last thing on stderr that looked like an error: the "why" behind a bare exit code. */
   private lastErrorLine: string | null = null;
@@ -164,17 +171,36 @@ export class ChildHandle {
    */
   private observe(reported: Partial<ChildStats> | null): ChildStats {
     const rss = osRssBytes(this.pid) ?? reportedNumber(reported?.rss);
+    const osCpu = osCpuMicros(this.pid);
     const stats: ChildStats = {
       rss,
       heapUsed: reportedNumber(reported?.heapUsed),
       loopLagMs: reportedNumber(reported?.loopLagMs),
-      cpuMicros: osCpuMicros(this.pid) ?? reportedNumber(reported?.cpuMicros),
+      cpuMicros: osCpu ?? reportedNumber(reported?.cpuMicros),
     };
+    const cpuPercent = this.cpuPercentNow(osCpu);
+    if (cpuPercent !== undefined) stats.cpuPercent = cpuPercent;
     const cap = this.maxMemoryMb;
     if (cap && rss > cap * 1024 * 1024) {
       this.kill('memory', `RSS ${Math.round(rss / 1048576)} MB is above max_memory_mb ${cap} (measured by the OS); recycled`);
     }
     return stats;
+  }
+
+  /**
+   * CPU % of one core over a window of at least CPU_WINDOW_MS, from two /proc readings (the
+   * first window starts at spawn with the clock at zero); undefined without /proc.
+   */
+  private cpuPercentNow(micros: number | null): number | undefined {
+    if (micros === null) return undefined;
+    const now = Date.now();
+    const base = this.cpuBase ?? { at: this.spawnedAt, micros: 0 };
+    if (this.cpuBase === null || now - base.at >= CPU_WINDOW_MS) {
+      const wall = (now - base.at) * 1000;
+      if (wall > 0) this.cpuPercent = Math.max(0, Math.round(((micros - base.micros) / wall) * 1000) / 10);
+      this.cpuBase = { at: now, micros };
+    }
+    return this.cpuPercent;
   }
 
   private startHeartbeat(): void {

@@ -36,6 +36,8 @@ export interface KernelConfig {
   holdMs: number;
   /** How often a remote module's health route is checked (HUB_REMOTE_CHECK_MS). */
   remoteCheckMs: number;
+  /** HUB_HISTORY_INTERVAL_MS (100–60000, default 5000): one chart point per module this often (kernel/metrics-history.ts). */
+  historyIntervalMs: number;
   /** HUB_ISOLATION: auto (uid when the kernel can switch users), uid, process. */
   isolation: 'auto' | 'uid' | 'process';
   /** HUB_UID_BASE: first OS uid for module children. */
@@ -49,6 +51,8 @@ export interface KernelConfig {
   oidc: OidcSettings | null;
   /** HUB_MIGRATION_* (kernel/migration-settings.ts). */
   migration: MigrationSettings;
+  /** Notices POSTed on module crashes, failures, recoveries, enable/disable (kernel/notices.ts). */
+  notify: NotifySettings;
   timing: {
     startTimeoutMs: number;
     heartbeatIntervalMs: number;
@@ -60,6 +64,17 @@ export interface KernelConfig {
     crashWindowMs: number;
     crashLimit: number;
   };
+}
+
+export interface NotifySettings {
+  /** HUB_NOTIFY_URL: http(s) URLs, comma separated; none = nothing is sent (the ring still fills). */
+  urls: string[];
+  /** HUB_NOTIFY_QUEUE_MAX (1-100000, default 1000): notices waiting per URL; the oldest goes first when full. */
+  queueMax: number;
+  /** HUB_NOTIFY_TIMEOUT_MS (default 5000): one POST's deadline. */
+  timeoutMs: number;
+  /** HUB_NOTIFY_RETRY_MS (default 1000): first retry delay, doubled per failure up to 60 times it. */
+  retryMs: number;
 }
 
 export interface LimitsConfig {
@@ -196,6 +211,21 @@ export function migrationSettings(env: NodeJS.ProcessEnv = process.env): Migrati
   };
 }
 
+/** HUB_NOTIFY_URL: each comma-separated entry must be an absolute http or https URL. */
+function notifyUrls(env: NodeJS.ProcessEnv, r: { problems: string[] }): string[] {
+  const urls: string[] = [];
+  for (const raw of (env.HUB_NOTIFY_URL ?? '').split(',').map((u) => u.trim()).filter(Boolean)) {
+    const u = URL.canParse(raw) ? new URL(raw) : null;
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+      r.problems.push(`HUB_NOTIFY_URL: ${JSON.stringify(raw.slice(0, 100))} is not an http(s) URL; give one or more, comma separated, e.g. https://hooks.example.com/hub`);
+    } else if (u.username || u.password) {
+      // fetch refuses URLs with credentials: every POST would fail
+      r.problems.push(`HUB_NOTIFY_URL: ${u.origin} carries a user name or password, which is not sent; put the receiver's secret in the path or query instead`);
+    } else urls.push(u.toString());
+  }
+  return urls;
+}
+
 /**
  * HUB_REQUIRE_TESTED for callers outside the kernel (hubctl enable with no hub running),
  * leniently: only a true word (1, true, yes, on) turns it on.
@@ -230,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     childPermissions: r.bool('HUB_CHILD_PERMISSIONS', true),
     holdMs: r.int('HUB_HOLD_MS', 2000),
     remoteCheckMs: r.int('HUB_REMOTE_CHECK_MS', 2000, 50),
+    historyIntervalMs: r.int('HUB_HISTORY_INTERVAL_MS', 5000, 100, 60_000),
     isolation: r.oneOf('HUB_ISOLATION', ['auto', 'uid', 'process'] as const, 'auto'),
     uidBase: r.int('HUB_UID_BASE', 200_000, 1000, 2 ** 31 - 100_001),
     limits: {
@@ -256,6 +287,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       lockTimeoutMs: r.int('HUB_MIGRATION_LOCK_TIMEOUT_MS', MIGRATION_DEFAULTS.lockTimeoutMs, 1),
       waitMs: r.int('HUB_MIGRATION_WAIT_MS', MIGRATION_DEFAULTS.waitMs, 1),
       outOfOrder: r.bool('HUB_MIGRATIONS_OUT_OF_ORDER', false),
+    },
+    notify: {
+      urls: notifyUrls(env, r),
+      queueMax: r.int('HUB_NOTIFY_QUEUE_MAX', 1000, 1, 100_000),
+      timeoutMs: r.int('HUB_NOTIFY_TIMEOUT_MS', 5_000, 1),
+      retryMs: r.int('HUB_NOTIFY_RETRY_MS', 1_000, 1),
     },
     timing: {
       startTimeoutMs: r.int('HUB_START_TIMEOUT_MS', 15_000, 1),

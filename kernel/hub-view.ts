@@ -6,6 +6,7 @@ import type { KernelConfig } from './config.js';
 import type { LogHub } from './logs.js';
 import type { ModuleSet } from './module-set.js';
 import type { ModuleSupervisor } from './supervisor.js';
+import type { Notices } from './notices.js';
 
 export interface HubView {
   readonly config: KernelConfig;
@@ -14,6 +15,8 @@ export interface HubView {
   /** The public origin's port (module UIs, docs). */
   readonly port: number;
   readonly adminPort: number;
+  /** Crash/failure/recovery/switch notices (kernel/notices.ts). */
+  readonly notices: Notices;
   adminAuth(origin: Origin): AdminAuth;
   secretOf(name: string): string;
   supervisors(): ModuleSupervisor[];

@@ -28,7 +28,7 @@ import { syncModules } from './module-sync.js';
 import { LogHub } from './logs.js';
 import { migrateKernel } from './migrator.js';
 import { createModulePrep, type ModulePrep } from './module-prep.js';
-import { createObservability } from './observability.js';
+import { createObservability, type Observability } from './observability.js';
 import { createProxyTarget } from './proxy.js';
 import { remoteUrlFor, scanModules, type ModuleEntry } from './registry.js';
 import { childReadPaths } from './child-sandbox.js';
@@ -40,6 +40,9 @@ import { mountAuthRoutes } from './auth-routes.js';
 import { auditAdminRequests, mountIdentityAdmin } from './identity-admin-api.js';
 import { declaredOf, mountUserScreens } from './dashboard-users.js';
 import { mountStartPage } from './start-page.js';
+import { mountHubAssets } from './hub-assets.js';
+import { Notices } from './notices.js';
+import { mountNotices } from './notices-page.js';
 import { RemoteModuleSupervisor } from './remote-supervisor.js';
 import { takesTraffic } from '../shared/module-states.js';
 
@@ -52,6 +55,8 @@ export class Kernel {
   /** The admin origin's server (HUB_ADMIN_PORT). */
   adminServer: Server | null = null;
   private auths: Record<Origin, AdminAuth> | null = null;
+  /** Crash, failure, recovery and enable/disable notices: the ring and HUB_NOTIFY_URL (kernel/notices.ts). */
+  readonly notices: Notices;
   /** Users, sessions, tokens, grants, audit (kernel/identity.ts); set up in start(). */
   identity: IdentityService | null = null;
   private prep!: ModulePrep;
@@ -66,6 +71,7 @@ export class Kernel {
   ready = false;
   private readonly seen: SeenSwitches;
   private stopping = false;
+  private observability: Observability | null = null;
 
   constructor(
     readonly config: KernelConfig,
@@ -82,6 +88,8 @@ export class Kernel {
       supervise: (e) => this.supervise(e),
       persist: (sup, enabled, source) => this.persist(sup, enabled, source),
     });
+    this.notices = new Notices(config.notify, log);
+    this.modules.onChange((sup) => this.notices.observe(sup));
   }
 
   get routes() {
@@ -132,7 +140,7 @@ export class Kernel {
       await migrateKernel(this.db, { settings: config.migration });
     }
     if (this.isolation.mode === 'uid') sealDataDir(config.dataDir);
-    this.prep = createModulePrep(config, this.db, log, this.isolation);
+    this.prep = createModulePrep(config, this.db, log, this.isolation, () => (this.adminServer ? this.adminPort : null));
     await this.seen.load();
     const identity = (this.identity = await createIdentity(this.db, admin.token, config.dataDir, log, (n) => this.secretOf(n)));
     if (identity.store && identity.cache) sessions.useBackend(adminSessionBackend(identity.store, identity.cache));
@@ -147,12 +155,14 @@ export class Kernel {
     this.spares = new SparePool(config.spareChildren, config.childPermissions ? childReadPaths(config, entries) : null);
 
     // metrics, API docs and dashboard; `observe` counts and times every proxied module request
-    const observability = createObservability(this);
+    const observability = (this.observability = createObservability(this));
     if (this.db) this.cluster = new ClusterSync(this.db);
     await this.settleSwitches();
+    observability.start();
 
     const publicApp = createKernelApp(this, (a) => {
       mountStartPage(a, this, identity);
+      mountHubAssets(a);
       mountAuthRoutes(a, identity, { secureCookies: config.secureCookies, oidc: config.oidc });
       this.mountRoutes(a, this, 'public');
       mountEvents(a, this, this.adminAuth('public').guard);
@@ -165,6 +175,7 @@ export class Kernel {
       mountUserScreens(a, this, identity);
       this.mountRoutes(a, this, 'admin');
       observability.mountAdmin(a, sessions);
+      mountNotices(a, this);
     });
     const doors = frontDoorLimits(config.limits);
     this.server = createGateway(this.routes, publicApp, config.holdMs, observability.observe, hostGuard(config.host, config.allowedHosts), identity.gate, doors);
@@ -282,7 +293,9 @@ export class Kernel {
     for (const s of servers) s.closeIdleConnections();
     await this.watcher?.close();
     this.spares.close();
+    this.observability?.close();
     await this.modules.stopAll();
+    this.notices.stop();
     for (const s of servers) s.closeAllConnections();
     await this.cluster?.close();
     await this.identity?.close();

@@ -26,7 +26,11 @@ export interface ModulePrep {
   secretOf(name: string): string;
 }
 
-export function createModulePrep(config: KernelConfig, db: Database | null, log: Logger, wall: Isolation | null = null): ModulePrep {
+/**
+ * `adminPort`: the admin origin's listening port, read when a child's spec is built (after the
+ * kernel listens), for the layout's dashboard link (ModuleSpec.hub).
+ */
+export function createModulePrep(config: KernelConfig, db: Database | null, log: Logger, wall: Isolation | null = null, adminPort: () => number | null = () => null): ModulePrep {
   const builds = new Map<string, string>();
   const isolation = new Map<string, 'role' | 'shared'>();
   // One per module, not per child: during a zero-downtime restart the old and the new child
@@ -80,6 +84,7 @@ export function createModulePrep(config: KernelConfig, db: Database | null, log:
         logLevel: config.logLevel,
         secret: secretOf(entry.name),
         runAs: wall?.runAs(entry.name) ?? null,
+        hub: { adminPort: adminPort() },
       };
     },
     isolation: (name) => isolation.get(name) ?? 'none',

@@ -17,6 +17,8 @@ export interface ModuleRecord {
   reloads: number;
   uptime_ms: number;
   memory_rss_bytes: number | null;
+  /** CPU use over the last ~2 s in % of one core, measured by the kernel from /proc; null for a remote module, when nothing runs or without /proc. */
+  cpu_percent: number | null;
   api_prefix: string | null;
   tags: string[];
   dependencies: string[];
@@ -45,6 +47,7 @@ export function moduleRecord(sup: ModuleSupervisor): ModuleRecord {
     reloads: sup.reloads,
     uptime_ms: sup.uptimeMs,
     memory_rss_bytes: serving ? (sup.stats?.rss ?? null) : null,
+    cpu_percent: serving && !sup.remote ? (sup.stats?.cpuPercent ?? null) : null,
     api_prefix: m?.api_prefix ?? null,
     tags: m?.tags ?? [],
     dependencies: m?.dependencies ?? [],

@@ -43,9 +43,29 @@ export const kernelPaths: Record<string, Record<string, Record<string, unknown>>
       responses: { '200': { description: 'log entries' }, '401': error, '404': error },
     },
   },
+  // the chart history (kernel/history-api.ts), admin origin only
+  '/api/v1/history': { get: historyOp('history_all', 'Every module\'s chart history (admin origin): {window, now, modules: {name: history}}', false) },
+  '/api/v1/modules/{name}/history': { get: historyOp('history', "A module's chart history (admin origin): points {t, req_per_s, err_per_s, p50_ms, p95_ms, cpu_percent, rss_bytes} as columns, events {t, kind}", true) },
   // identity (DESIGN.md "Identity and permissions"): sign-in on the public origin ...
   ...identityPaths(),
 };
+
+/** GET …/history: window, since, last (kernel/history-api.ts). */
+function historyOp(id: string, summary: string, perModule: boolean): Record<string, unknown> {
+  return {
+    tags: [KERNEL_TAG],
+    summary,
+    operationId: `hub__${id}`,
+    parameters: [
+      ...(perModule ? [name] : []),
+      { name: 'window', in: 'query', schema: { type: 'string', enum: ['1h', '24h'], default: '1h' } },
+      { name: 'since', in: 'query', description: 'only points newer than this time (ms since the epoch)', schema: { type: 'integer' } },
+      { name: 'last', in: 'query', description: 'only the last N points', schema: { type: 'integer', minimum: 1 } },
+    ],
+    security: [{ adminToken: [] }],
+    responses: { '200': { description: 'history' }, '400': error, '401': error, ...(perModule ? { '404': error } : {}) },
+  };
+}
 
 /** Sign-in, tokens, users, grants and audit (kernel/auth-routes.ts, kernel/identity-admin-api.ts). */
 function identityPaths(): Record<string, Record<string, Record<string, unknown>>> {
@@ -72,6 +92,8 @@ function identityPaths(): Record<string, Record<string, Record<string, unknown>>
     '/api/v1/users/{username}/grants': { post: op('grant', 'Grant <module>.<role>, <module>.<perm> or hub.admin (admin origin)', { ...admin, parameters: [username], ...json({ grant: { type: 'string' } }, ['grant']), responses: { '404': error } }) },
     '/api/v1/users/{username}/grants/{grant}': { delete: op('revoke', 'Revoke a grant; effective on every kernel within a second (admin origin)', { ...admin, parameters: [username, { name: 'grant', in: 'path', required: true, schema: { type: 'string' } }], responses: { '404': error } }) },
     '/api/v1/audit': { get: op('audit', 'Admin actions and refused requests, newest first (admin origin)', { ...admin, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', default: 100, maximum: 1000 } }] }) },
+    // kernel/notices-page.ts: the notices ring (README "Notices")
+    '/api/v1/notices': { get: op('notices', 'Recent module crashes, failures, recoveries and enable/disable with who, newest first, plus delivery counts per HUB_NOTIFY_URL receiver (admin origin)', { ...admin, parameters: [{ name: 'after', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 }, description: 'only notices with a higher id' }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 200 } }] }) },
   };
 }
 

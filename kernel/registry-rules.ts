@@ -14,7 +14,7 @@ import type { ModuleEntry } from './module-entry.js';
  * routes modules before the kernel's own routes, so a module on /api/v1/auth would receive
  * every password posted to sign in.
  */
-export const KERNEL_API_ROUTES = ['/api/v1/modules', '/api/v1/events', '/api/docs', '/api/v1/auth', '/api/v1/users', '/api/v1/audit'];
+export const KERNEL_API_ROUTES = ['/api/v1/modules', '/api/v1/events', '/api/docs', '/api/v1/auth', '/api/v1/users', '/api/v1/audit', '/api/v1/notices'];
 
 /** The kernel's own tables (ledger, state) start with this. */
 export const KERNEL_TABLE_PREFIX = 'hub_';

@@ -36,6 +36,11 @@ export interface ModuleSpec {
    * any module code loads, and exits if it could regain root. Null: stay the kernel's user.
    */
   runAs?: { uid: number; gid: number } | null;
+  /**
+   * What ctx.page's layout links to (shared/runtime/hub-layout.ts): the admin origin's port,
+   * for a plain "Dashboard" link. Absent when a module is served on its own (hubctl serve-module).
+   */
+  hub?: { adminPort: number | null };
 }
 
 export interface ChildStats {
@@ -45,6 +50,11 @@ export interface ChildStats {
   loopLagMs: number;
   /** Process CPU time (user+system) in microseconds since start. */
   cpuMicros: number;
+  /**
+   * CPU use over the last ~2 s in % of one core, measured by the kernel from /proc (never sent
+   * by a child; kernel/child-process.ts sets it); absent where the kernel cannot read /proc.
+   */
+  cpuPercent?: number;
 }
 
 export type KernelToChild =

@@ -5,8 +5,9 @@ import type { Logger } from 'pino';
 import type { Manifest } from './manifest.js';
 import type { ModuleDb } from './db.js';
 import type { HubUser, ModuleAuth } from './runtime/auth.js';
+import type { HubPageOptions } from './runtime/hub-layout.js';
 
-export type { Router, Request, Response, NextFunction, Logger, Manifest, ModuleDb, HubUser, ModuleAuth };
+export type { Router, Request, Response, NextFunction, Logger, Manifest, ModuleDb, HubUser, ModuleAuth, HubPageOptions };
 
 export interface ModuleConfig {
   /** MODULES__<NAME>__<KEY> for this module only; `fallback` when unset. */
@@ -66,6 +67,13 @@ export interface ModuleContext {
   tasks: Tasks;
   /** Renders templates/<view>(.ejs|.html) with EJS. */
   render(view: string, data?: Record<string, unknown>): Promise<string>;
+  /**
+   * Renders templates/<view> with `data` and answers `res` with it inside the hub's layout
+   * (header with the hub's name, links to the user's modules and the dashboard, the signed-in
+   * user, the hub's stylesheet /_hub/hub.css). The view is the page's body: no <html>/<head>.
+   * Example: `await ctx.page(res, 'index', { notes }, { title: 'Notes' })`.
+   */
+  page(res: Response, view: string, data?: Record<string, unknown>, options?: HubPageOptions): Promise<void>;
   /** Describes a route for the merged API docs (optional: routes are found without it). */
   docs: ApiDocs;
   /**

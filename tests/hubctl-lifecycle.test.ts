@@ -58,8 +58,8 @@ describe('hubctl against a running hub', () => {
     const table = await hubctl(['status'], env);
     expect(table.code).toBe(0);
     const lines = table.stdout.split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+VERSION\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+MEMORY\s+API PREFIX$/);
-    expect(lines.find((l) => l.startsWith('alpha '))).toMatch(/^alpha\s+1\.0\.0\s+running\s+\d+\s+\S+\s+0\s+\d+ [KM]B\s+\/api\/v1\/alpha$/);
+    expect(lines[0]).toMatch(/^NAME\s+VERSION\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+CPU\s+MEMORY\s+API PREFIX$/);
+    expect(lines.find((l) => l.startsWith('alpha '))).toMatch(/^alpha\s+1\.0\.0\s+running\s+\d+\s+\S+\s+0\s+\d+\.\d%\s+\d+ [KM]B\s+\/api\/v1\/alpha$/);
     expect(table.stdout).not.toMatch(/\x1b\[/); // not a TTY: no colour codes
 
     const json = await hubctl(['status', '--json'], env);

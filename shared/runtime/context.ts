@@ -12,6 +12,10 @@ import { createSafety } from './safety.js';
 import { createTaskPool, type TaskPool } from './tasks.js';
 import { createApiDocs } from './openapi.js';
 import { moduleAuth } from './auth.js';
+import { sendHubPage } from './hub-layout.js';
+
+/** The hub's name in the layout's header and page titles. */
+const HUB_NAME = 'BMC Hub';
 
 export interface RuntimeContext {
   ctx: ModuleContext;
@@ -47,6 +51,10 @@ export function createContext(spec: ModuleSpec, log: Logger): RuntimeContext {
         return Promise.reject(new HubError('not_found', `no template "${view}" in templates/`));
       }
       return ejs.renderFile(file, data, { async: false });
+    },
+    async page(res, view, data = {}, options = {}) {
+      const body = await ctx.render(view, data);
+      sendHubPage(res, { ...options, hubName: HUB_NAME, module: spec.name, adminPort: spec.hub?.adminPort, body });
     },
     docs: createApiDocs(),
     auth: moduleAuth,

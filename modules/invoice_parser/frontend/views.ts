@@ -1,4 +1,5 @@
-// Pages at /invoice_parser: upload form and searchable list, and one invoice's detail.
+// Pages at /invoice_parser: upload form and searchable list, and one invoice's detail,
+// inside the hub's layout (ctx.page).
 // The upload form posts here (not to the API) so the browser gets a page back, not JSON.
 import type { ModuleContext, Response, Router } from '../../../shared/module-api.js';
 import { envKey, handleUpload, settings } from '../backend/pipeline.js';
@@ -35,7 +36,7 @@ export default function views(router: Router, ctx: ModuleContext): void {
       state.error ??= `cannot list invoices: ${e.message}`;
       return { invoices: [], count: 0 };
     });
-    res.status(state.status ?? 200).render('index', {
+    await ctx.page(res, 'index', {
       ...page,
       ...list,
       query: { q: filter.q ?? '', vendor: filter.vendor ?? '', from: filter.from ?? '', to: filter.to ?? '' },
@@ -43,7 +44,7 @@ export default function views(router: Router, ctx: ModuleContext): void {
       details: state.details ?? null,
       notice: state.notice ?? null,
       preview: state.preview ?? null,
-    });
+    }, { title: 'Invoices', status: state.status ?? 200 });
   }
 
   router.get('/', ctx.auth.require('read'), async (req, res) => {
@@ -74,6 +75,7 @@ export default function views(router: Router, ctx: ModuleContext): void {
   router.get('/invoices/:id', ctx.auth.require('read'), async (req, res) => {
     const id = parseId(req.params.id);
     const invoice = id === null ? null : await getInvoice(ctx.db, id);
-    res.status(invoice ? 200 : 404).render('detail', { ...page, invoice, id: req.params.id, stored: req.query.stored === '1' });
+    const title = invoice ? `Invoice ${invoice.invoice_number}` : 'Invoice not found';
+    await ctx.page(res, 'detail', { ...page, invoice, id: req.params.id, stored: req.query.stored === '1' }, { title, status: invoice ? 200 : 404 });
   });
 }

@@ -1,3 +1,4 @@
+// The notes page at /notes, inside the hub's layout (ctx.page).
 import type { ModuleContext, Router } from '../../../shared/module-api.js';
 
 export default function views(router: Router, ctx: ModuleContext): void {
@@ -7,6 +8,6 @@ export default function views(router: Router, ctx: ModuleContext): void {
       'SELECT id, title, body, updated_at FROM notes_notes WHERE $1 = \'\' OR title ILIKE $2 OR body ILIKE $2 ORDER BY updated_at DESC LIMIT 100',
       [q, `%${q}%`],
     );
-    res.render('index', { module: ctx.manifest, notes, q, safety: ctx.safety });
+    await ctx.page(res, 'index', { module: ctx.manifest, notes, q, safety: ctx.safety }, { title: 'Notes' });
   });
 }
