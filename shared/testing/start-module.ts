@@ -55,6 +55,10 @@ export interface RunningModule {
   /** The admin origin (admin API, dashboard) and its token. */
   adminUrl: string;
   adminToken: string;
+  /** The temp folder holding the kernel's data folder and the modules' copies (removed by stop()). */
+  tempDir: string;
+  /** The kernel's process id (it changes when setConfig restarts the kernel). */
+  kernelPid(): number;
   /** The database URL the kernel runs on (superuser; null on the embedded database). */
   databaseUrl: string | null;
   /** fetch `url + apiPrefix + path`; `init.headers` as for fetch (add a user's `headers`). */
@@ -92,14 +96,14 @@ function databaseChoice(env: NodeJS.ProcessEnv): { given?: string; server?: stri
   return {};
 }
 
-function switchesFor(name: string, opts: StartModuleOptions): Record<string, string> {
+/** READ_ONLY / DRY_RUN settings from `safety` (only those it sets; the hub's defaults are both on). */
+function switchesFor(opts: StartModuleOptions): Record<string, string> {
   const s = opts.safety ?? {};
   const readOnly = s.readOnly ?? (s.allowWrites === undefined ? undefined : !s.allowWrites);
   const dryRun = s.dryRun ?? (s.allowWrites === undefined ? undefined : !s.allowWrites);
   const out: Record<string, string> = {};
-  const key = (k: string) => `MODULES__${envName(name)}__${k}`;
-  if (readOnly !== undefined) out[key('READ_ONLY')] = String(readOnly);
-  if (dryRun !== undefined) out[key('DRY_RUN')] = String(dryRun);
+  if (readOnly !== undefined) out.READ_ONLY = String(readOnly);
+  if (dryRun !== undefined) out.DRY_RUN = String(dryRun);
   return out;
 }
 
@@ -157,7 +161,8 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
       else config[k] = String(v);
     }
   };
-  mergeConfig(opts.config ?? {});
+  // the write switches are settings like any other, so setConfig({ READ_ONLY: true }) can flip them
+  mergeConfig({ ...switchesFor(opts), ...opts.config });
   let ports = { port: '0', admin: '0' };
   const kernelEnv = (): Record<string, string> => ({
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -174,7 +179,6 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
     LOG_FORMAT: 'json',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`MODULES__${envName(main.name)}__${k}`, v])),
-    ...switchesFor(main.name, opts),
     ...opts.env,
   });
 
@@ -231,6 +235,8 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
     apiPrefix: main.apiPrefix,
     adminUrl,
     adminToken,
+    tempDir: temp,
+    kernelPid: () => kernel!.proc.pid!,
     databaseUrl,
     api: (path, init) => fetch(url + main.apiPrefix + path, init),
     admin,
