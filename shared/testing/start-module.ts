@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { hasGivenUp, isModuleState, takesTraffic } from '../module-states.js';
 import { envName } from '../names.js';
 import { HUB_ROOT } from '../paths.js';
@@ -108,11 +108,12 @@ function switchesFor(opts: StartModuleOptions): Record<string, string> {
 }
 
 /**
- * Starts `module` (a folder name in `opts.modulesDir`, default the hub's modules/, or a path
- * to a module folder) in a real kernel and resolves once it takes traffic through the
- * gateway. Throws one line (plus the kernel's last output) when dist/ is missing, a folder or
- * manifest is missing, the database cannot be made, or the module fails to start (its
- * last_error). Everything it made is removed by stop(), also at process exit.
+ * Starts `module` in a real kernel and resolves once it takes traffic through the gateway.
+ * `module` is a folder name in `opts.modulesDir` (default: the hub's modules/) or a path to a
+ * module folder, e.g. `fileURLToPath(new URL('..', import.meta.url))` in the module's tests/
+ * (its dependencies are then looked for beside it). Throws one line (plus the kernel's last
+ * output) when dist/ is missing, a folder or manifest is missing, the database cannot be made,
+ * or the module fails to start (its last_error). Everything it made is removed by stop(), also at process exit.
  */
 export async function startModule(module: string, opts: StartModuleOptions = {}): Promise<RunningModule> {
   const began = Date.now();
@@ -138,7 +139,9 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
 
   let staged: StagedModule[] = [];
   try {
-    staged = stageModules(opts.modulesDir ?? join(HUB_ROOT, 'modules'), module, opts.with ?? [], modulesDir);
+    // a module given by its path finds its dependencies beside it, one given by name in the hub's modules/
+    const from = opts.modulesDir ?? (module.includes('/') ? dirname(resolve(module)) : join(HUB_ROOT, 'modules'));
+    staged = stageModules(from, module.includes('/') ? resolve(module) : module, opts.with ?? [], modulesDir);
   } catch (e) {
     return fail(e);
   }
