@@ -18,7 +18,10 @@ function runModuleTests(moduleDir: string, configDir: string): Promise<{ code: n
   const config = join(configDir, 'vitest.module.config.mjs');
   writeFileSync(
     config,
+    // cacheDir outside the module: vite's default (<root>/node_modules/.vite) would put a
+    // node_modules folder into the module, which the kernel would then link for its packages
     `export default { resolve: { alias: { 'bmc-hub/testing': ${JSON.stringify(join(HUB_ROOT, 'shared/testing/index.ts'))} } },
+      cacheDir: ${JSON.stringify(join(configDir, 'vite-cache'))},
       test: { include: ['tests/**/*.test.ts'], testTimeout: 60000, hookTimeout: 120000 } };\n`,
   );
   return new Promise((resolve) => {
@@ -58,5 +61,6 @@ describe('hubctl create writes a module with a passing test', () => {
     expect(fail.code, fail.out).not.toBe(0);
     expect(fail.out).toMatch(/an editor creates an item/);
     expect(fail.out).toMatch(/expected 200 to be 201/);
+    expect(existsSync(join(moduleDir, 'node_modules'))).toBe(false);
   });
 });

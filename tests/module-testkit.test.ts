@@ -43,8 +43,15 @@ writeModule(modulesDir, 'base', {
 });
 writeModule(modulesDir, 'greeter', {
   manifest: { dependencies: ['base'], permissions: { read: 'read greetings' }, roles: { viewer: ['read'] } },
-  files: { 'migrations/001_init.sql': 'CREATE TABLE greeter_items (id serial PRIMARY KEY, name text);\n-- migrate:down\nDROP TABLE greeter_items;\n' },
-  router: `export default (router, ctx) => {
+  files: {
+    'migrations/001_init.sql': 'CREATE TABLE greeter_items (id serial PRIMARY KEY, name text);\n-- migrate:down\nDROP TABLE greeter_items;\n',
+    // what a vitest run rooted at the module leaves: must not hide the hub's packages from it
+    'node_modules/.vite/vitest/results.json': '{}',
+    'tests/greeter.test.ts': 'this is not code the kernel should see',
+  },
+  router: `import busboy from 'busboy';
+  export default (router, ctx) => {
+    router.get('/package', ctx.auth.require('read'), (req, res) => res.json({ busboy: typeof busboy }));
     router.get('/greeting', ctx.auth.require('read'), (req, res) => res.json({ greeting: ctx.config.get('GREETING', 'none'), user: req.user?.id ?? null }));
     router.get('/items', ctx.auth.require('read'), async (req, res) => res.json(await ctx.db.query('SELECT id, name FROM greeter_items ORDER BY id')));
   };`,
@@ -74,6 +81,8 @@ describe('startModule', () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ greeting: 'hello', user: viewer.id });
       expect((await viewer.fetch('/api/v1/greeter/greeting')).status).toBe(200);
+      expect(await (await m.api('/package', { headers: viewer.headers })).json()).toEqual({ busboy: 'function' });
+      expect(existsSync(join(m.tempDir, 'modules', 'greeter', 'tests'))).toBe(false);
       const nobody = await m.signIn({ grants: [] });
       expect((await m.api('/greeting', { headers: nobody.headers })).status).toBe(403);
       expect((await m.api('/greeting')).status).toBe(401);

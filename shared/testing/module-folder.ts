@@ -1,8 +1,9 @@
 // The modules folder a test kernel sees: a temp folder holding copies of the module under test
 // and the modules it needs, nothing else. Copies, not symlinks: the kernel refuses a module
 // folder that links outside its modules folder (kernel/registry.ts), and it compiles each
-// module from its real path. A module's tests/ folder is left out (the kernel never runs it).
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+// module from its real path. A module's tests/ folder, dot files and a node_modules that holds
+// only caches are left out.
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 export interface StagedModule {
@@ -31,6 +32,20 @@ function readManifest(dir: string): ManifestBits {
   }
 }
 
+/**
+ * A node_modules folder holding nothing but dot entries (vite's and vitest's caches, which a
+ * test run rooted at the module writes there): copying it would hide the hub's packages from
+ * the module, since the kernel links the nearest node_modules above a module for its build.
+ */
+function cacheOnly(path: string): boolean {
+  if (basename(path) !== 'node_modules') return false;
+  try {
+    return readdirSync(path).every((n) => n.startsWith('.'));
+  } catch {
+    return false;
+  }
+}
+
 /** "billing" or "billing@^1.2.0" → "billing". */
 const dependencyName = (d: string): string => d.split('@')[0]!;
 
@@ -52,7 +67,7 @@ export function stageModules(modulesDir: string, folder: string, extra: string[]
     cpSync(src, dest, {
       recursive: true,
       dereference: true,
-      filter: (from) => from === src || !(from === join(src, 'tests') || basename(from).startsWith('.')),
+      filter: (from) => from === src || !(from === join(src, 'tests') || basename(from).startsWith('.') || cacheOnly(from)),
     });
     writeFileSync(join(dest, 'module.json'), JSON.stringify({ ...manifest, enabled: true }, null, 2));
     const entry: StagedModule = {

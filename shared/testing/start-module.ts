@@ -5,7 +5,7 @@
 // drops it), else a throwaway database on DATABASE_URL's server that stop() drops, else the
 // kernel's embedded PostgreSQL inside the temp data folder (slow: it initialises a cluster).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { hasGivenUp, isModuleState, takesTraffic } from '../module-states.js';
@@ -119,6 +119,9 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
   const began = Date.now();
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const temp = mkdtempSync(join(tmpdir(), 'hub-testkit-'));
+  // traverse-only for others, as the kernel does for its own folders: under root the embedded
+  // PostgreSQL and the modules' own OS users (HUB_ISOLATION=auto) must reach data/ and modules/
+  chmodSync(temp, 0o711);
   const modulesDir = join(temp, 'modules');
   const dataDir = join(temp, 'data');
   let db: ThrowawayDatabase | undefined;
