@@ -139,23 +139,28 @@ describe('startModule', () => {
     await expect(startModule('nosuch', { modulesDir })).rejects.toThrow(/no module folder .*nosuch.*pass modulesDir/);
   });
 
-  it('a test process that never calls stop() leaves no kernel, child, folder or database behind', async () => {
+  // 'exit': the process ends normally (its exit hook cleans up); SIGKILL: no hook runs, as when
+  // a test runner ends its worker or the machine kills it: the detached reaper cleans up
+  it.each(['exit', 'SIGKILL'] as const)('a test process that never calls stop() leaves no kernel, child, folder or database behind (%s)', async (how) => {
     const script = `
       import { startModule } from ${JSON.stringify(join(HUB_ROOT, 'dist/shared/testing/index.js'))};
       const m = await startModule('notes');
       const rec = await m.record();
       console.log(JSON.stringify({ db: new URL(m.databaseUrl).pathname.slice(1), temp: m.tempDir, kernel: m.kernelPid(), child: rec.pid }));
-      process.exit(0);`;
+      if (${JSON.stringify(how)} === 'exit') process.exit(0);
+      setInterval(() => {}, 1000);`;
     const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, DATABASE_URL: ADMIN_URL, HUB_TEST_DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const code = await new Promise<number | null>((r) => proc.once('exit', r));
-    expect(code).toBe(0);
-    const seen = JSON.parse(out.trim().split('\n').pop()!) as { db: string; temp: string; kernel: number; child: number };
+    const exited = new Promise<number | null>((r) => proc.once('exit', r));
+    const line = await waitFor(() => out.split('\n').find((l) => l.startsWith('{"db"')), { timeoutMs: 60_000, what: 'the script to start notes' });
+    if (how === 'SIGKILL') proc.kill('SIGKILL');
+    await exited;
+    const seen = JSON.parse(line) as { db: string; temp: string; kernel: number; child: number };
     expect(seen.child).toBeGreaterThan(0);
-    expect(pidAlive(seen.kernel)).toBe(false);
-    expect(existsSync(seen.temp)).toBe(false);
-    expect(await leftovers(seen.db)).toEqual([]);
+    await waitFor(() => !pidAlive(seen.kernel), { timeoutMs: 15_000, what: `kernel ${seen.kernel} to be gone` });
+    await waitFor(() => !existsSync(seen.temp), { timeoutMs: 15_000, what: `${seen.temp} to be removed` });
+    await waitFor(async () => (await leftovers(seen.db)).length === 0, { timeoutMs: 15_000, what: `database ${seen.db} and its roles to be dropped` });
     await waitFor(() => !pidAlive(seen.child), { timeoutMs: 15_000, what: `orphaned child ${seen.child} to exit` });
   });
 });

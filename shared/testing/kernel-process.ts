@@ -2,7 +2,7 @@
 // the environment it is given, its output kept as lines, and the ports it reports on its
 // "Gateway listening" and "Admin listening" lines.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HUB_ROOT } from '../paths.js';
 import { fatal, waitFor } from './wait.js';
@@ -25,15 +25,16 @@ const ADMIN_LINE = /Admin listening on http:\/\/[^:]+:(\d+)/;
 const LOADED_LINE = /✅ Loaded \d+ modules/;
 
 /**
- * Starts the kernel with exactly `env` (plus nothing of this process's environment) and waits
+ * Starts the kernel with exactly `env` (its pid written to `pidFile`, for the reaper) (plus nothing of this process's environment) and waits
  * until it listens on both origins and has loaded its modules. Throws, with the kernel's
  * output, when dist/ is missing, the kernel exits, or it is not up within `timeoutMs`.
  */
-export async function spawnKernel(env: Record<string, string>, timeoutMs = 60_000): Promise<KernelProcess> {
+export async function spawnKernel(env: Record<string, string>, timeoutMs = 60_000, pidFile?: string): Promise<KernelProcess> {
   if (!existsSync(KERNEL_ENTRY)) {
     throw new Error(`bmc-hub/testing: ${KERNEL_ENTRY} not found; run \`npm run build\` in ${HUB_ROOT} first`);
   }
   const proc = spawn(process.execPath, [KERNEL_ENTRY], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (pidFile && proc.pid) writeFileSync(pidFile, String(proc.pid));
   const lines: string[] = [];
   let buffered = '';
   const onData = (chunk: Buffer) => {

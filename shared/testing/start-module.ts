@@ -4,6 +4,7 @@
 // admin token, and a database: HUB_TEST_DATABASE_URL as given (`hubctl test` made it and
 // drops it), else a throwaway database on DATABASE_URL's server that stop() drops, else the
 // kernel's embedded PostgreSQL inside the temp data folder (slow: it initialises a cluster).
+// A detached reaper (reaper.ts) removes all of it if the test process ends without stop().
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { envName } from '../names.js';
 import { HUB_ROOT } from '../paths.js';
 import { atExit } from './cleanup.js';
 import { spawnKernel, type KernelProcess } from './kernel-process.js';
+import { startReaper } from './reaper.js';
 import { moduleDb, type ModuleDb } from './module-db.js';
 import { stageModules, type StagedModule } from './module-folder.js';
 import { signInUser, type SignedInUser } from './sign-in.js';
@@ -126,13 +128,27 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
   const dataDir = join(temp, 'data');
   let db: ThrowawayDatabase | undefined;
   let kernel: KernelProcess | undefined;
+  const pidFile = join(temp, 'kernel.pid');
+  let reaper = 0;
+  const stopReaper = () => {
+    if (reaper) {
+      try {
+        process.kill(reaper, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      reaper = 0;
+    }
+  };
   const removeSync = () => {
+    stopReaper();
     kernel?.proc.kill('SIGKILL');
     rmSync(temp, { recursive: true, force: true });
     db?.dropSync();
   };
   const unregister = atExit(removeSync);
   const fail = async (e: unknown): Promise<never> => {
+    stopReaper();
     await kernel?.stop('SIGKILL');
     rmSync(temp, { recursive: true, force: true });
     await db?.drop().catch(() => db?.dropSync());
@@ -159,6 +175,12 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
     }
     databaseUrl = db.url;
   }
+  reaper = startReaper({
+    parentPid: process.pid,
+    kernelPidFile: pidFile,
+    tempDir: temp,
+    ...(db && choice.server ? { database: { server: choice.server, name: db.name } } : {}),
+  });
   const adminToken = randomBytes(24).toString('base64url');
   let config: Record<string, string> = {};
   const mergeConfig = (values: Record<string, string | number | boolean | null>) => {
@@ -189,7 +211,7 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
   });
 
   const boot = async (): Promise<KernelProcess> => {
-    const k = await spawnKernel(kernelEnv(), timeoutMs);
+    const k = await spawnKernel(kernelEnv(), timeoutMs, pidFile);
     kernel = k;
     const url = `http://127.0.0.1:${k.port}`;
     for (const m of staged) {
@@ -274,6 +296,7 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
       stopped ??= (async () => {
         await dbHandle.close();
         await ownerHandle.close();
+        stopReaper();
         await kernel?.stop();
         rmSync(temp, { recursive: true, force: true });
         if (db) await db.drop();
