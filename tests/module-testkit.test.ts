@@ -56,6 +56,10 @@ writeModule(modulesDir, 'greeter', {
     router.get('/items', ctx.auth.require('read'), async (req, res) => res.json(await ctx.db.query('SELECT id, name FROM greeter_items ORDER BY id')));
   };`,
 });
+writeModule(modulesDir, 'extra', {
+  router: `export default (router) => { router.get('/hello', (req, res) => res.json({ module: 'extra' })); };`,
+  manifest: { public_routes: ['GET /api/v1/extra/hello'] },
+});
 writeModule(modulesDir, 'broken', {
   files: { 'migrations/001_init.sql': 'CREATE TABLE broken_x (;\n' },
   router: `export default () => {};`,
@@ -67,7 +71,7 @@ afterAll(() => {
 
 describe('startModule', () => {
   it('runs the module and its dependency behind the real gateway; grants decide; the db handle acts as the module', async () => {
-    const m = await startModule('greeter', { modulesDir, config: { GREETING: 'hello' } });
+    const m = await startModule('greeter', { modulesDir, config: { GREETING: 'hello' }, with: ['extra'] });
     try {
       expect(m.name).toBe('greeter');
       expect(m.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -75,6 +79,9 @@ describe('startModule', () => {
       // the declared dependency was staged and runs too, the module under test only with it
       expect(((await (await fetch(`${m.url}/api/v1/modules/base`)).json()) as { state: string }).state).toBe('running');
       expect((await fetch(`${m.url}/api/v1/base/ping`)).status).toBe(200);
+      // `with` adds a module the test asks for; one nobody asked for is not there
+      expect(await (await fetch(`${m.url}/api/v1/extra/hello`)).json()).toEqual({ module: 'extra' });
+      expect((await fetch(`${m.url}/api/v1/modules/broken`)).status).toBe(404);
 
       const viewer = await m.signIn({ grants: ['greeter.viewer'] });
       const res = await m.api('/greeting', { headers: viewer.headers });
