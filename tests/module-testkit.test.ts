@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rolePrefixFor } from '../kernel/module-roles.js';
 import { HUB_ROOT } from '../shared/paths.js';
 import { startModule, startTimes, type RunningModule } from '../shared/testing/index.js';
-import { ADMIN_URL } from './helpers/database.js';
+import { ADMIN_URL, createTestDatabase } from './helpers/database.js';
 import { tempDir, writeModule } from './helpers/modules.js';
 import { pidAlive, waitFor } from './helpers/wait.js';
 
@@ -140,6 +140,31 @@ describe('startModule', () => {
     // no database of ours is left (others' test databases may come and go meanwhile)
     const after = await onServer(async (c) => (await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'hubtest_%'")).rows.map((r) => r.datname));
     for (const d of after.filter((d) => !before.has(d))) expect(await leftovers(d).then((l) => l.filter((x) => x.includes('broken')))).toEqual([]);
+  });
+
+  it('runs on HUB_TEST_DATABASE_URL as given (as `hubctl test` passes it), again on the same database, and leaves it to its maker', async () => {
+    const given = await createTestDatabase();
+    process.env.HUB_TEST_DATABASE_URL = given.url;
+    try {
+      const first = await startModule('notes', { safety: { allowWrites: true } });
+      expect(first.databaseUrl).toBe(given.url);
+      const editor = await first.signIn({ grants: ['notes.editor'] });
+      const made = await first.api('/notes', { method: 'POST', headers: { ...editor.headers, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'kept' }) });
+      expect(made.status).toBe(201);
+      await first.stop();
+      expect(await leftovers(given.name)).toContain(`database ${given.name}`);
+      // a second kernel on the already migrated database: the row is still there
+      const second = await startModule('notes');
+      try {
+        expect(await second.db.query('SELECT title FROM notes_notes')).toEqual([{ title: 'kept' }]);
+      } finally {
+        await second.stop();
+      }
+      expect(await leftovers(given.name)).toContain(`database ${given.name}`);
+    } finally {
+      delete process.env.HUB_TEST_DATABASE_URL;
+      await given.drop();
+    }
   });
 
   it('names a missing module folder and a missing build in one line', async () => {
