@@ -53,13 +53,39 @@ function alive(pid: number): boolean {
   }
 }
 
-async function reap(env: NodeJS.ProcessEnv): Promise<void> {
+/**
+ * SIGKILLs the embedded PostgreSQL server under `dataDir` (HUB_DATA_DIR/pg/data/postmaster.pid),
+ * if one runs: a SIGKILLed kernel leaves it running (the next kernel would adopt it), and its
+ * folder is about to be removed. No-op without the file.
+ */
+export function killEmbeddedServer(dataDir: string): void {
   try {
-    const kernel = Number(readFileSync(env.REAPER_PID_FILE!, 'utf8').trim());
-    if (kernel > 0) process.kill(kernel, 'SIGKILL');
+    const pid = Number(readFileSync(join(dataDir, 'pg', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (pid > 0) process.kill(pid, 'SIGKILL');
   } catch {
-    // no pid file or the kernel is gone already
+    // no embedded server, or gone already
   }
+}
+
+async function reap(env: NodeJS.ProcessEnv): Promise<void> {
+  let kernel = 0;
+  try {
+    kernel = Number(readFileSync(env.REAPER_PID_FILE!, 'utf8').trim());
+  } catch {
+    // no pid file: the kernel never started
+  }
+  if (kernel > 0 && alive(kernel)) {
+    // SIGTERM first: the kernel drains its children and stops an embedded server itself
+    try {
+      process.kill(kernel, 'SIGTERM');
+    } catch {
+      // gone meanwhile
+    }
+    const deadline = Date.now() + 5_000;
+    while (alive(kernel) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (alive(kernel)) process.kill(kernel, 'SIGKILL');
+  }
+  killEmbeddedServer(join(env.REAPER_TEMP!, 'data'));
   rmSync(env.REAPER_TEMP!, { recursive: true, force: true });
   if (env.REAPER_DB_SERVER && env.REAPER_DB_NAME) {
     // the kernel's children may still hold connections for a moment: DROP … WITH (FORCE) ends them

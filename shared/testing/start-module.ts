@@ -14,7 +14,7 @@ import { envName } from '../names.js';
 import { HUB_ROOT } from '../paths.js';
 import { atExit } from './cleanup.js';
 import { spawnKernel, type KernelProcess } from './kernel-process.js';
-import { startReaper } from './reaper.js';
+import { killEmbeddedServer, startReaper } from './reaper.js';
 import { moduleDb, type ModuleDb } from './module-db.js';
 import { stageModules, type StagedModule } from './module-folder.js';
 import { signInUser, type SignedInUser } from './sign-in.js';
@@ -115,7 +115,8 @@ function switchesFor(opts: StartModuleOptions): Record<string, string> {
  * module folder, e.g. `fileURLToPath(new URL('..', import.meta.url))` in the module's tests/
  * (its dependencies are then looked for beside it). Throws one line (plus the kernel's last
  * output) when dist/ is missing, a folder or manifest is missing, the database cannot be made,
- * or the module fails to start (its last_error). Everything it made is removed by stop(), also at process exit.
+ * or the module fails to start (its last_error). Everything it made is removed by stop(), and
+ * also when the test process ends without it (exit hook, and a detached reaper).
  */
 export async function startModule(module: string, opts: StartModuleOptions = {}): Promise<RunningModule> {
   const began = Date.now();
@@ -143,6 +144,7 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
   const removeSync = () => {
     stopReaper();
     kernel?.proc.kill('SIGKILL');
+    killEmbeddedServer(dataDir);
     rmSync(temp, { recursive: true, force: true });
     db?.dropSync();
   };
@@ -182,7 +184,7 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
     ...(db && choice.server ? { database: { server: choice.server, name: db.name } } : {}),
   });
   const adminToken = randomBytes(24).toString('base64url');
-  let config: Record<string, string> = {};
+  const config: Record<string, string> = {};
   const mergeConfig = (values: Record<string, string | number | boolean | null>) => {
     for (const [k, v] of Object.entries(values)) {
       if (v === null) delete config[k];
