@@ -2,7 +2,7 @@
 // kernel for its own tests; every test here checks what a module author relies on, and that
 // nothing it made outlives stop(), a failed start, or a test process that never called stop().
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -95,7 +95,9 @@ describe('startModule', () => {
       expect((await m.api('/greeting')).status).toBe(401);
 
       // m.db is the module's runtime role: its own table, not its dependency's
-      expect(await m.db.role()).toMatch(new RegExp(`^${rolePrefixFor(dbName(m))}greeter_rt`));
+      const kernelId = readFileSync(join(m.tempDir, 'data', 'kernel-id'), 'utf8').trim();
+      expect(await m.db.role()).toBe(`${rolePrefixFor(dbName(m))}greeter_rt_${kernelId}`);
+      expect(await m.dbAsOwner.role()).toBe(`${rolePrefixFor(dbName(m))}greeter_own`);
       await m.dbAsOwner.query("INSERT INTO greeter_items (name) VALUES ('from a fixture')");
       expect(await (await m.api('/items', { headers: viewer.headers })).json()).toEqual([{ id: 1, name: 'from a fixture' }]);
       expect(await m.db.query('SELECT name FROM greeter_items')).toEqual([{ name: 'from a fixture' }]);

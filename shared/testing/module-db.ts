@@ -25,9 +25,9 @@ export interface ModuleDb {
 
 /**
  * A lazily opened single connection to `databaseUrl` acting as `module`'s runtime or owner
- * role. Errors: the server's own, with the role named when SET ROLE fails.
+ * role; `instance` gives the kernel's id, which names its runtime role. Errors: the server's own, with the role named when SET ROLE fails.
  */
-export function moduleDb(databaseUrl: string, module: string, as: 'runtime' | 'owner'): ModuleDb {
+export function moduleDb(databaseUrl: string, module: string, as: 'runtime' | 'owner', instance?: () => string | undefined): ModuleDb {
   let client: Promise<{ c: pg.Client; role: string | null }> | undefined;
   const open = () =>
     (client ??= (async () => {
@@ -35,10 +35,14 @@ export function moduleDb(databaseUrl: string, module: string, as: 'runtime' | 'o
       c.on('error', () => {}); // a connection cut at stop() is not the test's failure
       await c.connect();
       const database = (await c.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
-      const names = roleNamesFor(database, module);
-      // the runtime role carries the kernel's id (<prefix><module>_rt_<id>); every kernel's has the same rights
+      // the runtime role carries the kernel's id (<prefix><module>_rt_<id>, HUB_DATA_DIR/kernel-id):
+      // this kernel's own, else any kernel's (they all have the same rights)
+      const id = instance?.();
+      const names = roleNamesFor(database, module, as === 'runtime' ? id : undefined);
       const found = await c.query<{ rolname: string }>(
-        as === 'owner' ? 'SELECT rolname FROM pg_roles WHERE rolname = $1' : 'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname LIMIT 1',
+        as === 'owner' || id
+          ? 'SELECT rolname FROM pg_roles WHERE rolname = $1'
+          : "SELECT rolname FROM pg_roles WHERE rolname ~ ('^' || $1 || '_[0-9a-f]{6}$') ORDER BY rolname LIMIT 1",
         [as === 'owner' ? names.owner : names.runtime],
       );
       const role = found.rows[0]?.rolname ?? null;

@@ -6,7 +6,7 @@
 // kernel's embedded PostgreSQL inside the temp data folder (slow: it initialises a cluster).
 // A detached reaper (reaper.ts) removes all of it if the test process ends without stop().
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { hasGivenUp, isModuleState, takesTraffic } from '../module-states.js';
@@ -242,7 +242,14 @@ export async function startModule(module: string, opts: StartModuleOptions = {})
   const adminUrl = `http://127.0.0.1:${k.adminPort}`;
   startTimes.push(Date.now() - began);
 
-  const dbHandle = moduleDb(databaseUrl ?? 'postgres://embedded.invalid/', main.name, 'runtime');
+  const kernelId = () => {
+    try {
+      return readFileSync(join(dataDir, 'kernel-id'), 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const dbHandle = moduleDb(databaseUrl ?? 'postgres://embedded.invalid/', main.name, 'runtime', kernelId);
   const ownerHandle = moduleDb(databaseUrl ?? 'postgres://embedded.invalid/', main.name, 'owner');
   const noDb = (h: typeof dbHandle): typeof dbHandle =>
     databaseUrl
