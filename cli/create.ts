@@ -1,6 +1,7 @@
 // `hubctl create <name> "<description>"`: a new module from the hub's own modules/_template,
 // in HUB_MODULES_DIR wherever that is. The copy is renamed throughout (module name, table
-// prefix, API prefix, tag) so it migrates and starts as it is, and it starts out disabled.
+// prefix, API prefix, tag) so it migrates and starts as it is, and it starts out disabled;
+// its tests/<name>.test.ts (the template's own test, renamed) passes as it is.
 // Everything is checked before the file system is touched, and the folder appears whole or
 // not at all: it is built under a hidden name (the kernel ignores dot folders) and renamed.
 import { randomBytes } from 'node:crypto';
@@ -112,6 +113,7 @@ Made with \`hubctl create\` from the hub's module template.
 | \`backend/router.ts\` | the API |
 | \`frontend/views.ts\`, \`templates/index.ejs\` | the pages, inside the hub's layout (\`ctx.page\`) |
 | \`migrations/001_init.sql\` | the tables; \`-- migrate:down\` holds the rollback |
+| \`tests/${m.name}.test.ts\` | the module's own tests (\`startModule\` from \`bmc-hub/testing\`); they pass as created |
 
 Writes are refused until \`MODULES__${m.name.toUpperCase()}__READ_ONLY=false\` and
 \`MODULES__${m.name.toUpperCase()}__DRY_RUN=false\` are set.
@@ -165,5 +167,6 @@ export function nextSteps(target: string, m: NewModule): string {
     `  2. hubctl enable ${m.name}      ${pc.dim('(migrates and starts it)')}`,
     `  3. hubctl user add alice --grant ${m.name}.editor   ${pc.dim('(the module declares read/write and viewer/editor)')}`,
     `  4. curl -H "Authorization: Bearer $(hubctl token create alice)" ${publicUrl()}${m.apiPrefix}/items`,
+    `  5. extend ${join(rel, 'tests', `${m.name}.test.ts`)} as the API grows   ${pc.dim('(startModule from bmc-hub/testing; README "Testing a module")')}`,
   ].join('\n');
 }

@@ -1,30 +1,7 @@
 import { readFileSync } from 'node:fs';
-// Tests wait on conditions, never on fixed sleeps: poll until true or the deadline passes.
-// A check that throws is retried, unless it throws fatal(...).
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  { timeoutMs = 20_000, intervalMs = 50, what = 'condition' }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-      last = v;
-    } catch (e) {
-      if ((e as { fatal?: boolean })?.fatal) throw e;
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String((last as Error)?.message ?? JSON.stringify(last))})`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
-/** An error that stops waitFor at once instead of being retried (the thing waited on is gone). */
-export function fatal(message: string): Error {
-  return Object.assign(new Error(message), { fatal: true });
-}
+// Tests wait on conditions, never on fixed sleeps: waitFor/fatal live in the module test kit
+// (shared/testing/wait.ts) and are re-exported here for the hub's own tests.
+export { fatal, waitFor } from '../../shared/testing/wait.js';
 
 /**
  * True while the process runs: signal 0 finds it and it is not a zombie. A process that has
