@@ -63,4 +63,20 @@ describe('hubctl create writes a module with a passing test', () => {
     expect(fail.out).toMatch(/expected 200 to be 201/);
     expect(existsSync(join(moduleDir, 'node_modules'))).toBe(false);
   });
+
+  it('hubctl test runs a module that names itself to startModule, from a modules folder outside the hub', async () => {
+    const modulesDir = tempDir('by-name-modules');
+    const created = await hubctl(['create', 'desk_items', 'Items on the desk'], { HUB_MODULES_DIR: modulesDir });
+    expect(created.code, created.stderr).toBe(0);
+    // the author's own style: the module by its name, not by its path
+    const testFile = join(modulesDir, 'desk_items', 'tests', 'desk_items.test.ts');
+    const byName = readFileSync(testFile, 'utf8').replace("startModule(fileURLToPath(new URL('..', import.meta.url)),", "startModule('desk_items',");
+    expect(byName).toContain("startModule('desk_items',");
+    writeFileSync(testFile, byName);
+    const run = await hubctl(['test', 'desk_items', '--json'], { HUB_MODULES_DIR: modulesDir, HUB_DATA_DIR: tempDir('data'), DATABASE_URL: ADMIN_URL, NO_COLOR: '1' });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { modules: { module: string; passed: boolean; checks: { name: string; status: string; message?: string }[] }[] };
+    const tests = report.modules[0]!.checks.find((c) => c.name.startsWith('module tests'));
+    expect(tests?.status, JSON.stringify(tests)).toBe('pass');
+  });
 });
