@@ -3,7 +3,7 @@
 // The real-child check is in module-test-child.ts. Each returns CheckResults; a failure is a
 // value, never a throw, so one broken check does not hide the others.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -19,6 +19,7 @@ import { HUB_ROOT } from '../shared/paths.js';
 import { describeDiff, diffCatalog, isEmptyDiff, prefixCatalog } from './module-test-catalog.js';
 import type { RunCleanup } from './module-test-cleanup.js';
 import type { ThrowawayDatabase } from './module-test-db.js';
+import { copyModuleForTests, prepareTestsUser, testsEnvironment } from './module-test-user.js';
 
 export type CheckResult = TestedCheck;
 
@@ -213,25 +214,32 @@ export async function ownTestsCheck(ctx: CheckContext): Promise<CheckResult> {
     const testsDir = join(ctx.mod.dir, 'tests');
     const files = existsSync(testsDir) ? readdirSync(testsDir).filter((f) => f.endsWith('.test.ts')) : [];
     if (files.length === 0) return { status: warnOrFail(ctx.strict), message: `no tests in ${ctx.folder}/tests` };
-    const report = join(ctx.tmp, 'vitest.json');
-    const config = join(ctx.tmp, 'vitest.config.mjs');
+    // the module author's code: its own user and a clean environment (./module-test-user.ts)
+    const user = prepareTestsUser(ctx.mod.name, process.env.HUB_ISOLATION, (home) => ctx.cleanup.tell({ dir: home }));
+    ctx.cleanup.add(async () => rmSync(user.home, { recursive: true, force: true }));
+    const moduleDir = copyModuleForTests(user, ctx.mod.dir);
+    const report = join(user.home, 'vitest.json');
+    // in the tests' home: vite writes a compiled copy beside it
+    const config = join(user.home, 'vitest.config.mjs');
     writeFileSync(config, `export default ${JSON.stringify({
-      root: ctx.mod.dir,
-      cacheDir: join(ctx.tmp, 'vite-cache'),
+      root: moduleDir,
+      cacheDir: join(user.home, 'vite-cache'),
       resolve: { alias: { 'bmc-hub/testing': join(HUB_ROOT, 'shared', 'testing', 'index.ts') } },
-      server: { fs: { allow: [ctx.mod.dir, HUB_ROOT] } },
+      server: { fs: { allow: [moduleDir, HUB_ROOT] } },
       test: {
         include: ['tests/*.test.ts'],
         testTimeout: 60_000,
         hookTimeout: 120_000,
         pool: 'forks',
-        env: { HUB_TEST_DATABASE_URL: ctx.tdb.url, HUB_TEST_MODULE: ctx.mod.name, HUB_TEST_MODULE_DIR: ctx.mod.dir },
+        env: { HUB_TEST_DATABASE_URL: ctx.tdb.url, HUB_TEST_MODULE: ctx.mod.name, HUB_TEST_MODULE_DIR: moduleDir },
       },
     }, null, 2)};\n`);
+    if (user.runAs) chownSync(config, user.runAs.uid, user.runAs.gid);
     const vitest = join(HUB_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
     const child = spawn(process.execPath, [vitest, 'run', '--config', config, '--reporter=json', `--outputFile=${report}`], {
-      cwd: ctx.mod.dir,
-      env: { ...process.env, NO_COLOR: '1', HUB_TEST_DATABASE_URL: ctx.tdb.url },
+      cwd: moduleDir,
+      env: testsEnvironment(user.home, { HUB_TEST_DATABASE_URL: ctx.tdb.url, HUB_TEST_MODULE: ctx.mod.name, HUB_TEST_MODULE_DIR: moduleDir }),
+      ...(user.runAs ?? {}),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -269,6 +277,6 @@ export async function ownTestsCheck(ctx: CheckContext): Promise<CheckResult> {
     if (code !== 0 || failures.length > 0) {
       return { status: 'fail', message: `${parsed.numFailedTests ?? failures.length} of ${total} failed\n${failures.join('\n') || firstLines(output, 12)}` };
     }
-    return { status: 'pass', message: `${total} test${total === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}` };
+    return { status: 'pass', message: `${total} test${total === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}, ${user.note}` };
   });
 }

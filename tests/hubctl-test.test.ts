@@ -167,6 +167,38 @@ export default (router) => {
   });
 });
 
+describe("a module's own tests are the module author's code", () => {
+  it('run without root, without the operator\'s environment, and cannot write a pass record', async () => {
+    const modulesDir = tempDir('modules');
+    const dataDir = tempDir('data');
+    const name = unique('walled');
+    const victim = join(dataDir, 'tested', 'victim.json');
+    const asRoot = process.getuid?.() === 0;
+    writeTestedModule(modulesDir, name, {
+      tests: {
+        'wall.test.ts': `import { writeFileSync } from 'node:fs';
+import { expect, test } from 'vitest';
+test('the wall', () => {
+  expect(process.env.DATABASE_URL).toBeUndefined();
+  expect(process.env.HUB_ADMIN_TOKEN).toBeUndefined();
+  expect(process.env.HUB_DATA_DIR).toBeUndefined();
+  if (${asRoot}) expect(process.getuid()).not.toBe(0);
+  let code = 'wrote';
+  try { writeFileSync(${JSON.stringify(victim)}, '{"passed":true}'); } catch (e) { code = e.code; }
+  if (${asRoot}) expect(code).toMatch(/EACCES|ENOENT|EPERM/);
+});
+`,
+      },
+    });
+    const r = await hubctl(['test', name], { ...envFor(modulesDir, dataDir), HUB_ADMIN_TOKEN: 'operator-secret-0123456789abcdef' });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(asRoot ? /✓ module tests .*1 test in 1 file, as uid \d+/ : /✓ module tests/);
+    expect(existsSync(victim)).toBe(false);
+    // the run's own record is written by hubctl, outside the tests' reach
+    expect(JSON.parse(readFileSync(join(dataDir, 'tested', `${name}.json`), 'utf8')).passed).toBe(true);
+  });
+});
+
 describe('an aborted hubctl test leaves nothing behind', () => {
   for (const signal of ['SIGINT', 'SIGKILL'] as const) {
     it(`${signal} while the real child runs: no database, role, process or temp folder remains`, async () => {
