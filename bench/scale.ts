@@ -1,7 +1,7 @@
 // How the hub grows with the number of modules: start time, memory, routing cost.
 import { startKernel } from '../tests/helpers/kernel.js';
 import { benchModules } from './fixtures.js';
-import { cannon } from './gateway-cost.js';
+import { cannon } from './cannon.js';
 import { median, processPrivateBytes, processRss, round } from './stats.js';
 
 export async function scale(counts: number[]) {
