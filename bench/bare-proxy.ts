@@ -30,3 +30,5 @@ server.listen(0, '127.0.0.1', () => {
   const address = server.address();
   console.log(JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 }));
 });
+// a clean exit on SIGTERM, so `node --cpu-prof` writes its profile
+process.on('SIGTERM', () => process.exit(0));

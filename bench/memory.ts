@@ -4,16 +4,8 @@
 // and then sat idle for the same time. Then the packages a child loads at start, found by
 // running the real child program (shared/runtime/child.ts) under module-trace hooks.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Socket } from 'node:net';
-import { specFromEnv } from '../cli/serve-module.js';
-import { IpcChannel } from '../shared/ipc-channel.js';
-import { CHILD_ENTRY, HUB_ROOT } from '../shared/paths.js';
-import { newKernelSecret } from '../shared/runtime/kernel-secret.js';
 import { startKernel } from '../tests/helpers/kernel.js';
-import { tempDir } from '../tests/helpers/modules.js';
-import { waitFor } from '../tests/helpers/wait.js';
+import { childStartPackages } from '../tests/helpers/child-trace.js';
 import { benchModules } from './fixtures.js';
 import { processPrivateBytes, round } from './stats.js';
 
@@ -66,36 +58,6 @@ async function bareNodePrivate(requests: number, idleMs: number): Promise<number
   }
 }
 
-/** The packages (node_modules/<name>) the child program loads up to `ready`, in load order. */
-export async function childStartPackages(): Promise<string[]> {
-  const modulesDir = benchModules(1);
-  const dataDir = tempDir('bench-memory-data');
-  const trace = join(tempDir('bench-memory-trace'), 'loaded.txt');
-  const spec = await specFromEnv('m00', { HUB_MODULES_DIR: modulesDir, HUB_DATA_DIR: dataDir, HUB_MODULE_SECRET: newKernelSecret() });
-  const proc = spawn(process.execPath, ['--import', join(HUB_ROOT, 'dist/bench/module-trace.js'), CHILD_ENTRY], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', HUB_TRACE_FILE: trace },
-    stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
-  });
-  try {
-    let ready = false;
-    const channel = new IpcChannel<unknown>(proc.stdio[3] as Socket, 1024 * 1024, {
-      onMessage: (m) => {
-        if ((m as { type?: string }).type === 'ready') ready = true;
-      },
-    });
-    channel.send({ type: 'init', spec });
-    await waitFor(() => ready || proc.exitCode !== null, { timeoutMs: 30_000, what: 'traced child ready' });
-    const seen: string[] = [];
-    for (const url of readFileSync(trace, 'utf8').split('\n')) {
-      const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
-      if (m && !seen.includes(m[1]!)) seen.push(m[1]!);
-    }
-    return seen;
-  } finally {
-    proc.kill('SIGKILL');
-  }
-}
-
 export async function memory(opts: { idleMs: number; requests: number }) {
   const k = await startKernel({ modulesDir: benchModules(1) });
   let childBytes: number;
@@ -108,7 +70,7 @@ export async function memory(opts: { idleMs: number; requests: number }) {
     await k.stop();
   }
   const bareBytes = await bareNodePrivate(opts.requests, opts.idleMs);
-  const packages = await childStartPackages();
+  const packages = await childStartPackages(benchModules(1), 'm00');
   const ratio = round(childBytes / bareBytes, 2);
   return {
     child_private_mb: round(childBytes / 1048576, 1),

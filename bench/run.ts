@@ -14,6 +14,7 @@ import { identityCost, identityGateCost } from './identity-cost.js';
 import { recovery } from './recovery.js';
 import { reload } from './reload.js';
 import { restartUnderLoad } from './restart-under-load.js';
+import { routeTableCost } from './route-table-cost.js';
 import { scale } from './scale.js';
 import { taskPool } from './task-pool.js';
 
@@ -90,9 +91,13 @@ if (want('reload')) {
   console.table([results.reload]);
 }
 if (want('scale')) {
-  results.scale = await scale(quick ? [1, 10] : [1, 10, 50]);
-  console.log('\nscale with the number of modules (goals: 50 ready ≤ 10 s, idle child RSS ≤ 50 MB)');
-  console.table(results.scale);
+  const modules = await scale(quick ? [1, 10] : [1, 10, 50]);
+  const routes = routeTableCost([1, 50, 500]);
+  results.scale = { modules, route_table: routes };
+  console.log('\nscale with the number of modules (goal: 50 modules start → all running ≤ 10 s)');
+  console.table(modules);
+  console.log('route-table lookup cost against the number of modules (goal: flat)');
+  console.table(routes);
 }
 
 if (want('database')) {

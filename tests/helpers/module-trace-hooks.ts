@@ -1,5 +1,5 @@
 // Module hooks (node:module register) that append every module URL the process loads to
-// the file named in the registration data, one per line. Used by bench/memory.ts to list
+// the file named in the registration data, one per line. Used by bench/memory.ts and tests/child-lazy-loading.test.ts to list
 // what a module child loads at start; never loaded by the hub itself.
 import { appendFileSync } from 'node:fs';
 
