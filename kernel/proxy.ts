@@ -239,11 +239,11 @@ export function createProxyTarget(name: string, to: number | string, secret: str
       proxyRes.pipe(res);
       // the child died half-way through its answer: pipe() would leave the client waiting
       // forever for the rest, so cut the client's connection too
-      proxyRes.once('close', () => {
+      proxyRes.on('close', () => {
         if (!proxyRes.complete) res.destroy();
       });
       // a request whose body is all read already (every GET) cannot be answered early
-      if (!req.complete) proxyRes.once('end', () => {
+      if (!req.complete) proxyRes.on('end', () => {
         if (req.complete) return;
         // An answer before the body was read (item 3): the upstream leg carries half a body
         // and cannot be reused; the rest of the client's body is read and dropped, as
@@ -285,7 +285,7 @@ export function createProxyTarget(name: string, to: number | string, secret: str
 
       // The client left (or its answer is complete): an upstream request still open is
       // destroyed, so the module sees its request closed and the agent's socket is freed.
-      res.once('close', () => {
+      res.on('close', () => {
         hop.closed = true;
         clearTimeout(hop.timer);
         const upstream = hop.upstream;
