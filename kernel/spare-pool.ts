@@ -1,5 +1,5 @@
 // Warm spare children: processes that have already started Node and loaded the module
-// runtime (express, ejs, pino), waiting to be told which module to become. Handing a
+// runtime (express, pino), waiting to be told which module to become. Handing a
 // crashed module a spare skips the ~150-250 ms of process start and imports, which is
 // most of the time a restart takes. Only children with the default Node flags can be
 // spares; a module with its own heap cap (max_memory_mb) is forked fresh.
