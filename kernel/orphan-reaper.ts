@@ -44,14 +44,18 @@ export class OrphanReaper {
     proc.stdin?.write(line);
   }
 
-  /** Spawns the reaper with the current list; a reaper that dies is replaced on the next change. */
+  /** Spawns the reaper with the current list; a reaper that dies is replaced (100 ms later) while children are listed. */
   private start(): ChildProcess {
     const proc = spawn('/bin/sh', ['-c', SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'] });
     this.proc = proc;
     proc.on('error', () => undefined);
     proc.stdin!.on('error', () => undefined);
+    // killed by someone (a module in the process tier shares the kernel's uid): back within
+    // 100 ms with the current list, so there is never a long window without one
     proc.once('exit', () => {
-      if (this.proc === proc) this.proc = null;
+      if (this.proc !== proc) return;
+      this.proc = null;
+      if (this.pids.size > 0) setTimeout(() => this.proc ?? this.start(), 100).unref();
     });
     // neither the process nor its pipe keeps the kernel alive
     proc.unref();
