@@ -6,13 +6,15 @@ import { join } from 'node:path';
 import { HUB_ROOT } from '../shared/paths.js';
 import { removeTempDirs } from '../tests/helpers/modules.js';
 import { database } from './database.js';
-import { gatewayCost } from './gateway-cost.js';
+import { memory } from './memory.js';
+import { floorVerdicts, gatewayFloor } from './gateway-floor.js';
 import { hang } from './hang.js';
 import { kernelSecretCost } from './kernel-secret-cost.js';
 import { identityCost, identityGateCost } from './identity-cost.js';
 import { recovery } from './recovery.js';
 import { reload } from './reload.js';
 import { restartUnderLoad } from './restart-under-load.js';
+import { routeTableCost } from './route-table-cost.js';
 import { scale } from './scale.js';
 import { taskPool } from './task-pool.js';
 
@@ -50,25 +52,29 @@ if (want('secret')) {
   console.table([results.secret]);
 }
 if (want('gateway')) {
-  const g = await gatewayCost({ pairs: quick ? 1 : 3, durationS: quick ? 3 : 10, warmupS: quick ? 1 : 3, connections: [50, 10] });
+  const g = await gatewayFloor({ rounds: 3, durationS: quick ? 3 : 6, warmupS: quick ? 1 : 2, connections: [50, 10] });
   results.gateway = g;
-  console.log('\ngateway cost, direct vs through the kernel (goal: median ratio ≥ 0.80, kernel CPU ≤ 100 µs/req)');
+  console.log('\ngateway against its floor: direct to the module, a bare Node proxy, the gateway; round-robin, medians over rounds');
   console.table(
-    g.results.flatMap((r) =>
-      r.pairs.map((p, i) => ({
-        c: r.connections,
-        pair: i + 1,
-        direct_rps: p.direct.rps,
-        gateway_rps: p.gateway.rps,
-        ratio: p.ratio,
-        direct_p99: p.direct.p99_ms,
-        gateway_p99: p.gateway.p99_ms,
-        kernel_us_per_req: p.kernel_cpu_us_per_req,
-        clean: p.clean,
-      })),
-    ),
+    g.rows.map((r) => ({
+      c: r.connections,
+      direct_rps: r.direct_rps,
+      bare_rps: r.bare_rps,
+      gateway_rps: r.gateway_rps,
+      kernel_us_per_req: r.kernel_us_per_req,
+      bare_us_per_req: r.bare_us_per_req,
+      all_clean: r.all_clean,
+    })),
   );
-  console.table(g.results.map((r) => ({ c: r.connections, median_ratio: r.median_ratio, median_kernel_cpu_us: r.median_kernel_cpu_us, all_clean: r.all_clean })));
+  console.table(floorVerdicts(g.rows));
+}
+if (want('memory')) {
+  const m = await memory({ idleMs: quick ? 1000 : 3000, requests: 20 });
+  results.memory = m;
+  console.log('\nidle module child private memory (smaps_rollup Private_*) beside a bare node http server');
+  console.table([{ child_mb: m.child_private_mb, bare_node_mb: m.bare_node_private_mb, ratio: m.ratio, goal: m.goal, verdict: m.verdict }]);
+  console.log('packages the child loads at start, and why:');
+  console.table(m.loaded_at_start);
 }
 if (want('identity')) {
   const gate = await identityGateCost(quick ? 50_000 : 200_000);
@@ -85,9 +91,13 @@ if (want('reload')) {
   console.table([results.reload]);
 }
 if (want('scale')) {
-  results.scale = await scale(quick ? [1, 10] : [1, 10, 50]);
-  console.log('\nscale with the number of modules (goals: 50 ready ≤ 10 s, idle child RSS ≤ 50 MB)');
-  console.table(results.scale);
+  const modules = await scale(quick ? [1, 10] : [1, 10, 50]);
+  const routes = routeTableCost([1, 50, 500]);
+  results.scale = { modules, route_table: routes };
+  console.log('\nscale with the number of modules (goal: 50 modules start → all running ≤ 10 s)');
+  console.table(modules);
+  console.log('route-table lookup cost against the number of modules (goal: flat)');
+  console.table(routes);
 }
 
 if (want('database')) {

@@ -5,12 +5,12 @@
 // request meets the Host guard (421) and the cross-site guard (403), module routes included
 // (kernel/request-guards.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { HubError } from '../shared/errors.js';
 import { FRONT_DOOR_SERVER_OPTIONS, frontDoorLimits, guardFrontDoor, type FrontDoorLimits } from './front-door.js';
 import { sendError, sendErrorFor } from './http-errors.js';
 import { DEFAULT_TIMEOUT_MS } from './proxy.js';
 import { adminOriginRefusal, crossSiteRefusal } from './request-guards.js';
+import { assignRequestId } from './request-id.js';
 import type { RouteTable } from './route-table.js';
 import type { ModuleSupervisor } from './supervisor.js';
 import type { IdentityGate } from './identity-gate.js';
@@ -59,12 +59,8 @@ export function createGateway(
     const sup = routes.match(req.url ?? '/');
     if (sup === undefined) return kernelApp(req, res);
     observe(sup, req, res);
-    let id = req.headers['x-request-id'];
-    if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
-      id = randomUUID();
-      req.headers['x-request-id'] = id;
-    }
-    res.setHeader('x-request-id', id);
+    // on the request for the module, and on every answer (kernel/request-id.ts)
+    assignRequestId(req, res);
     // who is asking, and may they (kernel/identity-gate.ts): 401/403 before the child
     if (gate) gate(sup, req, res, () => proxyTo(sup, req, res, holdMs));
     else proxyTo(sup, req, res, holdMs);

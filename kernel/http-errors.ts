@@ -4,6 +4,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { toHubError, type HubError } from '../shared/errors.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+
+/** The answer's own headers plus its x-request-id when the gateway gave it one (kernel/request-id.ts). */
+export function withRequestId(res: ServerResponse, headers: Record<string, string | number>): Record<string, string | number> {
+  const id = requestIdOf(res);
+  if (id !== undefined) headers[REQUEST_ID_HEADER] = id;
+  return headers;
+}
 
 export function sendError(res: ServerResponse, error: HubError, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -11,11 +19,14 @@ export function sendError(res: ServerResponse, error: HubError, headers: Record<
     return;
   }
   const body = JSON.stringify(error.toJSON());
-  res.writeHead(error.status, {
-    ...headers,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  });
+  res.writeHead(
+    error.status,
+    withRequestId(res, {
+      ...headers,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    }),
+  );
   res.end(body);
 }
 
@@ -45,13 +56,16 @@ ${retry ? `<meta http-equiv="refresh" content="${Number(retry) || 5}">` : ''}<ti
 ${retry ? `<p>This page tries again by itself in ${Number(retry) || 5} s.</p>` : '<p>Retrying will not help until an operator fixes this.</p>'}
 <p><small><code>${escapeHtml(error.code)}</code></small></p></body></html>
 `;
-  res.writeHead(error.status, {
-    ...headers,
-    'content-type': 'text/html; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
-    'cache-control': 'no-store',
-  });
+  res.writeHead(
+    error.status,
+    withRequestId(res, {
+      ...headers,
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+      'cache-control': 'no-store',
+    }),
+  );
   res.end(body);
 }
 

@@ -21,7 +21,7 @@ import type { AuditTrail } from './identity-audit.js';
 import type { IdentityCache } from './identity-cache.js';
 import { bearerToken, resolveIdentity, SECURE_SESSION_COOKIE, SESSION_COOKIE } from './identity-resolve.js';
 import { TOKEN_PREFIX, type Identity } from './identity-store.js';
-import { sendError } from './http-errors.js';
+import { sendError, withRequestId } from './http-errors.js';
 
 export interface GateModule {
   readonly name: string;
@@ -120,7 +120,7 @@ export function createIdentityGate(deps: GateDeps): IdentityGate {
     });
     // a page load (browsers ask for text/html; fetch and API clients do not) goes to /login
     if (!identity && method === 'GET' && (req.headers['sec-fetch-dest'] === 'document' || (req.headers.accept ?? '').startsWith('text/html'))) {
-      res.writeHead(303, { location: `/login?next=${encodeURIComponent(req.url ?? '/')}` });
+      res.writeHead(303, withRequestId(res, { location: `/login?next=${encodeURIComponent(req.url ?? '/')}` }));
       return void res.end();
     }
     sendError(

@@ -30,6 +30,7 @@ const CRASH_REASONS = ['exit', 'signal', 'hang', 'memory', 'start_timeout', 'loa
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 export function methodLabel(method: string | undefined): string {
+  if (method !== undefined && METHODS.has(method)) return method; // node's parser gives upper case
   const m = (method ?? '').toUpperCase();
   return METHODS.has(m) ? m : 'OTHER';
 }
@@ -154,24 +155,34 @@ export function createMetrics(source: MetricsSource): HubMetrics {
     registers,
   });
 
-  // This runs for every proxied request: the labelled children are looked up once per label
-  // set and kept, rather than hashed from label objects each time.
-  const counters = new Map<string, Counter.Internal>();
-  const timers = new Map<string, Histogram.Internal<'module' | 'method'>>();
+  // This runs for every proxied request: the labelled children are looked up once per
+  // module, method and status class and kept in nested maps, so a request builds no label
+  // objects and no key strings.
+  interface MethodSeries {
+    timer: Histogram.Internal<'module' | 'method'>;
+    counters: Map<string, Counter.Internal>;
+  }
+  const series = new Map<string, Map<string, MethodSeries>>();
+  const seriesFor = (module: string, method: string): MethodSeries => {
+    let byMethod = series.get(module);
+    if (!byMethod) series.set(module, (byMethod = new Map()));
+    let s = byMethod.get(method);
+    if (!s) byMethod.set(method, (s = { timer: duration.labels(module, method), counters: new Map() }));
+    return s;
+  };
   const observe: ModuleRequestObserver = (sup: ModuleSupervisor, req: IncomingMessage, res: ServerResponse) => {
     const start = performance.now();
+    const name = sup.name;
     const method = methodLabel(req.method);
-    // 'close' comes after 'finish' and also when the client gives up, so every request counts once
-    res.once('close', () => {
+    // 'close' comes after 'finish' and also when the client gives up, so every request counts
+    // once; it is emitted once, so `on` (no once-wrapper to allocate) is enough
+    res.on('close', () => {
+      const s = seriesFor(name, method);
       const status = statusClass(res);
-      const ck = `${sup.name} ${method} ${status}`;
-      let counter = counters.get(ck);
-      if (!counter) counters.set(ck, (counter = requests.labels(sup.name, method, status)));
+      let counter = s.counters.get(status);
+      if (!counter) s.counters.set(status, (counter = requests.labels(name, method, status)));
       counter.inc();
-      const tk = `${sup.name} ${method}`;
-      let timer = timers.get(tk);
-      if (!timer) timers.set(tk, (timer = duration.labels(sup.name, method)));
-      timer.observe((performance.now() - start) / 1000);
+      s.timer.observe((performance.now() - start) / 1000);
     });
   };
 

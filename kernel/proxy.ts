@@ -36,6 +36,7 @@ import { KERNEL_SECRET_HEADER } from '../shared/runtime/kernel-secret.js';
 import { withoutAdminCookie } from './admin-session.js';
 import { isHubCookie } from './hub-cookies.js';
 import { sendError } from './http-errors.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 
 /** DESIGN.md: module.json timeout_ms, default 120000 ms. */
 export const DEFAULT_TIMEOUT_MS = 120_000;
@@ -83,22 +84,53 @@ export function stampForModule(req: IncomingMessage, secret: string): void {
  */
 function prepareHeaders(req: IncomingMessage): void {
   const headers = req.headers;
-  const named = String(headers.connection ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  for (const h of HOP_BY_HOP) delete headers[h];
-  for (const h of named) delete headers[h];
+  // the common case, no Connection header, allocates nothing here
+  if (headers.connection !== undefined) {
+    for (const h of headers.connection.split(',')) {
+      const name = h.trim().toLowerCase();
+      if (name) delete headers[name];
+    }
+  }
+  for (const h of HOP_BY_HOP) if (headers[h] !== undefined) delete headers[h];
   // The kernel's server has already answered `100 Continue` to this client (node does when
   // no 'checkContinue' listener is set), so the expectation is met on this hop; forwarded,
   // it would make node write the request line at construction, before the agent hook below
   // can set the exact path.
-  delete headers.expect;
-  const add = (key: string, value: string) => {
-    const prev = headers[key];
-    headers[key] = prev === undefined ? value : `${String(prev)},${value}`;
-  };
-  add('x-forwarded-for', req.socket.remoteAddress ?? '');
-  add('x-forwarded-port', String(req.socket.localPort ?? ''));
-  add('x-forwarded-proto', 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
-  if (headers.host !== undefined) add('x-forwarded-host', headers.host);
+  if (headers.expect !== undefined) delete headers.expect;
+  const socket = req.socket;
+  append(headers, 'x-forwarded-for', socket.remoteAddress ?? '');
+  append(headers, 'x-forwarded-port', String(socket.localPort ?? ''));
+  append(headers, 'x-forwarded-proto', 'encrypted' in socket && socket.encrypted ? 'https' : 'http');
+  if (headers.host !== undefined) append(headers, 'x-forwarded-host', headers.host);
+}
+
+function append(headers: IncomingMessage['headers'], key: string, value: string): void {
+  const prev = headers[key];
+  headers[key] = prev === undefined ? value : `${String(prev)},${value}`;
+}
+
+/** Lower-case names of the response headers never copied from a module's answer to the client. */
+const DROPPED_RESPONSE_HEADERS = new Set(HOP_BY_HOP);
+
+/**
+ * The module's response headers for the client, as a flat [name, value, …] list straight
+ * from `rawHeaders` (node then neither builds `proxyRes.headers` nor copies it): hop-by-hop
+ * headers dropped, hub cookies a module tries to set dropped (kernel/hub-cookies.ts), and
+ * the request's x-request-id (kernel/request-id.ts) in place of the module's.
+ */
+function clientHeaders(raw: string[], requestId: string | undefined): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(lower) || (lower === REQUEST_ID_HEADER && requestId !== undefined)) continue;
+    // a module must not set (overwrite, fixate, clear) any hub cookie: the user session, the
+    // admin session (cookies ignore ports) or the OIDC flow cookie
+    if (lower === 'set-cookie' && isHubCookie(raw[i + 1]!)) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  if (requestId !== undefined) out.push(REQUEST_ID_HEADER, requestId);
+  return out;
 }
 
 /** What one proxied request needs to tie its two legs together. */
@@ -138,7 +170,10 @@ function hopAgent(secure: boolean, pending: Pending): Agent {
   return agent;
 }
 
-const hops = new WeakMap<IncomingMessage, Hop>();
+// the hop of a request, kept on the request itself (cheaper per request than a WeakMap)
+const HOP = Symbol('hub.hop');
+type WithHop = IncomingMessage & { [HOP]?: Hop };
+const hopOf = (req: IncomingMessage): Hop | undefined => (req as WithHop)[HOP];
 
 /**
  * A proxy to a child's loopback port (a number) or a remote module's URL. Every request it
@@ -157,7 +192,7 @@ export function createProxyTarget(name: string, to: number | string, secret: str
 
   const onError = (err: NodeJS.ErrnoException, req: IncomingMessage, res: ServerResponse | Socket) => {
     if (!('writeHead' in res)) return void res.destroy();
-    const hop = hops.get(req);
+    const hop = hopOf(req);
     if (hop?.timer !== undefined) clearTimeout(hop.timer);
     if (hop?.timedOut) return; // answered 504 already; this is the upstream leg we destroyed
     if (res.headersSent || res.destroyed || hop?.closed) {
@@ -178,18 +213,18 @@ export function createProxyTarget(name: string, to: number | string, secret: str
     if (at >= 0) passes.splice(at, 1);
 
     proxyServer.on('start', (req) => {
-      pending.hop = hops.get(req);
+      pending.hop = hopOf(req);
     });
     proxyServer.on('error', (err, req, res) => onError(err as NodeJS.ErrnoException, req, res as ServerResponse | Socket));
     // a request the agent hook did not see (it always should): take it here
     proxyServer.on('proxyReq', (proxyReq, req) => {
-      const hop = hops.get(req);
+      const hop = hopOf(req);
       if (hop === undefined || hop.upstream !== undefined) return;
       hop.upstream = proxyReq;
       if (hop.closed || hop.timedOut) proxyReq.destroy();
     });
     proxyServer.on('proxyRes', (proxyRes, req, res) => {
-      const hop = hops.get(req);
+      const hop = hopOf(req);
       // node sets `req` on a client response (the ClientRequest it answers); not in @types/node 20
       const upstream = (proxyRes as IncomingMessage & { req: ClientRequest }).req;
       if (hop !== undefined) {
@@ -200,22 +235,15 @@ export function createProxyTarget(name: string, to: number | string, secret: str
       if (res.destroyed) return void upstream.destroy();
       // We answer the client ourselves (selfHandleResponse): http-proxy's response passes
       // copy headers one setHeader call at a time and cost more than the rest of the hop.
-      // Hop-by-hop headers describe the child's connection to us, not ours to the client.
-      const headers: Record<string, string | string[] | undefined> = { ...proxyRes.headers };
-      for (const h of HOP_BY_HOP) delete headers[h];
-      // a module must not set (overwrite, fixate, clear) any hub cookie: the user session, the
-      // admin session (cookies ignore ports) or the OIDC flow cookie (kernel/hub-cookies.ts)
-      const setCookie = headers['set-cookie'];
-      if (Array.isArray(setCookie)) headers['set-cookie'] = setCookie.filter((c) => !isHubCookie(c));
-      else if (typeof setCookie === 'string' && isHubCookie(setCookie)) delete headers['set-cookie'];
-      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
+      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, clientHeaders(proxyRes.rawHeaders, requestIdOf(res)));
       proxyRes.pipe(res);
       // the child died half-way through its answer: pipe() would leave the client waiting
       // forever for the rest, so cut the client's connection too
-      proxyRes.once('close', () => {
+      proxyRes.on('close', () => {
         if (!proxyRes.complete) res.destroy();
       });
-      proxyRes.once('end', () => {
+      // a request whose body is all read already (every GET) cannot be answered early
+      if (!req.complete) proxyRes.on('end', () => {
         if (req.complete) return;
         // An answer before the body was read (item 3): the upstream leg carries half a body
         // and cannot be reused; the rest of the client's body is read and dropped, as
@@ -246,7 +274,7 @@ export function createProxyTarget(name: string, to: number | string, secret: str
       stampForModule(req, secret);
       const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       const hop: Hop = { path: basePath + (req.url ?? '/'), closed: false, timedOut: false };
-      hops.set(req, hop);
+      (req as WithHop)[HOP] = hop;
       hop.timer = setTimeout(() => {
         if (hop.upstreamRes !== undefined || hop.closed) return;
         hop.timedOut = true;
@@ -257,7 +285,7 @@ export function createProxyTarget(name: string, to: number | string, secret: str
 
       // The client left (or its answer is complete): an upstream request still open is
       // destroyed, so the module sees its request closed and the agent's socket is freed.
-      res.once('close', () => {
+      res.on('close', () => {
         hop.closed = true;
         clearTimeout(hop.timer);
         const upstream = hop.upstream;

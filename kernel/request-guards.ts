@@ -41,10 +41,16 @@ export function hostGuard(bindHost: string, allowed: string[]): ((req: IncomingM
   if (allowed.includes('*')) return null;
   if (!isLoopbackName(bindHost) && allowed.length === 0) return null;
   const extra = new Set(allowed.map((h) => hostName(h)));
+  // nearly every request names the same Host: the last accepted value is answered without the regexes
+  let lastAccepted: string | undefined;
   return (req) => {
     const host = req.headers.host;
+    if (host !== undefined && host === lastAccepted) return null;
     const name = host ? hostName(host) : '';
-    if (name && (isLoopbackName(name) || extra.has(name))) return null;
+    if (name && (isLoopbackName(name) || extra.has(name))) {
+      lastAccepted = host;
+      return null;
+    }
     return new HubError('misdirected_request', `this hub does not answer to Host "${String(host ?? '').slice(0, 100)}"; add the name to HUB_ALLOWED_HOSTS`);
   };
 }

@@ -1,8 +1,8 @@
 // The program every module child runs. It starts empty (possibly long before it is
 // needed, as a warm spare), is told over IPC which module to become, serves it on a
 // loopback port and reports `ready` with that port. It exits on its own when the kernel's
-// channel (fd 3, shared/ipc-channel.ts) goes away, and a watchdog thread kills it when the
-// kernel is gone while its event loop is blocked (./orphan-watchdog.ts): no orphans.
+// channel (fd 3, shared/ipc-channel.ts) goes away, and the kernel's reaper process kills it
+// when the kernel is gone while its event loop is blocked (kernel/orphan-reaper.ts): no orphans.
 import { Socket } from 'node:net';
 import type { ChildToKernel, KernelToChild, ModuleSpec } from '../ipc.js';
 import { IPC_FD, IpcChannel } from '../ipc-channel.js';
@@ -11,12 +11,8 @@ import { createLogger } from '../logger.js';
 import { dropPrivileges } from './privileges.js';
 import { serveModule, type ServingModule } from './serve.js';
 import { takeStats } from './stats.js';
-import { startOrphanWatchdog } from './orphan-watchdog.js';
 import { guardWorkers } from './worker-guard.js';
 
-// a thread that kills this process within 250 ms of the kernel's death, whatever the event
-// loop is doing (closing fd 3, below, only reaches a loop that still turns)
-startOrphanWatchdog();
 // before any module code can run: no Worker may widen the permission model
 guardWorkers();
 

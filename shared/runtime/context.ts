@@ -1,12 +1,15 @@
 // Builds ctx, a module's whole view of the hub, from the spec the kernel sent.
+// What only some modules use is loaded on first use (issue 17): pg with the first query
+// (./lazy-db.ts), ejs with the first render (./templates.ts), piscina with the first task
+// (./tasks.ts). ctx keeps the shape DESIGN.md gives it; every one of these is async already.
 import { join } from 'node:path';
-import ejs from 'ejs';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ModuleContext, ModuleDb } from '../module-api.js';
 import type { ModuleSpec } from '../ipc.js';
 import { HubError, ModuleError } from '../errors.js';
-import { createModuleDb } from '../db.js';
+import { lazyModuleDb } from './lazy-db.js';
+import { renderTemplate } from './templates.js';
 import { createModuleConfig } from './config.js';
 import { createSafety } from './safety.js';
 import { createTaskPool, type TaskPool } from './tasks.js';
@@ -32,7 +35,7 @@ function noDatabase(name: string): ModuleDb {
 
 export function createContext(spec: ModuleSpec, log: Logger): RuntimeContext {
   const config = createModuleConfig(spec.config);
-  const db = spec.db ? createModuleDb(spec.db, { max: config.number('DB_POOL_SIZE', 5) }) : null;
+  const db = spec.db ? lazyModuleDb(spec.db, { max: config.number('DB_POOL_SIZE', 5) }) : null;
   const tasks = createTaskPool(spec.buildDir, spec.manifest.workers ?? 2, { log });
   const templates = join(spec.moduleDir, 'templates');
   const ctx: ModuleContext = {
@@ -50,7 +53,7 @@ export function createContext(spec: ModuleSpec, log: Logger): RuntimeContext {
       if (!file || !file.startsWith(templates + '/')) {
         return Promise.reject(new HubError('not_found', `no template "${view}" in templates/`));
       }
-      return ejs.renderFile(file, data, { async: false });
+      return renderTemplate(file, data);
     },
     async page(res, view, data = {}, options = {}) {
       const body = await ctx.render(view, data);

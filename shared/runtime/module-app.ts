@@ -2,19 +2,19 @@
 // module's router at api_prefix, its views at /<name>, EJS, and JSON errors. Before any
 // of it, every request must carry the kernel secret (./kernel-secret.ts), else 403.
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import ejs from 'ejs';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModuleContext, ModuleRoutes } from '../module-api.js';
 import type { ModuleSpec } from '../ipc.js';
 import { HubError, ModuleError, toHubError } from '../errors.js';
-import { bodyLimitBytes } from '../manifest.js';
+import { bodyLimitBytes } from '../body-limit.js';
 import { kernelSecretCheck } from './kernel-secret.js';
 import { requestBody } from './request-body.js';
 import { identityMiddleware } from './auth.js';
 import { OPENAPI_CHILD_PATH, openApiDocument } from './openapi.js';
 import { takeStats } from './stats.js';
+import { lazyViewEngine } from './templates.js';
 
 const startedAt = Date.now();
 
@@ -38,7 +38,9 @@ export async function buildModuleApp(spec: ModuleSpec, ctx: ModuleContext): Prom
   app.set('trust proxy', 'loopback');
   app.set('views', join(spec.moduleDir, 'templates'));
   app.set('view engine', 'ejs');
-  app.engine('html', ejs.renderFile as never);
+  // ejs is loaded with the first view rendered, not at start (./templates.ts)
+  app.engine('ejs', lazyViewEngine);
+  app.engine('html', lazyViewEngine);
 
   // First of all routes, /_hub/* and the health route included: only the kernel may ask.
   const fromKernel = kernelSecretCheck(spec.secret);
