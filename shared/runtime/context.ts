@@ -57,7 +57,7 @@ export function createContext(spec: ModuleSpec, log: Logger): RuntimeContext {
     },
     async page(res, view, data = {}, options = {}) {
       const body = await ctx.render(view, data);
-      sendHubPage(res, { ...options, hubName: HUB_NAME, module: spec.name, adminPort: spec.hub?.adminPort, body });
+      await sendHubPage(res, { ...options, hubName: HUB_NAME, module: spec.name, adminPort: spec.hub?.adminPort, body });
     },
     docs: createApiDocs(),
     auth: moduleAuth,

@@ -7,7 +7,7 @@
 // it carries no token, and a page on the public origin still cannot read or drive the admin
 // origin (another port: no CORS, and admin cookies count only on the admin origin's own
 // requests, kernel/admin-auth.ts). Every value is escaped by EJS.
-import ejs from 'ejs';
+import { compileTemplate } from './templates.js';
 import type { Request, Response } from 'express';
 import type { HubUser } from './identity-header.js';
 
@@ -64,11 +64,13 @@ const LAYOUT = `<!doctype html>
 </html>
 `;
 
-const template = ejs.compile(LAYOUT);
+// compiled on the first page (ejs loads on first use: issue 17)
+let template: Promise<(data: object) => string> | undefined;
 
 /** The whole HTML page: the hub's layout around `input.body`. */
-export function hubLayout(input: HubLayoutInput): string {
-  return template({ ...input, stylesheet: HUB_STYLESHEET_PATH });
+export async function hubLayout(input: HubLayoutInput): Promise<string> {
+  template ??= compileTemplate(LAYOUT);
+  return (await template)({ ...input, stylesheet: HUB_STYLESHEET_PATH });
 }
 
 /**
@@ -85,9 +87,9 @@ export function dashboardUrlFor(req: Request, adminPort: number | null | undefin
 }
 
 /** Sends `body` wrapped in the hub's layout as the answer to `res` (text/html). */
-export function sendHubPage(res: Response, opts: { hubName: string; module: string; adminPort: number | null | undefined; body: string } & HubPageOptions): void {
+export async function sendHubPage(res: Response, opts: { hubName: string; module: string; adminPort: number | null | undefined; body: string } & HubPageOptions): Promise<void> {
   const req = res.req as Request;
-  const html = hubLayout({
+  const html = await hubLayout({
     hubName: opts.hubName,
     module: opts.module,
     title: opts.title ?? opts.module,

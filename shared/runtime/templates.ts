@@ -31,3 +31,9 @@ export function lazyViewEngine(file: string, options: object, callback: (err: un
     (e: unknown) => callback(e),
   );
 }
+
+/** Compiles an EJS template string (ejs.compile), loading ejs first if it is not yet. */
+export async function compileTemplate(source: string): Promise<(data: object) => string> {
+  const fn = (await engine()).compile(source);
+  return (data) => fn(data as Data);
+}
