@@ -22,7 +22,10 @@ export function childEnvironment(parent: NodeJS.ProcessEnv = process.env): NodeJ
  * HUB_DATA_DIR, since every child runs as the kernel's OS user.
  */
 export function childExecArgv(maxMemoryMb: number | undefined, readPaths: string[] | null): string[] {
-  const args = ['--enable-source-maps'];
+  // a 1 MB young generation (V8's default is 16 MB a semi-space): an idle child keeps 1.3 MB
+  // less private memory (npm run bench memory: 17.5 → 16.2 MB); scavenges get more frequent
+  // but each stays small for a request handler's short-lived garbage (issue 17)
+  const args = ['--enable-source-maps', '--max-semi-space-size=1'];
   if (maxMemoryMb) args.push(`--max-old-space-size=${maxMemoryMb}`);
   if (readPaths) {
     args.push('--experimental-permission', '--allow-worker', '--disable-warning=ExperimentalWarning', '--disable-warning=SecurityWarning');
