@@ -1,0 +1,67 @@
+// Red team (issue 16): code a module runs must be code its `hubctl test` record covers. The
+// record is keyed on moduleContentHash, which leaves out dotfiles, symlinks and node_modules;
+// if the compiler or the child loads any of those, a module can pass the test and then change
+// what runs without becoming untested (HUB_REQUIRE_TESTED would let it start).
+// Property checked for each hiding place: after editing the hidden file, either the hash
+// differs (the gate notices) or the real compiler refuses to build the module.
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileModule } from '../kernel/module-compiler.js';
+import { moduleContentHash } from '../kernel/module-fingerprint.js';
+import { tempDir } from './helpers/modules.js';
+
+function moduleFolder(name: string): string {
+  const dir = join(tempDir('rt-hash'), name);
+  mkdirSync(join(dir, 'backend'), { recursive: true });
+  writeFileSync(join(dir, 'module.json'), JSON.stringify({ name, enabled: false, table_prefix: `${name}_` }, null, 2));
+  return dir;
+}
+
+/** True when the edit is caught: the hash moved, or the module does not compile at all. */
+async function editCaught(dir: string, name: string, edit: () => void): Promise<boolean> {
+  const before = await moduleContentHash(dir);
+  edit();
+  if ((await moduleContentHash(dir)) !== before) return true;
+  try {
+    await compileModule(name, dir, tempDir('rt-hash-data'));
+    return false;
+  } catch (e) {
+    return (e as { code?: string }).code === 'start_failed';
+  }
+}
+
+describe('what a module runs is what its tested hash covers', () => {
+  it('a router importing a dotfile: the edited dotfile is caught', async () => {
+    const dir = moduleFolder('dotimp');
+    writeFileSync(join(dir, 'backend', '.impl.ts'), 'export const who = "tested";\n');
+    writeFileSync(join(dir, 'backend', 'router.ts'), 'import { who } from "./.impl.js";\nexport default () => who;\n');
+    expect(await editCaught(dir, 'dotimp', () => writeFileSync(join(dir, 'backend', '.impl.ts'), 'export const who = "evil";\n'))).toBe(true);
+  });
+
+  it('a router that is a symlink to a dotfile: the edited target is caught', async () => {
+    const dir = moduleFolder('symimp');
+    writeFileSync(join(dir, 'backend', '.real.ts'), 'export default () => "tested";\n');
+    symlinkSync('.real.ts', join(dir, 'backend', 'router.ts'));
+    expect(await editCaught(dir, 'symimp', () => writeFileSync(join(dir, 'backend', '.real.ts'), 'export default () => "evil";\n'))).toBe(true);
+  });
+
+  it('a router importing a file under coverage/: the edited file is caught', async () => {
+    const dir = moduleFolder('covimp');
+    mkdirSync(join(dir, 'coverage'));
+    writeFileSync(join(dir, 'coverage', 'impl.ts'), 'export const who = "tested";\n');
+    writeFileSync(join(dir, 'backend', 'router.ts'), 'import { who } from "../coverage/impl.js";\nexport default () => who;\n');
+    expect(await editCaught(dir, 'covimp', () => writeFileSync(join(dir, 'coverage', 'impl.ts'), 'export const who = "evil";\n'))).toBe(true);
+  });
+
+  it("a package in the module's own node_modules (the child resolves it at run time): an edit changes the hash", async () => {
+    const dir = moduleFolder('pkgimp');
+    mkdirSync(join(dir, 'node_modules', 'helper'), { recursive: true });
+    writeFileSync(join(dir, 'node_modules', 'helper', 'package.json'), JSON.stringify({ name: 'helper', type: 'module', main: 'index.js' }));
+    writeFileSync(join(dir, 'node_modules', 'helper', 'index.js'), 'export const who = "tested";\n');
+    writeFileSync(join(dir, 'backend', 'router.ts'), 'import { who } from "helper";\nexport default () => who;\n');
+    const before = await moduleContentHash(dir);
+    writeFileSync(join(dir, 'node_modules', 'helper', 'index.js'), 'export const who = "evil";\n');
+    expect(await moduleContentHash(dir)).not.toBe(before);
+  });
+});
