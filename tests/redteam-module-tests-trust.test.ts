@@ -45,7 +45,7 @@ test('looks innocent', async () => {
       // the victim never ran hubctl test: the gate must still refuse it
       const forged = await assertTested(dataDir, 'rtvictim', victimDir).then(() => 'forged record accepted', () => 'refused');
       // whatever the module's tests started is gone once hubctl test has returned (reaper: within a second)
-      await expect(waitFor(() => processesMentioning(marker).length === 0, 10_000).then(() => true, () => false)).resolves.toBe(true);
+      await expect(waitFor(() => processesMentioning(marker).length === 0, { timeoutMs: 10_000 }).then(() => true, () => false)).resolves.toBe(true);
       expect(forged).toBe('refused');
     } finally {
       for (const pid of processesMentioning(marker)) {
