@@ -101,7 +101,9 @@ async function runModule(mod: ModuleEntry, entries: ModuleEntry[], opts: TestOpt
   }
   const summary = summarise(checks, performance.now() - t0);
   const passed = summary.failed === 0;
-  await writeTestedRecord(dataDir(), { module: mod.name, hash, passed, at: new Date().toISOString(), hub_version: HUB_VERSION, checks });
+  // a template (staged copy) is never loaded by the kernel: its run is no verdict on the module
+  // its module.json names, whose record it must not overwrite
+  if (!stage) await writeTestedRecord(dataDir(), { module: mod.name, hash, passed, at: new Date().toISOString(), hub_version: HUB_VERSION, checks });
   return { module: mod.name, hash, passed, checks, summary, started_at: startedAt };
 }
 
