@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileModule } from '../kernel/module-compiler.js';
 import { moduleContentHash } from '../kernel/module-fingerprint.js';
+import { readMigrationDir } from '../kernel/migration-files.js';
 import { tempDir } from './helpers/modules.js';
 
 function moduleFolder(name: string): string {
@@ -52,6 +53,30 @@ describe('what a module runs is what its tested hash covers', () => {
     writeFileSync(join(dir, 'coverage', 'impl.ts'), 'export const who = "tested";\n');
     writeFileSync(join(dir, 'backend', 'router.ts'), 'import { who } from "../coverage/impl.js";\nexport default () => who;\n');
     expect(await editCaught(dir, 'covimp', () => writeFileSync(join(dir, 'coverage', 'impl.ts'), 'export const who = "evil";\n'))).toBe(true);
+  });
+
+  it('a migration that is a symlink to a dotfile: the edited SQL is caught (hash, or the migrator refuses the link)', async () => {
+    const dir = moduleFolder('symmig');
+    writeFileSync(join(dir, 'backend', 'router.ts'), 'export default () => "ok";\n');
+    mkdirSync(join(dir, 'migrations'));
+    writeFileSync(join(dir, '.real.sql'), 'CREATE TABLE symmig_items (id int);\n');
+    symlinkSync('../.real.sql', join(dir, 'migrations', '001_init.sql'));
+    const before = await moduleContentHash(dir);
+    writeFileSync(join(dir, '.real.sql'), 'DROP TABLE IF EXISTS hub_users;\n');
+    const refused = await readMigrationDir(join(dir, 'migrations')).then(() => false, (e: { code?: string }) => e.code === 'migration_failed');
+    expect((await moduleContentHash(dir)) !== before || refused).toBe(true);
+  });
+
+  it('a migrations folder that is a symlink to a dot folder: caught the same way', async () => {
+    const dir = moduleFolder('symdir');
+    writeFileSync(join(dir, 'backend', 'router.ts'), 'export default () => "ok";\n');
+    mkdirSync(join(dir, '.migs'));
+    writeFileSync(join(dir, '.migs', '001_init.sql'), 'CREATE TABLE symdir_items (id int);\n');
+    symlinkSync('.migs', join(dir, 'migrations'));
+    const before = await moduleContentHash(dir);
+    writeFileSync(join(dir, '.migs', '001_init.sql'), 'DROP TABLE IF EXISTS hub_users;\n');
+    const refused = await readMigrationDir(join(dir, 'migrations')).then(() => false, (e: { code?: string }) => e.code === 'migration_failed');
+    expect((await moduleContentHash(dir)) !== before || refused).toBe(true);
   });
 
   it("a package in the module's own node_modules (the child resolves it at run time): an edit changes the hash", async () => {
