@@ -4,18 +4,20 @@
 // what runs without becoming untested (HUB_REQUIRE_TESTED would let it start).
 // Property checked for each hiding place: after editing the hidden file, either the hash
 // differs (the gate notices) or the real compiler refuses to build the module.
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileModule } from '../kernel/module-compiler.js';
 import { moduleContentHash } from '../kernel/module-fingerprint.js';
 import { readMigrationDir } from '../kernel/migration-files.js';
+import { scanModules } from '../kernel/registry.js';
 import { tempDir } from './helpers/modules.js';
 
 function moduleFolder(name: string): string {
   const dir = join(tempDir('rt-hash'), name);
   mkdirSync(join(dir, 'backend'), { recursive: true });
-  writeFileSync(join(dir, 'module.json'), JSON.stringify({ name, enabled: false, table_prefix: `${name}_` }, null, 2));
+  writeFileSync(join(dir, 'module.json'), JSON.stringify({ name, version: '1.0.0', enabled: false, table_prefix: `${name}_`, api_prefix: `/api/${name}` }, null, 2));
   return dir;
 }
 
@@ -77,6 +79,20 @@ describe('what a module runs is what its tested hash covers', () => {
     writeFileSync(join(dir, '.migs', '001_init.sql'), 'DROP TABLE IF EXISTS hub_users;\n');
     const refused = await readMigrationDir(join(dir, 'migrations')).then(() => false, (e: { code?: string }) => e.code === 'migration_failed');
     expect((await moduleContentHash(dir)) !== before || refused).toBe(true);
+  });
+
+  it('a module.json that is a symlink to a dotfile: the edited manifest is caught (hash, or discovery refuses the link)', async () => {
+    const dir = moduleFolder('symman');
+    writeFileSync(join(dir, 'backend', 'router.ts'), 'export default () => "ok";\n');
+    const manifest = readFileSync(join(dir, 'module.json'), 'utf8');
+    rmSync(join(dir, 'module.json'));
+    writeFileSync(join(dir, '.real.json'), manifest);
+    symlinkSync('.real.json', join(dir, 'module.json'));
+    const before = await moduleContentHash(dir);
+    writeFileSync(join(dir, '.real.json'), manifest.replace('"symman_"', '"other_"'));
+    const entry = (await scanModules(dirname(dir), '1.0.0')).find((e) => e.name === 'symman');
+    expect(entry?.error?.message ?? 'no error').not.toMatch(/version|api_prefix/); // the manifest itself is fine
+    expect((await moduleContentHash(dir)) !== before || entry?.error?.code === 'manifest_invalid').toBe(true);
   });
 
   it("a package in the module's own node_modules (the child resolves it at run time): an edit changes the hash", async () => {
