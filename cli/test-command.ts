@@ -14,6 +14,7 @@ import { dependencyClosure } from '../kernel/registry-rules.js';
 import { scanModules } from '../kernel/registry.js';
 import { writeTestedRecord, type TestedCheck } from '../kernel/tested-records.js';
 import { HUB_VERSION } from '../shared/paths.js';
+import { stripControls } from '../shared/terminal-safe.js';
 import { dataDir, modulesDir } from './env.js';
 import { CliError, EXIT } from './errors.js';
 import { pc } from './format.js';
@@ -45,7 +46,8 @@ function summarise(checks: TestedCheck[], ms: number): Summary {
 
 function line(c: TestedCheck): string {
   const mark = c.status === 'pass' ? pc.green('✓') : c.status === 'fail' ? pc.red('✗') : pc.yellow('!');
-  const [first, ...rest] = (c.message ?? '').split('\n');
+  // a message carries module text (SQL errors, the child's last_error, its tests' output): no control sequences
+  const [first, ...rest] = (c.message ?? '').split('\n').map(stripControls);
   const msg = first ? `  ${c.status === 'fail' ? pc.red(first) : pc.dim(first)}` : '';
   return [`  ${mark} ${c.name} ${pc.dim(`(${c.ms} ms)`)}${msg}`, ...rest.map((l) => `      ${l}`)].join('\n');
 }
@@ -99,7 +101,9 @@ async function runModule(mod: ModuleEntry, entries: ModuleEntry[], opts: TestOpt
   }
   const summary = summarise(checks, performance.now() - t0);
   const passed = summary.failed === 0;
-  await writeTestedRecord(dataDir(), { module: mod.name, hash, passed, at: new Date().toISOString(), hub_version: HUB_VERSION, checks });
+  // a template (staged copy) is never loaded by the kernel: its run is no verdict on the module
+  // its module.json names, whose record it must not overwrite
+  if (!stage) await writeTestedRecord(dataDir(), { module: mod.name, hash, passed, at: new Date().toISOString(), hub_version: HUB_VERSION, checks });
   return { module: mod.name, hash, passed, checks, summary, started_at: startedAt };
 }
 

@@ -2,7 +2,7 @@
 // The checksum is taken over normalised text so that a checkout with CRLF line endings
 // or an editor that adds a BOM does not look like an edited, already-applied migration.
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HubError } from '../shared/errors.js';
 import { NO_TRANSACTION_MARKER } from './migration-sql.js';
@@ -64,10 +64,14 @@ export function parseMigration(file: string, path: string, raw: string): Migrati
  * entry must be named NNN_name.sql (lower-case .sql; dotfiles and *.md notes are left alone):
  * a misnamed file is an error naming it (`migrations/002-add_b.sql is not named NNN_name.sql`),
  * never silently skipped, because a skipped migration is a schema that differs from the author's.
+ * The folder and every NNN_name.sql must be plain (no symbolic links): `migration_failed`.
  */
 export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
   let names: string[];
   try {
+    // a link is refused, folder or file: the tested content hash (module-fingerprint.ts) does
+    // not follow links, so SQL behind one could change after `hubctl test` without untesting
+    if ((await lstat(dir)).isSymbolicLink()) throw new HubError('migration_failed', `migrations is a symbolic link; make it a plain folder`);
     names = await readdir(dir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -82,6 +86,7 @@ export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
   for (const file of names) {
     if (!FILE_RE.test(file)) continue;
     const path = join(dir, file);
+    if (!(await lstat(path)).isFile()) throw new HubError('migration_failed', `migrations/${file} is not a plain file (a symbolic link?); make it one`);
     files.push(parseMigration(file, path, await readFile(path, 'utf8')));
   }
   files.sort((a, b) => a.version - b.version);

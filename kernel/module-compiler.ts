@@ -9,7 +9,7 @@
 import { build, type Plugin } from 'esbuild';
 import { existsSync, realpathSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { HubError } from '../shared/errors.js';
 import { HUB_ROOT } from '../shared/paths.js';
 import { fingerprintFiles, listModuleFiles } from './module-fingerprint.js';
@@ -45,13 +45,21 @@ const real = (p: string) => {
 };
 
 /**
+ * The module's own files the tested hash covers (module-fingerprint.ts): `dir` its real path,
+ * `files` the real paths of listModuleFiles. A file inside `dir` outside this set (a dotfile,
+ * a symlink's target, coverage/) may not be compiled in: an edit to it would not untest the module.
+ */
+export interface OwnFiles { dir: string; files: Set<string> }
+
+/**
  * The compile box: every import esbuild resolves must, by its real path (symlinks
  * followed), lie inside one of `roots`; bare package imports stay external (the child
  * resolves them under its own permissions). Anything else fails the build with
  * `imports a file outside its folder: <path>` before esbuild reads a byte of it.
  */
-export function compileBox(roots: string[]): Plugin {
+export function compileBox(roots: string[], own?: OwnFiles): Plugin {
   const inside = (p: string) => roots.some((r) => p === r || p.startsWith(r + sep));
+  const within = (p: string, r: string) => p === r || p.startsWith(r + sep);
   return {
     name: 'hub-module-box',
     setup(b) {
@@ -68,6 +76,9 @@ export function compileBox(roots: string[]): Plugin {
         if (resolved.external || !isAbsolute(resolved.path)) return resolved;
         const target = real(resolved.path);
         if (!inside(target)) return { errors: [{ text: `imports a file outside its folder: ${target}` }] };
+        if (own && within(target, own.dir) && !within(target, join(own.dir, 'node_modules')) && !own.files.has(target)) {
+          return { errors: [{ text: `uses ${relative(own.dir, target)}, a file its tested hash leaves out (a dotfile, a symlink or coverage/); give it a plain name` }] };
+        }
         return resolved;
       });
     },
@@ -111,7 +122,8 @@ export async function compileModule(name: string, moduleDir: string, dataDir: st
   await rm(outdir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
   const realDir = real(moduleDir);
-  const box = compileBox([realDir, real(nodeModulesFor(moduleDir)), real(join(HUB_ROOT, 'node_modules')), real(join(HUB_ROOT, 'shared'))]);
+  const own: OwnFiles = { dir: realDir, files: new Set(files.map((f) => join(realDir, f))) };
+  const box = compileBox([realDir, real(nodeModulesFor(moduleDir)), real(join(HUB_ROOT, 'node_modules')), real(join(HUB_ROOT, 'shared'))], own);
   if (entries.length > 0) {
     try {
       await build({

@@ -1,10 +1,12 @@
 // What a module's content is, as one hash: every regular file of the module folder (relative
-// path, length and bytes), not node_modules, dotfiles (.vitest caches and the like) or
-// symlinks. The compiler keys its builds on it (module-compiler.ts) and `hubctl test` records
+// path, length and bytes), not dotfiles (.vitest caches and the like), coverage/ or symlinks,
+// and everything in the module's own node_modules/ (the child loads packages from there at
+// run time). The compiler refuses an import of a module file outside this set
+// (module-compiler.ts), so what a module runs is what the hash covers. The compiler keys its builds on it (module-compiler.ts) and `hubctl test` records
 // its results against it (tested-records.ts), so a module edited after a passing run is
 // untested again and a build is reused only for identical inputs.
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
 /** Folders that hold what tools wrote, not the module's content. */
@@ -49,8 +51,24 @@ function withoutSwitch(content: Buffer): Buffer {
 }
 
 /**
+ * Every entry under `dir` (the module's own node_modules), dotfiles included, as relative
+ * paths (sorted): regular files, and symlinks (hashed by their target, not followed).
+ */
+async function listPackageEntries(dir: string, base: string): Promise<{ path: string; link: boolean }[]> {
+  const out: { path: string; link: boolean }[] = [];
+  for (const d of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, d.name);
+    if (d.isDirectory()) out.push(...(await listPackageEntries(p, base)));
+    else if (d.isFile() || d.isSymbolicLink()) out.push({ path: relative(base, p), link: d.isSymbolicLink() });
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
  * The module folder's content hash, 64 hex chars: like fingerprintFiles over listModuleFiles,
- * except that module.json's `enabled` does not count (see withoutSwitch).
+ * except that module.json's `enabled` does not count (see withoutSwitch), plus every file
+ * and symlink (its target) of the module's own node_modules/: packages the child loads at
+ * run time are code the record must cover (a package edited after the run untests it).
  */
 export async function moduleContentHash(moduleDir: string): Promise<string> {
   const h = createHash('sha256');
@@ -58,6 +76,11 @@ export async function moduleContentHash(moduleDir: string): Promise<string> {
     const raw = await readFile(join(moduleDir, f));
     const content: Uint8Array = f === 'module.json' ? withoutSwitch(raw) : raw;
     h.update(`${f}\0${content.length}\0`);
+    h.update(content);
+  }
+  for (const e of await listPackageEntries(join(moduleDir, 'node_modules'), moduleDir)) {
+    const content = e.link ? Buffer.from(await readlink(join(moduleDir, e.path))) : await readFile(join(moduleDir, e.path));
+    h.update(`${e.link ? 'link' : 'file'}\0${e.path}\0${content.length}\0`);
     h.update(content);
   }
   return h.digest('hex');

@@ -36,6 +36,11 @@ async function readEntry(modulesDir: string, realModulesDir: string, folder: str
     if (leak) {
       throw new HubError('forbidden', `modules/${folder}/${leak.link} is a symlink to ${leak.target}, outside the module's folder; a module may link only to its own files`);
     }
+    // the tested content hash (module-fingerprint.ts) does not follow links: a linked
+    // module.json could change after `hubctl test` without untesting the module
+    if ((await lstat(join(dir, 'module.json')).catch(() => null))?.isSymbolicLink()) {
+      throw new HubError('manifest_invalid', `${where} is a symbolic link; make it a plain file`);
+    }
     let text: string;
     try {
       text = await readFile(join(dir, 'module.json'), 'utf8');

@@ -1,5 +1,5 @@
 // kernel/tested-records.ts and module-fingerprint.ts: the HUB_REQUIRE_TESTED gate's verdicts.
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { moduleContentHash } from '../../kernel/module-fingerprint.js';
@@ -31,13 +31,17 @@ describe('the HUB_REQUIRE_TESTED gate', () => {
     await expect(assertTested(data, 'gated', dir)).rejects.toMatchObject({ message: expect.stringMatching(/was changed after it passed hubctl test/) });
   });
 
-  it("does not count module.json's enabled switch, or node_modules and dotfiles, in the hash", async () => {
+  it("does not count module.json's enabled switch or dotfiles in the hash; counts the module's own node_modules", async () => {
     const dir = moduleFolder();
     const before = await moduleContentHash(dir);
     writeFileSync(join(dir, 'module.json'), JSON.stringify({ name: 'gated', enabled: true, table_prefix: 'gated_' }, null, 2));
+    writeFileSync(join(dir, '.cache'), '1');
+    expect(await moduleContentHash(dir)).toBe(before);
+    // a package the child loads at run time is code the record covers
     mkdirSync(join(dir, 'node_modules', 'x'), { recursive: true });
     writeFileSync(join(dir, 'node_modules', 'x', 'index.js'), '1');
-    writeFileSync(join(dir, '.cache'), '1');
+    expect(await moduleContentHash(dir)).not.toBe(before);
+    rmSync(join(dir, 'node_modules'), { recursive: true });
     expect(await moduleContentHash(dir)).toBe(before);
     writeFileSync(join(dir, 'module.json'), JSON.stringify({ name: 'gated', enabled: true, table_prefix: 'other_' }, null, 2));
     expect(await moduleContentHash(dir)).not.toBe(before);
