@@ -19,7 +19,7 @@ import { HUB_ROOT } from '../shared/paths.js';
 import { describeDiff, diffCatalog, isEmptyDiff, prefixCatalog } from './module-test-catalog.js';
 import type { RunCleanup } from './module-test-cleanup.js';
 import type { ThrowawayDatabase } from './module-test-db.js';
-import { copyModuleForTests, prepareTestsUser, testsEnvironment } from './module-test-user.js';
+import { copyModuleForTests, killAllOf, prepareTestsUser, testsEnvironment } from './module-test-user.js';
 
 export type CheckResult = TestedCheck;
 
@@ -215,7 +215,12 @@ export async function ownTestsCheck(ctx: CheckContext): Promise<CheckResult> {
     const files = existsSync(testsDir) ? readdirSync(testsDir).filter((f) => f.endsWith('.test.ts')) : [];
     if (files.length === 0) return { status: warnOrFail(ctx.strict), message: `no tests in ${ctx.folder}/tests` };
     // the module author's code: its own user and a clean environment (./module-test-user.ts)
-    const user = prepareTestsUser(ctx.mod.name, process.env.HUB_ISOLATION, (home) => ctx.cleanup.tell({ dir: home }));
+    const user = prepareTestsUser(ctx.mod.name, process.env.HUB_ISOLATION, (home, uid) => {
+      ctx.cleanup.tell({ dir: home });
+      if (uid !== null) ctx.cleanup.tell({ uid });
+    });
+    // whatever the tests left running (a setsid daemon too) ends with the run
+    if (user.runAs) ctx.cleanup.add(async () => killAllOf(user.runAs!.uid));
     ctx.cleanup.add(async () => rmSync(user.home, { recursive: true, force: true }));
     const moduleDir = copyModuleForTests(user, ctx.mod.dir);
     const report = join(user.home, 'vitest.json');
@@ -259,6 +264,7 @@ export async function ownTestsCheck(ctx: CheckContext): Promise<CheckResult> {
     child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
     child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
     const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+    if (user.runAs) killAllOf(user.runAs.uid);
     let parsed: VitestJson | null = null;
     try {
       parsed = JSON.parse(readFileSync(report, 'utf8')) as VitestJson;

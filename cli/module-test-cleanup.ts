@@ -22,7 +22,7 @@ export class RunCleanup {
   }
 
   /** Tells the reaper about a resource (before it is created). */
-  tell(message: { pid: number } | { database: { adminUrl: string; name: string } } | { pgData: string } | { dir: string }): void {
+  tell(message: { pid: number } | { database: { adminUrl: string; name: string } } | { pgData: string } | { dir: string } | { uid: number }): void {
     this.reaper.stdin!.write(JSON.stringify(message) + '\n');
   }
 

@@ -6,15 +6,16 @@
 // the pipe closes, and the reaper does the cleanup: kills the processes (their process
 // groups), stops the embedded server, drops the databases and their module roles (named
 // h<8 hex>_... per database, kernel/module-roles.ts) and removes the folders.
-// Messages (one JSON object a line): {"pid":n} {"database":{"adminUrl":s,"name":s}}
+// Messages (one JSON object a line): {"pid":n} {"uid":n} (kill all its processes) {"database":{"adminUrl":s,"name":s}}
 // {"pgData":dir} {"dir":dir} {"done":true}.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { dropThrowaway } from './module-test-reaper-drop.js';
+import { killAllOf } from './module-test-user.js';
 
-interface Plan { pids: number[]; databases: { adminUrl: string; name: string }[]; pgData: string[]; dirs: string[] }
+interface Plan { pids: number[]; uids: number[]; databases: { adminUrl: string; name: string }[]; pgData: string[]; dirs: string[] }
 
-const plan: Plan = { pids: [], databases: [], pgData: [], dirs: [] };
+const plan: Plan = { pids: [], uids: [], databases: [], pgData: [], dirs: [] };
 let done = false;
 let buffered = '';
 
@@ -27,6 +28,7 @@ function take(line: string): void {
   }
   if (m.done === true) done = true;
   if (typeof m.pid === 'number') plan.pids.push(m.pid);
+  if (typeof m.uid === 'number') plan.uids.push(m.uid);
   if (typeof m.pgData === 'string') plan.pgData.push(m.pgData);
   if (typeof m.dir === 'string') plan.dirs.push(m.dir);
   const d = m.database as { adminUrl?: unknown; name?: unknown } | undefined;
@@ -57,6 +59,13 @@ async function reap(): Promise<void> {
       } catch {
         // gone already
       }
+    }
+  }
+  for (const uid of plan.uids) {
+    try {
+      killAllOf(uid); // every process the module's tests started, wherever it went
+    } catch {
+      // not a tests uid: nothing to do
     }
   }
   await until(() => plan.pids.every((p) => !alive(p)), 5_000);

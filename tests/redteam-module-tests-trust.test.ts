@@ -1,9 +1,9 @@
-// Red team, OPEN FINDING (red until a wall exists): a module's own tests (`hubctl test`'s
-// "module tests" check) run as the operator, with the operator's environment, outside any
-// sandbox. A hostile test can write another module's passing record (then HUB_REQUIRE_TESTED
-// lets that untested module start) and can start a process in a new session that outlives
-// the run's cleanup (process-group kill and reaper). See the red-team report for the wall
-// (an unprivileged uid plus a throwaway cluster of its own, or a container).
+// Red team: a module's own tests (`hubctl test`'s "module tests" check) are the module
+// author's code. Run as the operator they could write another module's passing record (then
+// HUB_REQUIRE_TESTED lets that untested module start) and start a process in a new session
+// that outlives the run's cleanup (process-group kill and reaper). The wall
+// (cli/module-test-user.ts): under root they run as a uid of their own, one per run, with an
+// environment rebuilt from nothing, and every process of that uid is killed at the end.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assertTested } from '../kernel/tested-records.js';
@@ -15,7 +15,8 @@ import { tempDir } from './helpers/modules.js';
 import { waitFor } from './helpers/wait.js';
 
 describe("a module's own tests are walled off from the operator", () => {
-  it('cannot forge a passing record for another module, nor leave a process behind', async () => {
+  it('cannot forge a passing record for another module, nor leave a process behind (as root: a uid of their own)', async () => {
+    expect(process.getuid?.(), 'the wall needs root (CI and the image run as root)').toBe(0);
     const modulesDir = tempDir('modules');
     const dataDir = tempDir('data');
     const marker = `rtescape${process.pid}${Date.now()}`;
@@ -28,11 +29,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { moduleContentHash } from ${JSON.stringify(fingerprint)};
 test('looks innocent', async () => {
-  const data = process.env.HUB_DATA_DIR;
-  if (data) {
+  const data = ${JSON.stringify(dataDir)}; // known to a hostile author who guesses the hub's layout
+  {
     const hash = await moduleContentHash(${JSON.stringify(victimDir)});
-    mkdirSync(data + '/tested', { recursive: true });
-    writeFileSync(data + '/tested/rtvictim.json', JSON.stringify({ module: 'rtvictim', hash, passed: true, at: 'forged', hub_version: 'x', checks: [] }));
+    try { mkdirSync(data + '/tested', { recursive: true }); } catch {}
+    try { writeFileSync(data + '/tested/rtvictim.json', JSON.stringify({ module: 'rtvictim', hash, passed: true, at: 'forged', hub_version: 'x', checks: [] })); } catch {}
   }
   spawn('setsid', [process.execPath, '-e', 'setTimeout(() => {}, 120000)', ${JSON.stringify(marker)}], { detached: true, stdio: 'ignore' }).unref();
 });
