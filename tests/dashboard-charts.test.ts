@@ -187,9 +187,18 @@ describe('charts in Chromium', () => {
     // let the page see a quiet stretch first, so the rise below is this load's
     await waitFor(async () => (await num('busy', 'data-req-last')) === 0, { what: 'a quiet point', timeoutMs: 30_000 });
 
-    const driving = load('/api/v1/busy/hello', 400);
-    await waitFor(async () => (await num('busy', 'data-req-last')) > 0, { what: 'the request rate on the chart to rise', timeoutMs: 30_000 });
-    await driving;
+    // load goes on until the page shows it: a burst that ends between two of the page's polls
+    // would be followed by a quiet point, and the page's latest value would be 0 again
+    let driving = true;
+    const driver = (async () => {
+      while (driving) await load('/api/v1/busy/hello', 40);
+    })();
+    try {
+      await waitFor(async () => (await num('busy', 'data-req-last')) > 0, { what: 'the request rate on the chart to rise', timeoutMs: 30_000 });
+    } finally {
+      driving = false;
+      await driver;
+    }
     expect(await num('busy', 'data-last-t')).toBeGreaterThan(lastT);
     expect(await num('busy', 'data-req-max')).toBeGreaterThan(1);
     // the caption shows the latest value; the page's data is what the API holds
