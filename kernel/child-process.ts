@@ -53,6 +53,11 @@ export class ChildHandle {
   private killReason: { reason: ExitReason; message: string } | null = null;
   /** The /proc CPU clock at the start of the current CPU % window. */
   private cpuBase: { at: number; micros: number } | null = null;
+  /**
+   * The /proc CPU clock when this handle took the process: a warm spare (./spare-pool.ts)
+   * has already spent CPU starting Node, which is not this module's and must not count.
+   */
+  private readonly cpuAtSpawn: number;
   /** The last CPU % the kernel worked out (kept between windows). */
   private cpuPercent: number | undefined;
   private loadError: string | null = null;
@@ -77,6 +82,7 @@ export class ChildHandle {
     const maxMemoryMb = (this.maxMemoryMb = spec.manifest.max_memory_mb);
     this.proc = spawnChild(maxMemoryMb);
     this.pid = this.proc.pid ?? -1;
+    this.cpuAtSpawn = osCpuMicros(this.pid) ?? 0;
     const maxIpc = limits.ipcMaxBytes;
     this.channel = new IpcChannel<KernelToChild>(this.proc.stdio[3] as Duplex, maxIpc, {
       onMessage: (raw) => this.onChildMessage(raw),
@@ -189,12 +195,13 @@ export class ChildHandle {
 
   /**
    * CPU % of one core over a window of at least CPU_WINDOW_MS, from two /proc readings (the
-   * first window starts at spawn with the clock at zero); undefined without /proc.
+   * first window starts when this handle took the process, with the clock it had then:
+   * zero for a fresh fork, the spare's start-up CPU for a warm spare); undefined without /proc.
    */
   private cpuPercentNow(micros: number | null): number | undefined {
     if (micros === null) return undefined;
     const now = Date.now();
-    const base = this.cpuBase ?? { at: this.spawnedAt, micros: 0 };
+    const base = this.cpuBase ?? { at: this.spawnedAt, micros: this.cpuAtSpawn };
     if (this.cpuBase === null || now - base.at >= CPU_WINDOW_MS) {
       const wall = (now - base.at) * 1000;
       if (wall > 0) this.cpuPercent = Math.max(0, Math.round(((micros - base.micros) / wall) * 1000) / 10);

@@ -309,6 +309,10 @@ export class ChildSupervisor implements ModuleSupervisor {
       }
       if (isLaunching(this.state)) this.fire('ready');
       this.deps.onChange(this);
+      // an operator's restart leaves a line in the kernel's log and the module's (reloads log in module-sync.ts)
+      if (kind === 'restart' && old) {
+        this.deps.log.info({ module: this.name, pid: next.handle.pid, old_pid: old.handle.pid }, `🔄 ${this.name} restarted: pid ${old.handle.pid} → ${next.handle.pid}`);
+      }
       await this.retire(old);
     });
   }
