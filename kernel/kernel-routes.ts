@@ -20,6 +20,11 @@ export function createKernelApp(kernel: KernelView, mount: (app: Express) => voi
   const app = express();
   app.disable('x-powered-by');
   app.set('json spaces', 0);
+  // browsers ask every origin for an icon; the hub has none, and a 404 on every page is noise
+  // in the browser console (both origins' apps are made here)
+  app.get('/favicon.ico', (_req: Request, res: Response) => {
+    res.set('cache-control', 'public, max-age=86400').status(204).end();
+  });
 
   app.get('/health', (_req: Request, res: Response) => {
     const modules: Record<string, string> = {};

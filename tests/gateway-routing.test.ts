@@ -56,6 +56,14 @@ describe('gateway', () => {
     expect(records.find((r) => r.name === 'alpha').pid).toBe(a.pid);
   });
 
+  it('answers a browser\'s /favicon.ico with 204 on both origins, not a 404 in every page\'s console', async () => {
+    for (const url of [`${k.url}/favicon.ico`, `${k.adminUrl}/favicon.ico`]) {
+      const res = await fetch(url);
+      expect(res.status, url).toBe(204);
+      expect(res.headers.get('cache-control')).toMatch(/max-age=86400/);
+    }
+  });
+
   it('serves the free health route of every module', async () => {
     const res = await k.get('/api/v1/beta/health');
     expect(res.status).toBe(200);
