@@ -1,7 +1,8 @@
 // The gateway against its floor (issue 17), in one run: the same route of the same module
 // process requested (a) straight at its port, (b) through a bare Node proxy (bench/bare-proxy.ts:
-// http.request + pipe, keep-alive agent) and (c) through the kernel's gateway, round-robin
-// (the leg order rotates each round) so the noise of a shared machine hits all three alike.
+// http.request + pipe, keep-alive agent), (c) through http-proxy-middleware alone
+// (bench/library-proxy.ts) and (d) through the kernel's gateway, round-robin (the leg order
+// rotates each round) so the noise of a shared machine hits all four alike.
 // The module runs as a remote module (`hubctl serve-module`, secret known to the bench), so
 // all three legs get the very same 200 answer; the kernel proxies to it with the same
 // proxy code (kernel/proxy.ts) as to a forked child. Kernel CPU per request is read from
@@ -22,8 +23,8 @@ import { median, processCpuMicros, round } from './stats.js';
 /** The goals of issue 17 for this scenario. */
 export const GATEWAY_GOALS = { vsBare: 0.9, cpuVsBare: 1.25, vsDirect: 0.8 };
 
-type Leg = 'direct' | 'bare' | 'gateway';
-const LEGS: Leg[] = ['direct', 'bare', 'gateway'];
+type Leg = 'direct' | 'bare' | 'library' | 'gateway';
+const LEGS: Leg[] = ['direct', 'bare', 'library', 'gateway'];
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -55,7 +56,7 @@ function stopProcess(proc: ChildProcess): Promise<void> {
 
 export interface FloorRow {
   connections: number;
-  rounds: { direct: CannonRun; bare: CannonRun; gateway: CannonRun; kernel_us_per_req: number; bare_us_per_req: number }[];
+  rounds: { direct: CannonRun; bare: CannonRun; library: CannonRun; gateway: CannonRun; kernel_us_per_req: number; bare_us_per_req: number; library_us_per_req: number }[];
   direct_rps: number;
   bare_rps: number;
   gateway_rps: number;
@@ -65,6 +66,11 @@ export interface FloorRow {
   kernel_us_per_req: number;
   bare_us_per_req: number;
   cpu_vs_bare: number;
+  /** http-proxy-middleware alone (bench/library-proxy.ts): its CPU per request, ÷ bare, and the kernel's ÷ it */
+  library_rps: number;
+  library_us_per_req: number;
+  library_cpu_vs_bare: number;
+  cpu_vs_library: number;
   all_clean: boolean;
 }
 
@@ -89,9 +95,12 @@ export async function gatewayFloor(opts: { rounds: number; durationS: number; wa
     const bare = spawn(process.execPath, [join(HUB_ROOT, 'dist/bench/bare-proxy.js'), String(port), KERNEL_SECRET_HEADER, secret], { stdio: ['ignore', 'pipe', 'inherit'] });
     procs.push(bare);
     const barePort = (await firstJsonLine(bare)).port;
+    const library = spawn(process.execPath, [join(HUB_ROOT, 'dist/bench/library-proxy.js'), String(port), KERNEL_SECRET_HEADER, secret], { stdio: ['ignore', 'pipe', 'inherit'] });
+    procs.push(library);
+    const libraryPort = (await firstJsonLine(library)).port;
 
-    const urls: Record<Leg, string> = { direct, bare: `http://127.0.0.1:${barePort}/api/v1/m00/ping`, gateway: `${kernel.url}/api/v1/m00/ping` };
-    const pidOf: Record<Leg, number | undefined> = { direct: undefined, bare: bare.pid, gateway: kernel.proc.pid };
+    const urls: Record<Leg, string> = { direct, bare: `http://127.0.0.1:${barePort}/api/v1/m00/ping`, library: `http://127.0.0.1:${libraryPort}/api/v1/m00/ping`, gateway: `${kernel.url}/api/v1/m00/ping` };
+    const pidOf: Record<Leg, number | undefined> = { direct: undefined, bare: bare.pid, library: library.pid, gateway: kernel.proc.pid };
     const run = async (leg: Leg, c: number, s: number) => {
       const pid = pidOf[leg];
       const cpu0 = pid ? await processCpuMicros(pid) : 0;
@@ -108,7 +117,7 @@ export async function gatewayFloor(opts: { rounds: number; durationS: number; wa
         const order = LEGS.map((_, j) => LEGS[(i + j) % LEGS.length]!);
         const got = {} as Record<Leg, { r: CannonRun; usPerReq: number }>;
         for (const leg of order) got[leg] = await run(leg, c, opts.durationS);
-        rounds.push({ direct: got.direct.r, bare: got.bare.r, gateway: got.gateway.r, kernel_us_per_req: round(got.gateway.usPerReq, 1), bare_us_per_req: round(got.bare.usPerReq, 1) });
+        rounds.push({ direct: got.direct.r, bare: got.bare.r, library: got.library.r, gateway: got.gateway.r, kernel_us_per_req: round(got.gateway.usPerReq, 1), bare_us_per_req: round(got.bare.usPerReq, 1), library_us_per_req: round(got.library.usPerReq, 1) });
       }
       const med = (f: (x: FloorRow['rounds'][number]) => number, digits = 3) => round(median(rounds.map(f)), digits);
       rows.push({
@@ -122,6 +131,10 @@ export async function gatewayFloor(opts: { rounds: number; durationS: number; wa
         kernel_us_per_req: med((x) => x.kernel_us_per_req, 1),
         bare_us_per_req: med((x) => x.bare_us_per_req, 1),
         cpu_vs_bare: med((x) => x.kernel_us_per_req / x.bare_us_per_req),
+        library_rps: med((x) => x.library.rps, 0),
+        library_us_per_req: med((x) => x.library_us_per_req, 1),
+        library_cpu_vs_bare: med((x) => x.library_us_per_req / x.bare_us_per_req),
+        cpu_vs_library: med((x) => x.kernel_us_per_req / x.library_us_per_req),
         all_clean: rounds.every((x) => LEGS.every((l) => x[l].errors + x[l].non2xx === 0)),
       });
     }
@@ -139,5 +152,8 @@ export function floorVerdicts(rows: FloorRow[]) {
     { c: r.connections, figure: 'gateway req/s ÷ bare proxy', value: r.gateway_vs_bare, goal: `≥ ${GATEWAY_GOALS.vsBare}`, verdict: pass(r.gateway_vs_bare >= GATEWAY_GOALS.vsBare) },
     { c: r.connections, figure: 'kernel CPU/req ÷ bare proxy', value: r.cpu_vs_bare, goal: `≤ ${GATEWAY_GOALS.cpuVsBare}`, verdict: pass(r.cpu_vs_bare <= GATEWAY_GOALS.cpuVsBare) },
     { c: r.connections, figure: 'gateway req/s ÷ direct', value: r.gateway_vs_direct, goal: `≥ ${GATEWAY_GOALS.vsDirect}`, verdict: pass(r.gateway_vs_direct >= GATEWAY_GOALS.vsDirect) },
+    // no goal: what the card's library costs alone, and the hub's own work on top of it
+    { c: r.connections, figure: 'http-proxy-middleware alone: CPU/req ÷ bare proxy', value: r.library_cpu_vs_bare, goal: '(floor)', verdict: '' },
+    { c: r.connections, figure: 'kernel CPU/req ÷ http-proxy-middleware alone', value: r.cpu_vs_library, goal: '(ours)', verdict: '' },
   ]);
 }

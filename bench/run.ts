@@ -54,15 +54,17 @@ if (want('secret')) {
 if (want('gateway')) {
   const g = await gatewayFloor({ rounds: 3, durationS: quick ? 3 : 6, warmupS: quick ? 1 : 2, connections: [50, 10] });
   results.gateway = g;
-  console.log('\ngateway against its floor: direct to the module, a bare Node proxy, the gateway; round-robin, medians over rounds');
+  console.log('\ngateway against its floor: direct to the module, a bare Node proxy, http-proxy-middleware alone, the gateway; round-robin, medians over rounds');
   console.table(
     g.rows.map((r) => ({
       c: r.connections,
       direct_rps: r.direct_rps,
       bare_rps: r.bare_rps,
+      library_rps: r.library_rps,
       gateway_rps: r.gateway_rps,
       kernel_us_per_req: r.kernel_us_per_req,
       bare_us_per_req: r.bare_us_per_req,
+      library_us_per_req: r.library_us_per_req,
       all_clean: r.all_clean,
     })),
   );
