@@ -11,6 +11,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HUB_ROOT } from '../paths.js';
 import { dropDatabaseAndRoles } from './throwaway-database.js';
+import { pidAlive } from './wait.js';
 
 /** The compiled reaper (the kernel must be built anyway). */
 export const REAPER_ENTRY = join(HUB_ROOT, 'dist', 'shared', 'testing', 'reaper.js');
@@ -39,19 +40,6 @@ export function startReaper(job: ReaperJob): number {
   return p.pid!;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /**
  * SIGKILLs the embedded PostgreSQL server under `dataDir` (HUB_DATA_DIR/pg/data/postmaster.pid),
@@ -74,7 +62,7 @@ async function reap(env: NodeJS.ProcessEnv): Promise<void> {
   } catch {
     // no pid file: the kernel never started
   }
-  if (kernel > 0 && alive(kernel)) {
+  if (kernel > 0 && pidAlive(kernel)) {
     // SIGTERM first: the kernel drains its children and stops an embedded server itself
     try {
       process.kill(kernel, 'SIGTERM');
@@ -82,8 +70,8 @@ async function reap(env: NodeJS.ProcessEnv): Promise<void> {
       // gone meanwhile
     }
     const deadline = Date.now() + 5_000;
-    while (alive(kernel) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    if (alive(kernel)) process.kill(kernel, 'SIGKILL');
+    while (pidAlive(kernel) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (pidAlive(kernel)) process.kill(kernel, 'SIGKILL');
   }
   killEmbeddedServer(join(env.REAPER_TEMP!, 'data'));
   rmSync(env.REAPER_TEMP!, { recursive: true, force: true });
@@ -96,7 +84,7 @@ async function reap(env: NodeJS.ProcessEnv): Promise<void> {
 if (process.env.REAPER_PARENT && process.argv[1] && process.argv[1].endsWith('reaper.js')) {
   const parent = Number(process.env.REAPER_PARENT);
   const timer = setInterval(() => {
-    if (alive(parent)) return;
+    if (pidAlive(parent)) return;
     clearInterval(timer);
     void reap(process.env).finally(() => process.exit(0));
   }, 200);

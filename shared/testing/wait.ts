@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 // Waiting on a condition instead of sleeping: polls until the check gives a truthy value or
 // the deadline passes. Shared by the module test kit (bmc-hub/testing) and the hub's own tests.
 
@@ -29,4 +30,25 @@ export async function waitFor<T>(
 /** An error that stops waitFor at once instead of being retried (the thing waited on is gone). */
 export function fatal(message: string): Error {
   return Object.assign(new Error(message), { fatal: true });
+}
+
+/**
+ * True while the process runs: signal 0 finds it and it is not a zombie. A process that has
+ * exited but not yet been reaped (its parent is gone and init reaps on its own schedule —
+ * this machine's init does so every ~2 s) still answers signal 0, yet runs no code and holds
+ * no port, so it counts as gone.
+ */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) S ...": the state follows the last ')' (comm may itself contain ')')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false; // gone between the two looks
+  }
 }
