@@ -57,6 +57,16 @@ export interface ProxyTarget {
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
 
 /**
+ * Headers a client's `Connection` may name but never removes. Content-Length and
+ * Transfer-Encoding frame the body: dropped, the body would reach the child's pooled
+ * keep-alive socket unframed and be parsed there as further requests (request smuggling,
+ * tests/redteam-gateway-framing.test.ts). Host and the headers the kernel sets for the module
+ * (x-request-id, and by prefix x-hub-* such as the signed user, x-forwarded-*) are not the
+ * client's to delete either.
+ */
+const KEPT_DESPITE_CONNECTION = new Set(['content-length', 'transfer-encoding', 'host', REQUEST_ID_HEADER]);
+
+/**
  * What every request to a module gets on its way: the kernel secret in KERNEL_SECRET_HEADER
  * (a client's copy is overwritten, never forwarded) and no hub admin session cookie.
  * Mutates `req.headers`; costs about a microsecond (bench/kernel-secret-cost.ts).
@@ -88,7 +98,7 @@ function prepareHeaders(req: IncomingMessage): void {
   if (headers.connection !== undefined) {
     for (const h of headers.connection.split(',')) {
       const name = h.trim().toLowerCase();
-      if (name) delete headers[name];
+      if (name && !KEPT_DESPITE_CONNECTION.has(name) && !name.startsWith('x-hub-') && !name.startsWith('x-forwarded-')) delete headers[name];
     }
   }
   for (const h of HOP_BY_HOP) if (headers[h] !== undefined) delete headers[h];
