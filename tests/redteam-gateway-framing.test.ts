@@ -17,6 +17,11 @@ const echoRouter = `export default (router) => {
     req.on('end', () => res.json({ n: req.params.n, body: n }));
   });
   router.get('/headers', (req, res) => res.json(req.headers));
+  // nameless cookies: a browser sends "=hub_session=x" back as "hub_session=x"
+  router.get('/nameless-cookie', (req, res) => {
+    res.setHeader('set-cookie', ['=hub_session=fixed; Path=/', ' =hub_admin_session=fixed', '==hub_oidc_flow=x', '=theme=dark']);
+    res.json({ ok: true });
+  });
 };`;
 
 let k: RunningKernel;
@@ -70,5 +75,13 @@ describe('a client naming kernel-set headers in Connection', () => {
     expect(seen.host).toBe(`127.0.0.1:${k.port}`);
     expect(seen['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen['x-hub-secret']).toBeUndefined(); // still never shown to module code
+  });
+});
+
+describe('a module setting a nameless cookie whose value looks like a hub cookie', () => {
+  it('has it dropped; a nameless cookie of its own passes', async () => {
+    const res = await k.get('/api/v1/echo/nameless-cookie');
+    expect(res.status).toBe(200);
+    expect(res.headers.getSetCookie()).toEqual(['=theme=dark']);
   });
 });
