@@ -245,7 +245,17 @@ export function createProxyTarget(name: string, to: number | string, secret: str
       if (res.destroyed) return void upstream.destroy();
       // We answer the client ourselves (selfHandleResponse): http-proxy's response passes
       // copy headers one setHeader call at a time and cost more than the rest of the hop.
-      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, clientHeaders(proxyRes.rawHeaders, requestIdOf(res)));
+      try {
+        res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, clientHeaders(proxyRes.rawHeaders, requestIdOf(res)));
+      } catch (e) {
+        // node's client parses some status lines its server refuses to write (status 099, a
+        // control character in the reason): thrown here it escaped as an uncaught exception
+        // and the client never got an answer (tests/redteam-gateway-framing.test.ts)
+        upstream.destroy();
+        res.statusMessage = ''; // writeHead keeps the refused reason; the 502 takes its own
+        const why = (e as NodeJS.ErrnoException).code ?? 'invalid answer';
+        return void sendError(res, new HubError('module_unreachable', `module ${name} answered with a status line the gateway cannot forward (${why})`));
+      }
       proxyRes.pipe(res);
       // the child died half-way through its answer: pipe() would leave the client waiting
       // forever for the rest, so cut the client's connection too

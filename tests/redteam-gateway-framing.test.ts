@@ -17,6 +17,11 @@ const echoRouter = `export default (router) => {
     req.on('end', () => res.json({ n: req.params.n, body: n }));
   });
   router.get('/headers', (req, res) => res.json(req.headers));
+  // a status line node's client parses but node's server will not write
+  router.get('/raw/:kind', (req, res) => {
+    const line = { status: 'HTTP/1.1 099 X', reason: 'HTTP/1.1 200 O\\x01K' }[req.params.kind];
+    req.socket.end(line + '\\r\\nContent-Length: 2\\r\\n\\r\\nok');
+  });
   // nameless cookies: a browser sends "=hub_session=x" back as "hub_session=x"
   router.get('/nameless-cookie', (req, res) => {
     res.setHeader('set-cookie', ['=hub_session=fixed; Path=/', ' =hub_admin_session=fixed', '==hub_oidc_flow=x', '=theme=dark']);
@@ -84,4 +89,16 @@ describe('a module setting a nameless cookie whose value looks like a hub cookie
     expect(res.status).toBe(200);
     expect(res.headers.getSetCookie()).toEqual(['=theme=dark']);
   });
+});
+
+describe('a module answering with a status line the kernel cannot repeat', () => {
+  for (const kind of ['status', 'reason']) {
+    it(`(${kind}) gets its client a 502; the kernel keeps serving`, async () => {
+      const res = await k.get(`/api/v1/echo/raw/${kind}`);
+      expect(res.status).toBe(502);
+      expect(await res.json()).toMatchObject({ error: 'module_unreachable' });
+      const after = await k.get('/api/v1/echo/echo/still');
+      expect(after.status).toBe(200);
+    });
+  }
 });
