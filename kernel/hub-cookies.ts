@@ -29,5 +29,9 @@ export function isHubCookie(setCookie: string): boolean {
   const semi = setCookie.indexOf(';');
   // `Set-Cookie: hub_session` with no `=` is a cookie with an empty name and that value: drop it too
   const end = eq === -1 ? (semi === -1 ? setCookie.length : semi) : semi !== -1 && semi < eq ? semi : eq;
-  return HUB_COOKIES.has(baseName(setCookie.slice(0, end)));
+  const name = baseName(setCookie.slice(0, end));
+  // `Set-Cookie: =hub_session=x` is a cookie with an empty name and the value `hub_session=x`;
+  // a browser sends a nameless cookie as its bare value, which the hub reads as hub_session=x
+  if (name === '' && eq !== -1 && end === eq) return isHubCookie(setCookie.slice(eq + 1));
+  return HUB_COOKIES.has(name);
 }

@@ -57,6 +57,16 @@ export interface ProxyTarget {
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
 
 /**
+ * Headers a client's `Connection` may name but never removes. Content-Length and
+ * Transfer-Encoding frame the body: dropped, the body would reach the child's pooled
+ * keep-alive socket unframed and be parsed there as further requests (request smuggling,
+ * tests/redteam-gateway-framing.test.ts). Host and the headers the kernel sets for the module
+ * (x-request-id, and by prefix x-hub-* such as the signed user, x-forwarded-*) are not the
+ * client's to delete either.
+ */
+const KEPT_DESPITE_CONNECTION = new Set(['content-length', 'transfer-encoding', 'host', REQUEST_ID_HEADER]);
+
+/**
  * What every request to a module gets on its way: the kernel secret in KERNEL_SECRET_HEADER
  * (a client's copy is overwritten, never forwarded) and no hub admin session cookie.
  * Mutates `req.headers`; costs about a microsecond (bench/kernel-secret-cost.ts).
@@ -88,7 +98,7 @@ function prepareHeaders(req: IncomingMessage): void {
   if (headers.connection !== undefined) {
     for (const h of headers.connection.split(',')) {
       const name = h.trim().toLowerCase();
-      if (name) delete headers[name];
+      if (name && !KEPT_DESPITE_CONNECTION.has(name) && !name.startsWith('x-hub-') && !name.startsWith('x-forwarded-')) delete headers[name];
     }
   }
   for (const h of HOP_BY_HOP) if (headers[h] !== undefined) delete headers[h];
@@ -235,7 +245,17 @@ export function createProxyTarget(name: string, to: number | string, secret: str
       if (res.destroyed) return void upstream.destroy();
       // We answer the client ourselves (selfHandleResponse): http-proxy's response passes
       // copy headers one setHeader call at a time and cost more than the rest of the hop.
-      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, clientHeaders(proxyRes.rawHeaders, requestIdOf(res)));
+      try {
+        res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, clientHeaders(proxyRes.rawHeaders, requestIdOf(res)));
+      } catch (e) {
+        // node's client parses some status lines its server refuses to write (status 099, a
+        // control character in the reason): thrown here it escaped as an uncaught exception
+        // and the client never got an answer (tests/redteam-gateway-framing.test.ts)
+        upstream.destroy();
+        res.statusMessage = ''; // writeHead keeps the refused reason; the 502 takes its own
+        const why = (e as NodeJS.ErrnoException).code ?? 'invalid answer';
+        return void sendError(res, new HubError('module_unreachable', `module ${name} answered with a status line the gateway cannot forward (${why})`));
+      }
       proxyRes.pipe(res);
       // the child died half-way through its answer: pipe() would leave the client waiting
       // forever for the rest, so cut the client's connection too
