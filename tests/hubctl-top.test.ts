@@ -8,6 +8,7 @@ import { hubctl } from './helpers/hubctl.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
 import { waitFor } from './helpers/wait.js';
+import type { TopRow } from '../cli/top.js';
 
 let k: RunningKernel;
 let env: Record<string, string>;
@@ -24,15 +25,8 @@ afterAll(async () => {
   await stopAllKernels();
 });
 
-interface Row {
-  name: string;
-  state: string;
-  cpu_percent: number | null;
-  memory_rss_bytes: number | null;
-  req_per_s: number | null;
-  err_per_s: number | null;
-  p95_ms: number | null;
-}
+// the shape `hubctl top --json` promises (cli/top.ts)
+type Row = TopRow;
 
 /** Requests to alpha through the gateway until a `top --json` frame shows a request rate. */
 async function loadUntilSeen(): Promise<Row[]> {
