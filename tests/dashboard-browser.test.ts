@@ -5,16 +5,16 @@
 // modules' tags, markup inside errors and log lines is shown as text, never run; and a
 // module's page on the public origin (/evilui) can neither read a credential nor drive the
 // admin API on either origin (issue 11 item 10).
-import { cpSync, existsSync, statSync } from 'node:fs';
+import { cpSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import { HUB_ROOT } from '../shared/paths.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 // Page functions run in the browser; the project's tsconfig has no DOM types, so they see it as this.
 interface BrowserGlobal {
@@ -61,7 +61,6 @@ Promise.all([
 };`;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does this)`);
   db = await createTestDatabase();
   const modulesDir = tempDir('dashboard');
   // the shipped module, copied so the clicks below do not rewrite the project's module.json
@@ -81,10 +80,7 @@ beforeAll(async () => {
   writeModule(modulesDir, 'evilui', { views: evilViews });
   k = await startKernel({ modulesDir, databaseUrl: db.url, env: { HUB_BACKOFF_BASE_MS: '20', HUB_CRASH_LIMIT: '2' } });
   await k.waitForState('broken', 'failed');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   // launch() gives a fresh temporary profile: no cookies, no storage from earlier runs
   // one context for the operator's pages, so a module page opened later shares its cookies
   page = await (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();

@@ -7,13 +7,13 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import { HUB_ROOT } from '../shared/paths.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { tempDir, writeModule } from './helpers/modules.js';
 import { waitFor } from './helpers/wait.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const INTERVAL_MS = 300;
 
 // answers, fails with a 500, burns ~40 ms of CPU, or exits (a crash)
@@ -51,10 +51,7 @@ beforeAll(async () => {
   writeModule(modulesDir, 'busy', { router: busyRouter, manifest: { description: 'Load target' } });
   writeModule(modulesDir, 'quiet', { router: busyRouter, manifest: { description: 'Nobody calls it' } });
   k = await startKernel({ modulesDir, env: { HUB_HISTORY_INTERVAL_MS: String(INTERVAL_MS) } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(m.text());

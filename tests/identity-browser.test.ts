@@ -4,17 +4,17 @@
 // and returns there after sign-in, `/` is the user's start page (who is signed in, the
 // modules they may open, sign-out); on the admin origin the dashboard's user screens add a
 // user, grant and revoke, and the audit screen shows those actions.
-import { cpSync, existsSync, rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import { HUB_ROOT } from '../shared/paths.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { signIn, signInAs } from './helpers/identity.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { tempDir, writeModule } from './helpers/modules.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 interface BrowserGlobal {
   document: { cookie: string };
@@ -26,7 +26,6 @@ let browser: Browser;
 let modulesDir: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
   db = await createTestDatabase();
   modulesDir = tempDir('identity-browser');
   cpSync(join(HUB_ROOT, 'modules', 'notes'), join(modulesDir, 'notes'), { recursive: true });
@@ -36,7 +35,7 @@ beforeAll(async () => {
     views: `export default (router) => { router.get('/', (req, res) => res.send('secret')); };`,
   });
   k = await startKernel({ modulesDir, databaseUrl: db.url });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {

@@ -5,16 +5,16 @@
 // refused with 401 unauthenticated, and so is a callback opened in a browser that did not
 // start the flow (login CSRF: the state is bound to an HttpOnly flow cookie).
 import { createServer, type Server } from 'node:http';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import Provider from 'oidc-provider';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { tempDir, writeModule } from './helpers/modules.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 let k: RunningKernel;
 let db: TestDatabase;
 let browser: Browser;
@@ -22,7 +22,6 @@ let issuerServer: Server;
 let modulesDir: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing`);
   db = await createTestDatabase();
   modulesDir = tempDir('oidc');
   writeModule(modulesDir, 'probe', {
@@ -48,7 +47,7 @@ beforeAll(async () => {
     cookies: { keys: ['test-cookie-key'] },
   } as any);
   handler = provider.callback();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {

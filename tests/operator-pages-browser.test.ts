@@ -7,10 +7,11 @@
 // acts), at 420 px wide every row's buttons are on screen and work, and the state badge's dot
 // is drawn by CSS, not a character; the Notices page lists who switched a module, and the
 // header badge counts notices not seen yet.
-import { cpSync, existsSync, statSync } from 'node:fs';
+import { cpSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import { HUB_ROOT } from '../shared/paths.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { signIn as signInUser } from './helpers/identity.js';
@@ -18,7 +19,6 @@ import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kerne
 import { helloRouter, tempDir, writeModule } from './helpers/modules.js';
 import { waitFor } from './helpers/wait.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 interface BrowserGlobal {
   document: { getElementById(id: string): { textContent: string | null } | null };
@@ -46,14 +46,13 @@ let db: TestDatabase;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
   db = await createTestDatabase();
   const modulesDir = tempDir('operator-pages');
   cpSync(join(HUB_ROOT, 'modules', 'notes'), join(modulesDir, 'notes'), { recursive: true });
   writeModule(modulesDir, 'probe', { views: probeViews, files: { 'templates/probe.ejs': probeTemplate } });
   writeModule(modulesDir, 'victim', { router: helloRouter });
   k = await startKernel({ modulesDir, databaseUrl: db.url });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
