@@ -6,7 +6,7 @@ import { CliError, EXIT } from './errors.js';
 import { pc } from './format.js';
 import { stripControls, stripControlsDeep } from '../shared/terminal-safe.js';
 import { checkName } from './module-commands.js';
-import { LEVELS } from '../kernel/console-format.js';
+import { LEVELS, otherFields } from '../kernel/console-format.js';
 
 export const MAX_LINES = 10_000;
 
@@ -23,7 +23,7 @@ interface Entry {
   level?: number;
   msg?: string;
   stream?: string;
-  err?: { type?: string; message?: string; stack?: string };
+  err?: { type?: string; message?: string; stack?: string } | string;
   [key: string]: unknown;
 }
 
@@ -35,13 +35,26 @@ function clock(time: string | undefined): string {
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
 
-export function formatEntry(e: Entry): string {
+/** `source` and `stream` are said by the [kernel] mark and the command itself. */
+const MARKED = new Set(['source', 'stream']);
+
+/**
+ * One entry as `time level [kernel] msg key=value…`: the fields besides the message (which
+ * migration file, which pid, a module's own `ctx.log({ id }, …)`) are shown as the kernel's
+ * console shows them. `kernelLog`: an entry of the kernel's own log, whose `module` (the
+ * module a line is about) is shown as `[name]`.
+ */
+export function formatEntry(e: Entry, kernelLog = false): string {
   const [, label, colour] = LEVELS.find(([min]) => (e.level ?? 30) >= min) ?? LEVELS[3]!;
   // the kernel's lines about a module, in that module's log: marked, so they are not taken for the module's own
-  const from = e.source === 'kernel' && e.module !== 'kernel' ? `${pc.magenta('[kernel]')} ` : '';
-  let line = `${pc.dim(clock(e.time))} ${colour(label)} ${from}${e.msg ?? ''}`;
+  const from = kernelLog
+    ? typeof e.module === 'string' ? `${pc.cyan(`[${e.module}]`)} ` : ''
+    : e.source === 'kernel' && e.module !== 'kernel' ? `${pc.magenta('[kernel]')} ` : '';
+  const rest = otherFields(e, MARKED);
+  let line = `${pc.dim(clock(e.time))} ${colour(label)} ${from}${e.msg ?? ''}${rest ? ` ${rest}` : ''}`;
   // pino puts a thrown error in `err`; its stack is the part worth reading
-  if (e.err?.stack) line += '\n' + e.err.stack.split('\n').map((l) => `    ${l}`).join('\n');
+  if (typeof e.err === 'object' && e.err?.stack) line += '\n' + e.err.stack.split('\n').map((l) => `    ${l}`).join('\n');
+  else if (e.err !== undefined && e.err !== null) line += ` ${pc.dim('err=')}${typeof e.err === 'string' ? e.err : JSON.stringify(e.err)}`;
   return line;
 }
 
@@ -71,7 +84,7 @@ export async function logs(client: HubClient, rawName: string | undefined, opts:
       return;
     }
     try {
-      process.stdout.write(formatEntry(stripControlsDeep(JSON.parse(line)) as Entry) + '\n');
+      process.stdout.write(formatEntry(stripControlsDeep(JSON.parse(line)) as Entry, opts.kernel === true) + '\n');
     } catch {
       process.stdout.write(stripControls(line) + '\n');
     }

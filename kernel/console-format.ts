@@ -40,6 +40,14 @@ function value(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
 
+/** The fields of a log entry that no place of its own shows, as `key=value` (shared with `hubctl logs`). */
+export function otherFields(e: Record<string, unknown>, alsoShown: ReadonlySet<string> = new Set()): string {
+  return Object.entries(e)
+    .filter(([k]) => !SHOWN.has(k) && !alsoShown.has(k))
+    .map(([k, v]) => `${pc.dim(`${k}=`)}${value(v)}`)
+    .join(' ');
+}
+
 /** One pino JSON line as a readable line (plus its stack lines); a line that is not JSON comes back as it is. */
 export function formatLine(line: string): string {
   let e: Record<string, unknown>;
@@ -51,10 +59,7 @@ export function formatLine(line: string): string {
   const level = typeof e.level === 'number' ? e.level : 30;
   const [, label, colour] = LEVELS.find(([min]) => level >= min) ?? LEVELS[3]!;
   const who = typeof e.module === 'string' ? `${pc.cyan(`[${e.module}]`)} ` : '';
-  const rest = Object.entries(e)
-    .filter(([k]) => !SHOWN.has(k))
-    .map(([k, v]) => `${pc.dim(`${k}=`)}${value(v)}`)
-    .join(' ');
+  const rest = otherFields(e);
   let out = `${pc.dim(clock(e.time))} ${colour(label)} ${who}${String(e.msg ?? '')}${rest ? ` ${rest}` : ''}`;
   const err = e.err as { stack?: unknown; message?: unknown } | string | undefined;
   if (err && typeof err === 'object' && typeof err.stack === 'string') {
