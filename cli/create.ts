@@ -164,9 +164,10 @@ export function nextSteps(target: string, m: NewModule): string {
     '',
     'Next steps:',
     `  1. write your tables in ${join(rel, 'migrations/001_init.sql')} and your API in ${join(rel, 'backend/router.ts')}`,
-    `  2. npx hubctl enable ${m.name}      ${pc.dim('(migrates and starts it)')}`,
-    `  3. npx hubctl user add alice --grant ${m.name}.editor   ${pc.dim('(the module declares read/write and viewer/editor)')}`,
-    `  4. curl -H "Authorization: Bearer $(npx hubctl token create alice)" ${publicUrl()}${m.apiPrefix}/items`,
-    `  5. extend ${join(rel, 'tests', `${m.name}.test.ts`)} as the API grows   ${pc.dim('(startModule from bmc-hub/testing; README "Testing a module")')}`,
+    `  2. npx hubctl test ${m.name}        ${pc.dim('(migrations, isolation, a real child and its tests, on a throwaway database)')}`,
+    `  3. npx hubctl enable ${m.name}      ${pc.dim('(migrates and starts it; after later code edits: npx hubctl restart ' + m.name + ')')}`,
+    `  4. npx hubctl user add alice --grant ${m.name}.editor   ${pc.dim('(the module declares read/write and viewer/editor)')}`,
+    `  5. curl -H "Authorization: Bearer $(npx hubctl token create alice)" ${publicUrl()}${m.apiPrefix}/items`,
+    `  6. extend ${join(rel, 'tests', `${m.name}.test.ts`)} as the API grows   ${pc.dim('(startModule from bmc-hub/testing; README "Testing a module")')}`,
   ].join('\n');
 }
