@@ -114,18 +114,20 @@ export function mountAuthRoutes(app: Express, identity: IdentityService, opts: A
       throw new HubError('bad_request', `expires_in_days must be a whole number from 1 to ${MAX_TOKEN_DAYS}`);
     }
     // A page on this origin (any module's) rides the user's cookie; a token minted from it would
-    // outlive the session and leave the browser. So a browser (it always sends Sec-Fetch-Site)
-    // signed in by cookie must confirm with the password; scripts and curl, and token holders, need not.
+    // outlive the session and leave the browser. So a request signed in by cookie must confirm
+    // with the password, whatever its other headers say: browsers without Sec-Fetch-Site
+    // (Safari before 16.4, older Chromium and Firefox) must not be a way around it. Token
+    // holders need not (a module never sees a hub bearer token: the gateway drops them).
     // The confirmation is a password guess like a sign-in: the same limiter (per username and
     // address, and per username across addresses) throttles it, and each failure is audited.
-    if (who.via === 'session' && req.headers['sec-fetch-site'] !== undefined) {
+    if (who.via === 'session') {
       const password = (req.body ?? {}).password;
       const ip = req.socket.remoteAddress ?? '?';
       identity.limiter.check(who.username, ip);
       if (typeof password !== 'string' || (await store().checkPassword(who.username, password)) !== who.id) {
         if (typeof password === 'string') identity.limiter.fail(who.username, ip);
         identity.audit.record({ actor: who.username, action: 'token.create', target: name, result: 'refused', detail: { reason: 'password not confirmed', ip } });
-        throw new HubError('forbidden', 'creating a token from a browser needs your password: send {"name", "expires_in_days", "password"}');
+        throw new HubError('forbidden', 'creating a token from a session cookie needs your password: send {"name", "expires_in_days", "password"}');
       }
       identity.limiter.succeed(who.username, ip);
     }

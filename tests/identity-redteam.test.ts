@@ -125,7 +125,7 @@ describe('F4: the audit trail under a flood of refusals', () => {
     while (refused < 2000) await new Promise((r) => setTimeout(r, 20));
     const grant = await k.admin('/api/v1/users/dora/grants', { method: 'POST', headers: json, body: JSON.stringify({ grant: 'walled.reader' }) });
     expect(grant.status).toBe(201);
-    const token = await dora.get('/api/v1/auth/tokens', { method: 'POST', headers: json, body: JSON.stringify({ name: 'during-flood', expires_in_days: 1 }) });
+    const token = await dora.get('/api/v1/auth/tokens', { method: 'POST', headers: json, body: JSON.stringify({ name: 'during-flood', expires_in_days: 1, password: dora.password }) });
     expect(token.status).toBe(201);
     stop = true;
     await Promise.all(floods);

@@ -55,7 +55,7 @@ export async function signInUser(k: SignInTarget, grants: string[], username = `
     await fetch(`${k.url}/api/v1/auth/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', cookie },
-      body: JSON.stringify({ name: 'bmc-hub/testing', expires_in_days: 1 }),
+      body: JSON.stringify({ name: 'bmc-hub/testing', expires_in_days: 1, password }), // a cookie alone cannot mint a token
     }),
     201,
     `making a token for ${username}`,

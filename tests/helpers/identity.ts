@@ -53,7 +53,7 @@ export async function signInAs(k: RunningKernel, username: string, password: str
     get,
     async token() {
       if (token) return token;
-      const r = await get('/api/v1/auth/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'test', expires_in_days: 1 }) });
+      const r = await get('/api/v1/auth/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'test', expires_in_days: 1, password }) });
       if (r.status !== 201) throw new Error(`token for ${username}: ${r.status} ${await r.text()}`);
       token = ((await r.json()) as { token: string }).token;
       return token;
