@@ -3,7 +3,7 @@
 // stream goes to HUB_DATA_DIR/logs/<name>.log (size-rotated), to an in-memory ring of recent
 // lines, to live followers, and to the kernel's console (not to app.log: that is the kernel's own).
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { isValidModuleName } from '../shared/names.js';
 import { stripControls, stripControlsDeep } from '../shared/terminal-safe.js';
@@ -319,6 +319,11 @@ export class RotatingFile {
   private queue: string[] = [];
   private scheduled = false;
   private lastError = 0;
+  /** A write failed: the file may end in half a line. */
+  private torn = false;
+  /** Lines dropped while the file could not be written (beyond maxBytes waiting). */
+  private dropped = 0;
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(readonly path: string, private readonly limits: RotationLimits, private readonly onError: (err: Error) => void) {
     openFiles.add(this);
@@ -363,16 +368,19 @@ export class RotatingFile {
     if (this.queue.length === 0) return;
     const parts = this.queue;
     this.queue = [];
+    let written = 0; // parts[0..written) are in a file
     try {
       this.reopenIfMoved();
-      this.fd ??= openSync(this.path, 'a', 0o640);
+      this.fd ??= this.open();
+      if (this.torn) this.endTornLine();
       let size = fstatSync(this.fd).size;
       let chunk: Buffer[] = [];
       let chunkBytes = 0;
-      for (const p of parts) {
-        const b = Buffer.from(p);
+      for (let i = 0; i < parts.length; i++) {
+        const b = Buffer.from(parts[i]!);
         if (size + chunkBytes + b.length > this.limits.maxBytes && size + chunkBytes > 0) {
           this.writeAll(Buffer.concat(chunk));
+          written = i;
           this.rotate();
           size = 0;
           chunk = [];
@@ -382,13 +390,71 @@ export class RotatingFile {
         chunkBytes += b.length;
       }
       this.writeAll(Buffer.concat(chunk));
+      written = parts.length;
+      if (this.dropped > 0) {
+        const n = this.dropped;
+        this.dropped = 0;
+        this.onError(new Error(`${n} log lines were dropped while ${this.path} could not be written (over HUB_LOG_MAX_BYTES waiting)`));
+      }
     } catch (e) {
-      // A full disk must not take the kernel down; say so at most once a minute.
+      // A full disk or an unwritable folder must not take the kernel down, nor lose the
+      // lines: what was not written waits for the next flush (up to maxBytes of it, the
+      // oldest dropped and counted beyond), retried within a second. Say so once a minute.
+      this.torn = true;
+      this.keep(parts.slice(written));
+      if (!this.scheduled && this.retry === undefined) {
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          this.flush();
+        }, 1000);
+        this.retry.unref();
+      }
       if (Date.now() - this.lastError > 60_000) {
         this.lastError = Date.now();
         this.onError(e as Error);
       }
     }
+  }
+
+  /** Puts unwritten lines back in front of the queue, keeping at most maxBytes of them. */
+  private keep(unwritten: string[]): void {
+    const all = unwritten.concat(this.queue);
+    let bytes = 0;
+    let from = all.length;
+    while (from > 0 && bytes + Buffer.byteLength(all[from - 1]!) <= this.limits.maxBytes) bytes += Buffer.byteLength(all[--from]!);
+    this.dropped += from;
+    this.queue = from === 0 ? all : all.slice(from);
+  }
+
+  /**
+   * Opens the file for appending. Its folder is created again when it is gone (issue 14,
+   * item 6b: an operator's `rm -rf logs/` or `mv logs logs.old` left every later line with
+   * nowhere to go).
+   */
+  private open(): number {
+    try {
+      return openSync(this.path, 'a', 0o640);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      mkdirSync(dirname(this.path), { recursive: true });
+      return openSync(this.path, 'a', 0o640);
+    }
+  }
+
+  /** After a failed write the file may end in half a line: end it, so the next line is whole. */
+  private endTornLine(): void {
+    const size = fstatSync(this.fd!).size;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      const fd = openSync(this.path, 'r');
+      try {
+        readSync(fd, last, 0, 1, size - 1);
+      } finally {
+        closeSync(fd);
+      }
+      if (last[0] !== 10) this.writeAll(Buffer.from('\n'));
+    }
+    this.torn = false;
   }
 
   private writeAll(buf: Buffer): void {
@@ -414,10 +480,12 @@ export class RotatingFile {
     } catch (e) {
       if (!gone(e)) throw e;
     }
-    this.fd = openSync(this.path, 'a', 0o640);
+    this.fd = this.open();
   }
 
   close(): void {
+    if (this.retry !== undefined) clearTimeout(this.retry);
+    this.retry = undefined;
     this.flush();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
