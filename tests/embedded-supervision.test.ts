@@ -69,4 +69,21 @@ describe('embedded PostgreSQL supervision (item 9)', () => {
     console.log(`server.log after 20 failing 1 MB statements: ${total} bytes in two files`);
     expect(total).toBeLessThan(8 * 1024 * 1024);
   });
+
+  it('kill -STOP of the postmaster (it takes no new connection): degraded with the reason within seconds, ok after kill -CONT', async () => {
+    const pgPid = Number(pidFile()[0]);
+    expect((await k.json('/health')).status).toBe('ok');
+    process.kill(pgPid, 'SIGSTOP');
+    try {
+      const down = await waitFor(async () => {
+        const h = await k.json('/health');
+        return h.status === 'degraded' ? h : undefined;
+      }, { timeoutMs: 15_000, what: '/health degraded while the postmaster is stopped' });
+      expect(down.database.up).toBe(false);
+      expect(down.database.reason).toMatch(/the database at 127\.0\.0\.1:\d+ does not answer \(no answer to SELECT 1 within \d+ ms\)/);
+    } finally {
+      process.kill(pgPid, 'SIGCONT');
+    }
+    await waitFor(async () => ((await k.json('/health')).status === 'ok' ? true : undefined), { timeoutMs: 15_000, what: '/health ok after SIGCONT' });
+  });
 });
