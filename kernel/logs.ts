@@ -215,6 +215,9 @@ function toEntry(name: string, stream: 'stdout' | 'stderr', line: string, pid: n
     try {
       const parsed = stripControlsDeep(JSON.parse(line)) as Partial<LogEntry>;
       if (typeof parsed === 'object' && parsed !== null && typeof parsed.level === 'number') {
+        // `source: "kernel"` marks the kernel's lines in a module's log ([kernel] in hubctl
+        // logs): a module's own line may not claim it
+        if ((parsed as Record<string, unknown>).source === KERNEL_STREAM) delete (parsed as Record<string, unknown>).source;
         return { ...parsed, time: String(parsed.time ?? new Date().toISOString()), level: parsed.level, module: name, pid, msg: String(parsed.msg ?? '') };
       }
     } catch {
