@@ -40,6 +40,27 @@ type Follower = (entry: LogEntry) => void;
  */
 const DEFAULT_ECHO_PER_SEC = 200;
 
+/**
+ * The echo is bounded in bytes too, not only in lines: 200 lines a second of 16 KiB each
+ * (HUB_LOG_LINE_BYTES) is still 3 MB/s of console. An echoed message keeps its first
+ * ECHO_MSG_CHARS characters, an error its first ECHO_STACK_CHARS of stack; the whole line
+ * is in the module's file (hubctl logs).
+ */
+const ECHO_MSG_CHARS = 1024;
+const ECHO_STACK_CHARS = 4096;
+
+function echoText(text: string, max: number, name: string): string {
+  return text.length <= max ? text : `${text.slice(0, max)} … [${text.length - max} more characters in hubctl logs ${name}]`;
+}
+
+/** A module's `err` for the console: type, message and stack, each cut to size (see ECHO_STACK_CHARS). */
+function echoErr(err: unknown): unknown {
+  if (typeof err !== 'object' || err === null) return typeof err === 'string' ? echoText(err, ECHO_MSG_CHARS, 'the module') : err;
+  const e = err as Record<string, unknown>;
+  const cut = (v: unknown, max: number) => (typeof v === 'string' && v.length > max ? `${v.slice(0, max)} … [cut]` : v);
+  return { type: cut(e.type, 200), message: cut(e.message, ECHO_MSG_CHARS), stack: cut(e.stack, ECHO_STACK_CHARS) };
+}
+
 class EchoBudget {
   private tokens: number;
   private last = Date.now();
@@ -164,7 +185,10 @@ export class LogHub {
       if (this.echo) {
         // a module's pino error keeps its stack with its line (kernel/console-format.ts shows it indented)
         const echo = consoleOnly(this.console);
-        if (s.echo.take()) echo[levelName(entry.level)](entry.err !== undefined ? { module: name, child_pid: pid, err: entry.err } : { module: name, child_pid: pid }, entry.msg);
+        if (s.echo.take()) {
+          const err = entry.err !== undefined ? echoErr(entry.err) : undefined;
+          echo[levelName(entry.level)](err !== undefined ? { module: name, child_pid: pid, err } : { module: name, child_pid: pid }, echoText(entry.msg, ECHO_MSG_CHARS, name));
+        }
         const skipped = s.echo.report();
         if (skipped > 0) echo.warn({ module: name, child_pid: pid, skipped }, `${skipped} lines of module ${name} not echoed here (over HUB_LOG_ECHO_PER_SEC); all are in hubctl logs ${name}`);
       }

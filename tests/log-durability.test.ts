@@ -20,6 +20,13 @@ beforeAll(async () => {
     for (let i = 0; i < n; i++) ctx.log.info({ seq: i }, tag + ' line ' + i);
     res.json({ said: n });
   });
+  router.get('/long', (req, res) => {
+    const n = Number(req.query.n);
+    for (let i = 0; i < n; i++) ctx.log.info({ seq: i }, 'longline ' + i + ' ' + 'y'.repeat(15000));
+    const err = new Error('longerr'); err.stack = 'Error: longerr\\n' + '    at deep (x.js:1:1)\\n'.repeat(500);
+    ctx.log.error({ err }, 'longerr line');
+    res.json({ said: n });
+  });
   router.get('/burst-then-hang', (req, res) => {
     res.json({ pid: process.pid });
     setTimeout(() => { for (let i = 0; i < 50; i++) ctx.log.info({ seq: i }, 'lastwords line ' + i); for (;;) {} }, 10);
@@ -124,6 +131,27 @@ describe('the console echo is bounded (item 6c)', () => {
     const app = allFiles(join(k.dataDir, 'logs', 'app.log'));
     expect(count('flood', app)).toBe(0);
     expect(app.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('')).toMatch(/Gateway listening/);
+  });
+});
+
+describe('the console echo is bounded in bytes too (item 6c through long lines)', () => {
+  it('30 lines of 15 KB and a 12 KB stack: each whole in the module file, each cut to about 1 KB (stack 4 KB) on the console', async () => {
+    const before = k.lines.length;
+    await k.json('/api/v1/chatty/long?n=30');
+    // HUB_LOG_MAX_BYTES is 4 KB here: each long line is a file of its own
+    const text = () => allFiles(logFile()).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('\n');
+    await waitFor(() => (text().includes('longerr line') ? true : undefined), { timeoutMs: 5000, what: 'the long lines in the file' });
+    const file = text().split('\n').filter((l) => l.includes('longline '));
+    expect(file.length).toBe(30);
+    for (const l of file) expect(JSON.parse(l).msg.length).toBeGreaterThan(15000);
+    const echoed = await waitFor(() => {
+      const mine = k.lines.slice(before).filter((l) => /longline \d+|longerr line/.test(l));
+      return mine.some((l) => l.includes('longerr line')) ? mine : undefined;
+    }, { timeoutMs: 5000, what: 'the echo of the long lines' });
+    const longest = Math.max(...echoed.map((l) => Buffer.byteLength(l)));
+    console.log(`echo of 15 KB lines: ${echoed.length} lines, the longest ${longest} bytes`);
+    expect(echoed.filter((l) => /longline \d+/.test(l)).every((l) => Buffer.byteLength(l) < 1600 && /more characters in hubctl logs chatty/.test(l))).toBe(true);
+    expect(longest).toBeLessThan(6500);
   });
 });
 
