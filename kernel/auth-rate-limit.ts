@@ -15,7 +15,7 @@
 // Per kernel, in memory. The map is bounded (MAX_KEYS, generous); when full, expired buckets
 // go first, then the oldest bucket that is not refusing anything, and only then the oldest:
 // it is never reset, so filling it with made-up names does not wipe the limits in force.
-import { isIP } from 'node:net';
+import { clientAddressKey, isLoopback } from './client-address.js';
 import { HubError } from '../shared/errors.js';
 
 export const WINDOW_MS = 15 * 60 * 1000;
@@ -32,20 +32,9 @@ interface Bucket {
   windowMs: number;
 }
 
-/** The client a sign-in counts against: loopback is one client, IPv6 counts by its /64. */
+/** The client a sign-in counts against: loopback is one client, IPv6 counts by its /64 (kernel/client-address.ts). */
 export function clientKey(address: string): string {
-  let a = address.trim().toLowerCase();
-  if (a.startsWith('::ffff:') && isIP(a.slice(7)) === 4) a = a.slice(7);
-  const kind = isIP(a);
-  if (kind === 4) return a.startsWith('127.') ? 'loopback' : a;
-  if (kind !== 6) return a || '?';
-  if (a === '::1') return 'loopback';
-  // expand `::` to the full eight groups, keep the first four
-  const [head, tail] = a.includes('::') ? a.split('::') as [string, string] : [a, undefined];
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return isLoopback(address) ? 'loopback' : clientAddressKey(address);
 }
 
 export class SignInLimiter {

@@ -34,7 +34,8 @@ export interface Database {
   openDatabases: string[];
   /**
    * Whether the database serves, and if not why: the embedded server is supervised and
-   * restarted (issue 14, item 9); a DATABASE_URL server is someone else's and reports up.
+   * restarted (issue 14, item 9), and every server, embedded or DATABASE_URL, is asked
+   * `SELECT 1` every few seconds, so one that is stopped, hung or unreachable shows too.
    */
   status(): { up: boolean; reason: string | null };
 }
@@ -63,6 +64,8 @@ export interface OpenDatabaseOptions {
   connectTimeoutMs?: number;
   /** The embedded server's server.log bound (config.limits.pgLogMaxBytes); default 10 MB. */
   pgLogMaxBytes?: number;
+  /** How often the server is asked `SELECT 1`, and how long it has to answer (ms); default 2000 and 3000. */
+  liveness?: { everyMs?: number; timeoutMs?: number };
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
@@ -75,7 +78,15 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     const trustsPasswords = await checkTrust(connection, log);
     const openDatabases = await databasesOpenToAll(pool).catch(() => []);
     if (openDatabases.length > 0) log.warn({ databases: openDatabases }, openDatabasesWarning(openDatabases));
-    return { pool, connection, embedded: false, log, close: () => pool.end(), instance: instanceId(opts.dataDir), trustsPasswords, openDatabases, status: () => ({ up: true, reason: null }) };
+    const live = watchLiveness(opts.databaseUrl, connection, log, opts.liveness);
+    return {
+      pool, connection, embedded: false, log, instance: instanceId(opts.dataDir), trustsPasswords, openDatabases,
+      status: () => live.status(),
+      close: () => {
+        live.close();
+        return pool.end();
+      },
+    };
   }
   const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, log, logMaxBytes: opts.pgLogMaxBytes });
   const pool = createPool(server.connectionString, 10_000, log);
@@ -90,10 +101,16 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   let closing: Promise<void> | null = null;
   const trustsPasswords = await checkTrust(connection, log);
   await closeOtherDatabases(pool);
+  const live = watchLiveness(server.connectionString, connection, log, opts.liveness);
   return {
     pool, connection, embedded: true, log, instance: instanceId(opts.dataDir), trustsPasswords, openDatabases: [],
-    status: () => server.status(),
+    // the supervisor's reason (the server exited, is being restarted) comes first
+    status: () => {
+      const s = server.status();
+      return s.up ? live.status() : s;
+    },
     close() {
+      live.close();
       closing ??= pool.end().catch(() => {}).then(() => server.stop());
       return closing;
     },
@@ -159,5 +176,67 @@ export function parseDatabaseUrl(url: string): DatabaseConnection {
     database: decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username) || 'postgres',
     user: decodeURIComponent(u.username) || process.env.PGUSER || 'postgres',
     ...(password !== undefined ? { password } : {}),
+  };
+}
+
+/**
+ * Asks the server `SELECT 1` every `everyMs` on a new connection (not the kernel's pool: it
+ * may be busy with migrations, which must not read as an outage; and a pooled connection
+ * keeps working while the postmaster no longer takes new ones, which every module's pool
+ * needs), with `timeoutMs` for connecting and answering. A server that refuses, is
+ * unreachable, or accepts and never answers (SIGSTOP, a hung host) is reported down with why
+ * and since when, logged once, and up again once it answers.
+ * DESIGN.md: "/health is degraded also while the database is unreachable".
+ */
+function watchLiveness(
+  connectionString: string,
+  c: DatabaseConnection,
+  log: Logger,
+  opts: { everyMs?: number; timeoutMs?: number } = {},
+): { status(): { up: boolean; reason: string | null }; close(): void } {
+  const everyMs = opts.everyMs ?? 2000;
+  const timeoutMs = opts.timeoutMs ?? 3000;
+  let inFlight = false;
+  let closed = false;
+  let downSince = 0;
+  let reason: string | null = null;
+  const ask = async (): Promise<void> => {
+    if (inFlight || closed) return;
+    inFlight = true;
+    let timer: NodeJS.Timeout | undefined;
+    const client = new pg.Client({ connectionString, connectionTimeoutMillis: timeoutMs, application_name: 'hub-kernel-liveness' });
+    client.on('error', () => undefined);
+    try {
+      await Promise.race([
+        client.connect().then(() => client.query('SELECT 1')),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); }),
+      ]);
+      if (reason !== null) log.info({ host: c.host, port: c.port, ms: Date.now() - downSince }, `database: answering again after ${Date.now() - downSince} ms`);
+      reason = null;
+    } catch (e) {
+      if (closed) return;
+      if (reason === null) {
+        downSince = Date.now();
+        // pg words its connect timeout "timeout expired": say what it means
+        const why = /timeout/i.test((e as Error).message ?? '') ? `no answer to SELECT 1 within ${timeoutMs} ms` : describe(e);
+        reason = `the database at ${c.host}:${c.port} does not answer (${why}) since ${new Date(downSince).toISOString()}`;
+        log.error({ host: c.host, port: c.port }, reason);
+      }
+    } finally {
+      clearTimeout(timer);
+      // a server that never answers never ends the connection politely either
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      client.end().catch(() => undefined);
+      inFlight = false;
+    }
+  };
+  const tick = setInterval(() => void ask(), everyMs);
+  tick.unref();
+  return {
+    status: () => ({ up: reason === null, reason }),
+    close() {
+      closed = true;
+      clearInterval(tick);
+    },
   };
 }

@@ -94,7 +94,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   };
   process.on('exit', onExit);
   const port = server.port;
-  const logBound = boundServerLog(join(pgRoot, 'server.log'), opts.logMaxBytes ?? DEFAULT_PG_LOG_MAX_BYTES);
+  const logBound = boundServerLog(join(pgRoot, 'server.log'), opts.logMaxBytes ?? DEFAULT_PG_LOG_MAX_BYTES, () => server.pid);
   const watch = superviseServer({
     current: () => server,
     relaunch: async () => {
@@ -506,13 +506,28 @@ const DEFAULT_PG_LOG_MAX_BYTES = 10 * 1024 * 1024;
  * past `maxBytes`, copies it to <file>.1 and truncates it in place (logrotate's
  * copytruncate). Both files stay within maxBytes plus the burst written between two checks
  * (one error message: a failing statement is quoted in it).
+ * The server's stderr is bounded, not the path: when an operator removed or moved
+ * server.log, the server goes on writing to that file (it cannot be made to reopen its
+ * stderr), where the path no longer reaches it and it grew without bound. The check then
+ * goes through /proc/<pid>/fd/2, which still reaches the file the server writes.
  */
-function boundServerLog(file: string, maxBytes: number): { close(): void } {
+function boundServerLog(file: string, maxBytes: number, serverPid: () => number): { close(): void } {
+  const writtenTo = (): string => {
+    const stderr = `/proc/${serverPid()}/fd/2`;
+    try {
+      const open = statSync(stderr);
+      const named = statSync(file, { throwIfNoEntry: false });
+      return named && named.ino === open.ino && named.dev === open.dev ? file : stderr;
+    } catch {
+      return file; // no /proc, or the server is between two lives
+    }
+  };
   const check = (): void => {
     try {
-      if (statSync(file).size <= maxBytes) return;
-      copyFileSync(file, `${file}.1`);
-      truncateSync(file, 0);
+      const target = writtenTo();
+      if (statSync(target).size <= maxBytes) return;
+      copyFileSync(target, `${file}.1`);
+      truncateSync(target, 0);
     } catch {
       // the file is gone (the server makes it again when it starts) or unreadable: next time
     }

@@ -8,8 +8,10 @@
 //   connection's start for the first request), the whole request within HUB_REQUEST_TIMEOUT_MS
 //   (default 300 s), idle keep-alive sockets closed after 65 s (longer than load balancers'
 //   idle timers). Node checks these every second (connectionsCheckingInterval).
+// A client is its IPv4 address, or its IPv6 /64 (kernel/client-address.ts).
 // A hub behind a load balancer sees one address for many users: raise the per-client ceiling there.
 import type { Server, ServerOptions } from 'node:http';
+import { clientAddressKey } from './client-address.js';
 
 export interface FrontDoorLimits {
   maxConnections: number;
@@ -55,7 +57,7 @@ export function guardFrontDoor(server: Server, limits: FrontDoorLimits = frontDo
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   const open = new Map<string, number>();
   server.on('connection', (socket) => {
-    const who = socket.remoteAddress ?? '?';
+    const who = clientAddressKey(socket.remoteAddress);
     const n = (open.get(who) ?? 0) + 1;
     if (n > limits.maxPerClient) {
       socket.destroy();
@@ -69,3 +71,4 @@ export function guardFrontDoor(server: Server, limits: FrontDoorLimits = frontDo
     });
   });
 }
+

@@ -3,7 +3,7 @@
 // stream goes to HUB_DATA_DIR/logs/<name>.log (size-rotated), to an in-memory ring of recent
 // lines, to live followers, and to the kernel's console (not to app.log: that is the kernel's own).
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { isValidModuleName } from '../shared/names.js';
 import { stripControls, stripControlsDeep } from '../shared/terminal-safe.js';
@@ -39,6 +39,27 @@ type Follower = (entry: LogEntry) => void;
  * the module's own file; what the echo skipped is counted in one line every 10 s at most.
  */
 const DEFAULT_ECHO_PER_SEC = 200;
+
+/**
+ * The echo is bounded in bytes too, not only in lines: 200 lines a second of 16 KiB each
+ * (HUB_LOG_LINE_BYTES) is still 3 MB/s of console. An echoed message keeps its first
+ * ECHO_MSG_CHARS characters, an error its first ECHO_STACK_CHARS of stack; the whole line
+ * is in the module's file (hubctl logs).
+ */
+const ECHO_MSG_CHARS = 1024;
+const ECHO_STACK_CHARS = 4096;
+
+function echoText(text: string, max: number, name: string): string {
+  return text.length <= max ? text : `${text.slice(0, max)} … [${text.length - max} more characters in hubctl logs ${name}]`;
+}
+
+/** A module's `err` for the console: type, message and stack, each cut to size (see ECHO_STACK_CHARS). */
+function echoErr(err: unknown): unknown {
+  if (typeof err !== 'object' || err === null) return typeof err === 'string' ? echoText(err, ECHO_MSG_CHARS, 'the module') : err;
+  const e = err as Record<string, unknown>;
+  const cut = (v: unknown, max: number) => (typeof v === 'string' && v.length > max ? `${v.slice(0, max)} … [cut]` : v);
+  return { type: cut(e.type, 200), message: cut(e.message, ECHO_MSG_CHARS), stack: cut(e.stack, ECHO_STACK_CHARS) };
+}
 
 class EchoBudget {
   private tokens: number;
@@ -164,7 +185,10 @@ export class LogHub {
       if (this.echo) {
         // a module's pino error keeps its stack with its line (kernel/console-format.ts shows it indented)
         const echo = consoleOnly(this.console);
-        if (s.echo.take()) echo[levelName(entry.level)](entry.err !== undefined ? { module: name, child_pid: pid, err: entry.err } : { module: name, child_pid: pid }, entry.msg);
+        if (s.echo.take()) {
+          const err = entry.err !== undefined ? echoErr(entry.err) : undefined;
+          echo[levelName(entry.level)](err !== undefined ? { module: name, child_pid: pid, err } : { module: name, child_pid: pid }, echoText(entry.msg, ECHO_MSG_CHARS, name));
+        }
         const skipped = s.echo.report();
         if (skipped > 0) echo.warn({ module: name, child_pid: pid, skipped }, `${skipped} lines of module ${name} not echoed here (over HUB_LOG_ECHO_PER_SEC); all are in hubctl logs ${name}`);
       }
@@ -215,6 +239,9 @@ function toEntry(name: string, stream: 'stdout' | 'stderr', line: string, pid: n
     try {
       const parsed = stripControlsDeep(JSON.parse(line)) as Partial<LogEntry>;
       if (typeof parsed === 'object' && parsed !== null && typeof parsed.level === 'number') {
+        // `source: "kernel"` marks the kernel's lines in a module's log ([kernel] in hubctl
+        // logs): a module's own line may not claim it
+        if ((parsed as Record<string, unknown>).source === KERNEL_STREAM) delete (parsed as Record<string, unknown>).source;
         return { ...parsed, time: String(parsed.time ?? new Date().toISOString()), level: parsed.level, module: name, pid, msg: String(parsed.msg ?? '') };
       }
     } catch {
@@ -319,6 +346,11 @@ export class RotatingFile {
   private queue: string[] = [];
   private scheduled = false;
   private lastError = 0;
+  /** A write failed: the file may end in half a line. */
+  private torn = false;
+  /** Lines dropped while the file could not be written (beyond maxBytes waiting). */
+  private dropped = 0;
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(readonly path: string, private readonly limits: RotationLimits, private readonly onError: (err: Error) => void) {
     openFiles.add(this);
@@ -363,16 +395,19 @@ export class RotatingFile {
     if (this.queue.length === 0) return;
     const parts = this.queue;
     this.queue = [];
+    let written = 0; // parts[0..written) are in a file
     try {
       this.reopenIfMoved();
-      this.fd ??= openSync(this.path, 'a', 0o640);
+      this.fd ??= this.open();
+      if (this.torn) this.endTornLine();
       let size = fstatSync(this.fd).size;
       let chunk: Buffer[] = [];
       let chunkBytes = 0;
-      for (const p of parts) {
-        const b = Buffer.from(p);
+      for (let i = 0; i < parts.length; i++) {
+        const b = Buffer.from(parts[i]!);
         if (size + chunkBytes + b.length > this.limits.maxBytes && size + chunkBytes > 0) {
           this.writeAll(Buffer.concat(chunk));
+          written = i;
           this.rotate();
           size = 0;
           chunk = [];
@@ -382,13 +417,71 @@ export class RotatingFile {
         chunkBytes += b.length;
       }
       this.writeAll(Buffer.concat(chunk));
+      written = parts.length;
+      if (this.dropped > 0) {
+        const n = this.dropped;
+        this.dropped = 0;
+        this.onError(new Error(`${n} log lines were dropped while ${this.path} could not be written (over HUB_LOG_MAX_BYTES waiting)`));
+      }
     } catch (e) {
-      // A full disk must not take the kernel down; say so at most once a minute.
+      // A full disk or an unwritable folder must not take the kernel down, nor lose the
+      // lines: what was not written waits for the next flush (up to maxBytes of it, the
+      // oldest dropped and counted beyond), retried within a second. Say so once a minute.
+      this.torn = true;
+      this.keep(parts.slice(written));
+      if (!this.scheduled && this.retry === undefined) {
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          this.flush();
+        }, 1000);
+        this.retry.unref();
+      }
       if (Date.now() - this.lastError > 60_000) {
         this.lastError = Date.now();
         this.onError(e as Error);
       }
     }
+  }
+
+  /** Puts unwritten lines back in front of the queue, keeping at most maxBytes of them. */
+  private keep(unwritten: string[]): void {
+    const all = unwritten.concat(this.queue);
+    let bytes = 0;
+    let from = all.length;
+    while (from > 0 && bytes + Buffer.byteLength(all[from - 1]!) <= this.limits.maxBytes) bytes += Buffer.byteLength(all[--from]!);
+    this.dropped += from;
+    this.queue = from === 0 ? all : all.slice(from);
+  }
+
+  /**
+   * Opens the file for appending. Its folder is created again when it is gone (issue 14,
+   * item 6b: an operator's `rm -rf logs/` or `mv logs logs.old` left every later line with
+   * nowhere to go).
+   */
+  private open(): number {
+    try {
+      return openSync(this.path, 'a', 0o640);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      mkdirSync(dirname(this.path), { recursive: true });
+      return openSync(this.path, 'a', 0o640);
+    }
+  }
+
+  /** After a failed write the file may end in half a line: end it, so the next line is whole. */
+  private endTornLine(): void {
+    const size = fstatSync(this.fd!).size;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      const fd = openSync(this.path, 'r');
+      try {
+        readSync(fd, last, 0, 1, size - 1);
+      } finally {
+        closeSync(fd);
+      }
+      if (last[0] !== 10) this.writeAll(Buffer.from('\n'));
+    }
+    this.torn = false;
   }
 
   private writeAll(buf: Buffer): void {
@@ -414,10 +507,12 @@ export class RotatingFile {
     } catch (e) {
       if (!gone(e)) throw e;
     }
-    this.fd = openSync(this.path, 'a', 0o640);
+    this.fd = this.open();
   }
 
   close(): void {
+    if (this.retry !== undefined) clearTimeout(this.retry);
+    this.retry = undefined;
     this.flush();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;

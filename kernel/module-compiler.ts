@@ -109,15 +109,35 @@ async function pruneOldBuilds(root: string, keep: number): Promise<void> {
  * Builds are keyed by a fingerprint of the sources, so a crash restart never recompiles.
  */
 export async function compileModule(name: string, moduleDir: string, dataDir: string): Promise<string> {
-  const files = await listModuleFiles(moduleDir);
+  // A file edited while it is compiled would leave a build of the new text under the old
+  // text's key, marked complete: once the text is back (an undo, a checkout) the stale build
+  // would run (issue 14, item 8's kind). The key is taken again afterwards; a build whose
+  // inputs moved under it is thrown away and made again.
+  for (let attempt = 1; ; attempt++) {
+    const files = await listModuleFiles(moduleDir);
+    const key = (await fingerprintFiles(moduleDir, files)).slice(0, 16);
+    const { outdir, built } = await compileOnce(name, moduleDir, dataDir, files, key);
+    if (!built) return outdir;
+    const now = await listModuleFiles(moduleDir);
+    if ((await fingerprintFiles(moduleDir, now)).slice(0, 16) === key) {
+      await writeFile(join(outdir, '.complete'), new Date().toISOString());
+      return outdir;
+    }
+    await rm(outdir, { recursive: true, force: true });
+    if (attempt >= 5) throw new HubError('start_failed', `modules/${name}: its files kept changing while it was compiled (${attempt} tries); start it again once they are saved`);
+  }
+}
+
+/** One build of `files` into build/<name>/<key>, not marked complete here; or the complete one already there (`built` false). */
+async function compileOnce(name: string, moduleDir: string, dataDir: string, files: string[], key: string): Promise<{ outdir: string; built: boolean }> {
   const sources = files.filter(isSource);
   const entries = [
     ...ENTRY_FILES.map((b) => findEntry(moduleDir, b)).filter((e): e is string => e !== null),
     ...sources.filter((f) => /^backend\/tasks\/[^/]+\.(ts|mts|js|mjs)$/.test(f)),
   ];
   const root = join(dataDir, 'build', name);
-  const outdir = join(root, (await fingerprintFiles(moduleDir, files)).slice(0, 16));
-  if (existsSync(join(outdir, '.complete'))) return outdir;
+  const outdir = join(root, key);
+  if (existsSync(join(outdir, '.complete'))) return { outdir, built: false };
   await pruneOldBuilds(root, 2);
   await rm(outdir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
@@ -147,8 +167,7 @@ export async function compileModule(name: string, moduleDir: string, dataDir: st
   }
   await stageFiles(moduleDir, files, outdir);
   await symlink(nodeModulesFor(moduleDir), join(outdir, 'node_modules'), 'dir').catch(() => undefined);
-  await writeFile(join(outdir, '.complete'), new Date().toISOString());
-  return outdir;
+  return { outdir, built: true };
 }
 
 /**

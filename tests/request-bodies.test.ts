@@ -2,6 +2,7 @@
 // stream gets them; a parsed handler keeps req.body plus req.rawBody; a body over the
 // module's body_limit gets a JSON 413.
 import { createHmac } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { tempDir, writeModule } from './helpers/modules.js';
@@ -14,6 +15,7 @@ beforeAll(async () => {
   writeModule(modulesDir, 'bodies', {
     manifest: { body_limit: '2kb' },
     router: `import { createHmac } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 export default (router) => {
   router.post('/stream', (req, res) => {
     const chunks = [];
@@ -26,6 +28,11 @@ export default (router) => {
     res.json({ text: Buffer.concat(chunks).toString('utf8') });
   });
   router.post('/parsed', (req, res) => res.json({ body: req.body, raw: req.rawBody?.toString('utf8') ?? null }));
+  router.post('/raw-hex', (req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => res.json({ hex: Buffer.concat(chunks).toString('hex'), parsed: req.body !== undefined }));
+  });
   router.post('/signed', (req, res) => res.json({ hmac: createHmac('sha256', 'k').update(req.rawBody).digest('hex') }));
 };`,
   });
@@ -34,8 +41,8 @@ export default (router) => {
 
 afterAll(stopAllKernels);
 
-const post = (path: string, body: string, type = 'application/json') =>
-  k.get(`/api/v1/bodies${path}`, { method: 'POST', headers: { 'content-type': type }, body, signal: AbortSignal.timeout(5000) });
+const post = (path: string, body: string | Buffer, type = 'application/json', headers: Record<string, string> = {}) =>
+  k.get(`/api/v1/bodies${path}`, { method: 'POST', headers: { 'content-type': type, ...headers }, body, signal: AbortSignal.timeout(5000) });
 
 describe('request bodies reach the module byte for byte', () => {
   it('a handler reading the stream of a JSON POST gets the exact bytes (no hang)', async () => {
@@ -84,5 +91,19 @@ describe('request bodies reach the module byte for byte', () => {
     const res = await post('/parsed', '{"a":');
     expect(res.status).toBe(400);
     expect(((await res.json()) as any).error).toBe('bad_request');
+  });
+
+  it('a gzip-encoded or UTF-16 JSON body is left to the handler: its stream gets the exact bytes, no 400', async () => {
+    const gz = gzipSync(BIG);
+    const a = await post('/raw-hex', gz, 'application/json', { 'content-encoding': 'gzip' });
+    expect(a.status).toBe(200);
+    expect(await a.json()).toEqual({ hex: gz.toString('hex'), parsed: false });
+    const u16 = Buffer.from(BIG, 'utf16le');
+    const b = await post('/raw-hex', u16, 'application/json; charset=utf-16le');
+    expect(b.status).toBe(200);
+    expect(await b.json()).toEqual({ hex: u16.toString('hex'), parsed: false });
+    // and a quoted UTF-8 charset is still parsed
+    const c = await post('/parsed', BIG, 'application/json; charset="UTF-8"');
+    expect(((await c.json()) as any).raw).toBe(BIG);
   });
 });

@@ -5,8 +5,9 @@
 // `for await`) gets the same bytes. Webhook signatures (HMAC over the exact bytes) and
 // numbers JSON.parse cannot hold (`12345678901234567890`) are both served from rawBody:
 // `req.body` is JSON.parse's result, as with express.json().
-// Other content types (multipart uploads, octet streams) are not read here at all: the
-// handler streams them, and body_limit does not apply to them.
+// Other content types (multipart uploads, octet streams), and JSON or form bodies with a
+// Content-Encoding or a charset other than UTF-8, are not read here at all: the handler
+// streams them (or uses express.json(), which inflates), and body_limit does not apply to them.
 import type { IncomingMessage } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { Readable } from 'node:stream';
@@ -23,8 +24,19 @@ declare module 'express-serve-static-core' {
 
 type Kind = 'json' | 'form';
 
+/**
+ * Which body this middleware reads, or null to leave the request untouched for the handler.
+ * Only bodies it can parse byte for byte: no Content-Encoding (a gzip or deflate body was
+ * answered 400 with the compressed bytes quoted, and the handler, which could have inflated
+ * it, never ran) and UTF-8 text (a charset=utf-16 body the same).
+ */
 function kindOf(req: IncomingMessage): Kind | null {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const encoding = String(req.headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') return null;
+  const header = String(req.headers['content-type'] ?? '');
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(header)?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') return null;
+  const type = header.split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type)) return 'json';
   if (type === 'application/x-www-form-urlencoded') return 'form';
   return null;
