@@ -20,6 +20,9 @@ const DEFAULT_RING_BYTES = 1024 * 1024;
 /** The most lines a reader may ask for; beyond the ring they come from the files. */
 export const MAX_TAIL_LINES = 10_000;
 
+/** Bytes of entries a log file queues before writing them synchronously (one flush's worth). */
+const QUEUE_BYTES = 256 * 1024;
+
 export interface LogEntry {
   time: string;
   level: number;
@@ -317,6 +320,7 @@ process.on('exit', () => {
 export class RotatingFile {
   private fd: number | null = null;
   private queue: string[] = [];
+  private queuedBytes = 0;
   private scheduled = false;
   private lastError = 0;
 
@@ -326,7 +330,15 @@ export class RotatingFile {
 
   write(text: string): boolean {
     this.queue.push(text);
+    this.queuedBytes += text.length;
     openFiles.add(this); // a line after close() still reaches the file, and the exit flush
+    // a module printing millions of tiny lines fills one event-loop turn with up to 32 pipe
+    // reads of 64 KB, each line a ~100-byte entry: queued until setImmediate that was 200+ MB
+    // of kernel RSS (red team); past QUEUE_BYTES the queue goes to the file at once
+    if (this.queuedBytes > QUEUE_BYTES) {
+      this.flush();
+      return true;
+    }
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -363,6 +375,7 @@ export class RotatingFile {
     if (this.queue.length === 0) return;
     const parts = this.queue;
     this.queue = [];
+    this.queuedBytes = 0;
     try {
       this.reopenIfMoved();
       this.fd ??= openSync(this.path, 'a', 0o640);
