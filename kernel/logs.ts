@@ -218,7 +218,10 @@ function toEntry(name: string, stream: 'stdout' | 'stderr', line: string, pid: n
     try {
       const parsed = stripControlsDeep(JSON.parse(line)) as Partial<LogEntry>;
       if (typeof parsed === 'object' && parsed !== null && typeof parsed.level === 'number') {
-        return { ...parsed, time: String(parsed.time ?? new Date().toISOString()), level: parsed.level, module: name, pid, msg: String(parsed.msg ?? '') };
+        // `source: "kernel"` marks the kernel's own lines ([kernel] in hubctl logs): a module's
+        // line never carries it, or a module could speak in the kernel's voice (red team)
+        const { source: _forged, ...own } = parsed as Partial<LogEntry> & { source?: unknown };
+        return { ...own, time: String(parsed.time ?? new Date().toISOString()), level: parsed.level, module: name, pid, msg: String(parsed.msg ?? '') };
       }
     } catch {
       // not JSON after all: keep it as text
