@@ -62,6 +62,15 @@ export default (router, ctx) => {
       w.once('message', (m) => { resolve(m); void w.terminate(); });
       w.once('error', (e) => resolve(fail(e)));
     }),
+    // item 2: a plain Worker (allowed) starting a nested one with widened flags
+    'worker-nested': (q) => new Promise((resolve) => {
+      const inner = "const { parentPort, workerData } = require('node:worker_threads'); try { parentPort.postMessage({ done: true, detail: 'read ' + require('node:fs').readFileSync(workerData).length + ' bytes' }); } catch (e) { parentPort.postMessage({ done: false, code: String(e.code || e.name), detail: String(e.message).slice(0, 200) }); }";
+      const outer = "const { Worker, parentPort, workerData } = require('node:worker_threads'); let w; try { w = new Worker(" + JSON.stringify(inner) + ", { eval: true, workerData, env: { NODE_OPTIONS: '--allow-fs-read=*' } }); } catch (e) { parentPort.postMessage({ done: false, code: String(e.code || e.name), detail: String(e.message).slice(0, 200) }); } if (w) { w.once('message', (m) => parentPort.postMessage(m)); w.once('error', (e) => parentPort.postMessage({ done: false, code: String(e.code || e.name), detail: String(e.message).slice(0, 200) })); }";
+      let w;
+      try { w = new Worker(outer, { eval: true, workerData: q.path }); } catch (e) { return resolve(fail(e)); }
+      w.once('message', (m) => { resolve(m); void w.terminate(); });
+      w.once('error', (e) => resolve(fail(e)));
+    }),
     // item 5 and 11: the admin API and another module's port, from inside the child
     'http': async (q) => {
       try {
@@ -161,7 +170,7 @@ export interface RedteamModules {
   secretFiles: string[];
 }
 
-/** Writes victim, evil, evilimport (compile-time import of a kernel file) and evillink (a symlink out). */
+/** Writes victim, evil, evilimport (compile-time import of a kernel file), evilmap (a source map naming one) and evillink (a symlink out). */
 export function writeRedteamModules(dataDir: string): RedteamModules {
   const modulesDir = tempDir('redteam-modules');
   writeModule(modulesDir, 'victim', {
@@ -178,6 +187,12 @@ export function writeRedteamModules(dataDir: string): RedteamModules {
   // item 4: the kernel's bundler must not inline a file from outside the module's folder
   writeModule(modulesDir, 'evilimport', {
     router: `import secret from ${JSON.stringify(join(dataDir, 'admin-token'))} with { type: 'text' };\nexport default (router) => { router.get('/leak', (req, res) => res.json({ secret })); };`,
+  });
+  // item 4 by another door: a source map in the module whose sources name the admin token;
+  // esbuild would inline it into the bundle, which the module's own child can read
+  writeModule(modulesDir, 'evilmap', {
+    router: `import { readFileSync } from 'node:fs';\nexport default (router) => { router.get('/map', (req, res) => res.type('text/plain').send(readFileSync(new URL(import.meta.url), 'utf8'))); };\n//# sourceMappingURL=leak.map\n`,
+    files: { 'backend/leak.map': JSON.stringify({ version: 3, sources: [join(dataDir, 'admin-token')], mappings: 'AAAA' }) },
   });
   // item 3: a link from the module's folder to the kernel's data folder
   const link = writeModule(modulesDir, 'evillink', { router: `export default (router) => { router.get('/ping', (req, res) => res.json({})); };` });

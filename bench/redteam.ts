@@ -103,6 +103,8 @@ export async function runAttempts(k: RunningKernel, mods: RedteamModules, opts: 
   const secret = join(k.dataDir, existsSync(join(k.dataDir, 'admin-token')) ? 'admin-token' : 'kernel-id');
   const w = await attempt(k, 'worker-escape', { path: secret });
   add({ item: 2, attempt: 'Worker with NODE_OPTIONS=--allow-fs-read=* reads a kernel file', expected: 'refused', observed: said(w), holds: !w.done });
+  const nested = await attempt(k, 'worker-nested', { path: secret });
+  add({ item: 2, attempt: 'a plain Worker starts a nested one with NODE_OPTIONS=--allow-fs-read=*', expected: 'refused', observed: said(nested), holds: !nested.done });
   const link = await k.record('evillink');
   add({ item: 3, attempt: 'symlink from the module folder to HUB_DATA_DIR', expected: 'module kept out (failed)', observed: `${link.state}: ${String(link.last_error ?? '').slice(0, 90)}`, holds: link.state === 'failed' });
 
@@ -111,6 +113,12 @@ export async function runAttempts(k: RunningKernel, mods: RedteamModules, opts: 
   const token = k.adminToken();
   const leaked = token !== undefined && JSON.stringify(imp).includes(token.slice(0, 12));
   add({ item: 4, attempt: 'import a kernel file at compile time', expected: 'failed: imports a file outside its folder', observed: `${imp.state}: ${String(imp.last_error ?? '').slice(0, 90)}`, holds: imp.state === 'failed' && /outside its folder/.test(String(imp.last_error)) && !leaked });
+
+  const bundle = await (await k.get('/api/v1/evilmap/map')).text();
+  const mapped = /base64,([A-Za-z0-9+/=]+)/.exec(bundle);
+  const mapText = mapped ? Buffer.from(mapped[1]!, 'base64').toString('utf8') : '';
+  const inlined = token !== undefined && (bundle + mapText).includes(token.slice(0, 12));
+  add({ item: 4, attempt: "a source map in the module names the admin token (esbuild reads map sources)", expected: 'nothing of it in the bundle', observed: inlined ? 'token inlined in the bundle' : mapped ? 'bundle clean' : 'no bundle map', holds: !inlined && mapped !== null });
 
   // 5: the admin API from inside the child
   for (const [base, where] of [[k.url, 'public'], [adminUrl(k), 'admin']] as const) {

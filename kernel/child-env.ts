@@ -2,6 +2,8 @@
 // the kernel's secrets (DATABASE_URL, HUB_ADMIN_TOKEN) and other modules' keys must not
 // leak, and NODE_OPTIONS could re-enable anything we turned off. Module config travels
 // over IPC in the init message, so it reaches only its own module.
+import { WORKER_GUARD_PRELOAD } from '../shared/paths.js';
+
 const ALLOWED = ['PATH', 'HOME', 'TZ', 'LANG', 'LC_ALL', 'TMPDIR', 'NODE_ENV', 'UV_THREADPOOL_SIZE'];
 
 export function childEnvironment(parent: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -25,7 +27,10 @@ export function childExecArgv(maxMemoryMb: number | undefined, readPaths: string
   // a 1 MB young generation (V8's default is 16 MB a semi-space): an idle child keeps 1.3 MB
   // less private memory (npm run bench memory: 17.5 → 16.2 MB); scavenges get more frequent
   // but each stays small for a request handler's short-lived garbage (issue 17)
-  const args = ['--enable-source-maps', '--max-semi-space-size=1'];
+  // the worker guard as a preload, so it runs in every worker thread before the worker's
+  // code: installed by child.js alone it guarded the main thread only, and a plain Worker
+  // could start a nested one with NODE_OPTIONS=--allow-fs-read=* (red team)
+  const args = ['--enable-source-maps', '--max-semi-space-size=1', '--require', WORKER_GUARD_PRELOAD];
   if (maxMemoryMb) args.push(`--max-old-space-size=${maxMemoryMb}`);
   if (readPaths) {
     args.push('--experimental-permission', '--allow-worker', '--disable-warning=ExperimentalWarning', '--disable-warning=SecurityWarning');

@@ -1,9 +1,10 @@
 // Does the database server check passwords? Per-module roles isolate modules only if it does:
 // on a server that trusts local logins (pg_hba.conf `trust`, as many development installs
 // do), `new pg.Client({ user: 'postgres' })` from a module's child logs in as the superuser.
-// Asked once at start by logging in as a role that does not exist: a server that checks
-// passwords answers "password authentication failed" (it fakes the exchange for unknown
-// roles), one that trusts the login gets as far as "role … does not exist".
+// Asked once at start by logging in with a wrong password as a role that does not exist, as
+// the kernel's own login and as "postgres": a server that checks passwords answers "password
+// authentication failed" (it fakes the exchange for unknown roles), one that trusts the login
+// lets it in or gets as far as "role … does not exist".
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
@@ -19,11 +20,22 @@ export interface DatabaseConnection {
 /**
  * true: the server let a login through without checking a password; false: it asked for one;
  * null: it refused for another reason (pg_hba reject, ident, unreachable) and the answer is unknown.
+ * Asked as three roles, each with a wrong password: one that does not exist (a server trusting
+ * everyone), the kernel's own login and "postgres" (pg_hba.conf lines trusting just those:
+ * red team, `host all postgres 127.0.0.1/32 trust` above a scram line went unnoticed while
+ * any module could log in as the superuser). Any login that gets through is trust.
  */
 export async function probePasswordTrust(c: DatabaseConnection, timeoutMs = 5_000): Promise<boolean | null> {
+  const users = [...new Set([`hub_trust_probe_${randomBytes(4).toString('hex')}`, c.user, 'postgres'])];
+  const answers = await Promise.all(users.map((user) => probeAs(c, user, timeoutMs)));
+  if (answers.includes(true)) return true;
+  return answers.includes(false) ? false : null;
+}
+
+async function probeAs(c: DatabaseConnection, user: string, timeoutMs: number): Promise<boolean | null> {
   const client = new pg.Client({
-    host: c.host, port: c.port, database: c.database, user: `hub_trust_probe_${randomBytes(4).toString('hex')}`,
-    password: randomBytes(12).toString('base64url'), connectionTimeoutMillis: timeoutMs, application_name: 'bmc-hub-trust-probe',
+    host: c.host, port: c.port, database: c.database, user,
+    password: `wrong-${randomBytes(12).toString('base64url')}`, connectionTimeoutMillis: timeoutMs, application_name: 'bmc-hub-trust-probe',
   });
   client.on('error', () => undefined);
   try {

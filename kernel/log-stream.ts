@@ -11,6 +11,9 @@ function parseLines(raw: unknown): number {
   return Math.min(n, MAX_TAIL_LINES);
 }
 
+/** Bytes a following reader may have waiting in its socket before new lines are skipped for it. */
+export const FOLLOW_PENDING_BYTES = 1024 * 1024;
+
 export function streamLogs(logs: LogHub, name: string, req: Request, res: Response): void {
   const lines = parseLines(req.query.lines);
   const follow = ['1', 'true', 'yes'].includes(String(req.query.follow ?? ''));
@@ -31,7 +34,24 @@ export function streamLogs(logs: LogHub, name: string, req: Request, res: Respon
   res.flushHeaders();
   // recent() and follow() are synchronous, so no line can fall between the backlog and the live tail
   for (const e of logs.recent(name, lines)) write(e);
-  const unfollow = logs.follow(name, write);
+  // a reader that does not keep up (hubctl logs -f into a paused pager) must not make the
+  // kernel hold what a flooding module writes: past FOLLOW_PENDING_BYTES waiting in the
+  // socket, lines are counted instead of queued, and the reader is told how many it missed
+  let missed = 0;
+  const tellMissed = () => {
+    if (missed === 0) return;
+    write({ time: new Date().toISOString(), level: 40, module: name, pid: process.pid, source: 'kernel', msg: `… ${missed} lines not sent here: this reader fell behind (all are in the log file)` });
+    missed = 0;
+  };
+  res.on('drain', tellMissed);
+  const unfollow = logs.follow(name, (e) => {
+    if (res.writableLength > FOLLOW_PENDING_BYTES) {
+      missed++;
+      return;
+    }
+    tellMissed();
+    write(e);
+  });
   // SSE comments keep proxies from closing a quiet stream; NDJSON readers skip blank lines
   const keepAlive = setInterval(() => res.write(sse ? ': keep-alive\n\n' : '\n'), 15_000);
   // res 'close' is the connection ending; req 'close' fires once the (empty) body is read

@@ -20,6 +20,9 @@ const DEFAULT_RING_BYTES = 1024 * 1024;
 /** The most lines a reader may ask for; beyond the ring they come from the files. */
 export const MAX_TAIL_LINES = 10_000;
 
+/** Bytes of entries a log file queues before writing them synchronously (one flush's worth). */
+const QUEUE_BYTES = 256 * 1024;
+
 export interface LogEntry {
   time: string;
   level: number;
@@ -239,10 +242,10 @@ function toEntry(name: string, stream: 'stdout' | 'stderr', line: string, pid: n
     try {
       const parsed = stripControlsDeep(JSON.parse(line)) as Partial<LogEntry>;
       if (typeof parsed === 'object' && parsed !== null && typeof parsed.level === 'number') {
-        // `source: "kernel"` marks the kernel's lines in a module's log ([kernel] in hubctl
-        // logs): a module's own line may not claim it
-        if ((parsed as Record<string, unknown>).source === KERNEL_STREAM) delete (parsed as Record<string, unknown>).source;
-        return { ...parsed, time: String(parsed.time ?? new Date().toISOString()), level: parsed.level, module: name, pid, msg: String(parsed.msg ?? '') };
+        // `source: "kernel"` marks the kernel's own lines ([kernel] in hubctl logs): a module's
+        // line never carries it, or a module could speak in the kernel's voice (red team)
+        const { source: _forged, ...own } = parsed as Partial<LogEntry> & { source?: unknown };
+        return { ...own, time: String(parsed.time ?? new Date().toISOString()), level: parsed.level, module: name, pid, msg: String(parsed.msg ?? '') };
       }
     } catch {
       // not JSON after all: keep it as text
@@ -344,6 +347,7 @@ process.on('exit', () => {
 export class RotatingFile {
   private fd: number | null = null;
   private queue: string[] = [];
+  private queuedBytes = 0;
   private scheduled = false;
   private lastError = 0;
   /** A write failed: the file may end in half a line. */
@@ -358,7 +362,19 @@ export class RotatingFile {
 
   write(text: string): boolean {
     this.queue.push(text);
+    this.queuedBytes += text.length;
     openFiles.add(this); // a line after close() still reaches the file, and the exit flush
+    // a module printing millions of tiny lines fills one event-loop turn with up to 32 pipe
+    // reads of 64 KB, each line a ~100-byte entry: queued until setImmediate that was 200+ MB
+    // of kernel RSS (red team); past QUEUE_BYTES the queue goes to the file at once
+    // (not while a failed write waits for its retry: a full disk would then make every line
+    // another failing write)
+    if (this.queuedBytes > QUEUE_BYTES && this.retry === undefined) {
+      this.flush();
+      return true;
+    }
+    // while waiting for that retry, what waits stays within maxBytes (twice, to trim rarely)
+    if (this.retry !== undefined && this.queuedBytes > 2 * this.limits.maxBytes) this.keep([]);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -396,6 +412,7 @@ export class RotatingFile {
     const parts = this.queue;
     this.queue = [];
     let written = 0; // parts[0..written) are in a file
+    this.queuedBytes = 0;
     try {
       this.reopenIfMoved();
       this.fd ??= this.open();
@@ -451,6 +468,7 @@ export class RotatingFile {
     while (from > 0 && bytes + Buffer.byteLength(all[from - 1]!) <= this.limits.maxBytes) bytes += Buffer.byteLength(all[--from]!);
     this.dropped += from;
     this.queue = from === 0 ? all : all.slice(from);
+    this.queuedBytes = bytes;
   }
 
   /**

@@ -6,10 +6,12 @@
 // child never reads the module's source folder. Compilation happens in the module's own
 // box: an import may resolve only inside the module folder, its node_modules and the hub's
 // packages (issue 11, item 4), and no compile error carries a line of source text.
-import { build, type Plugin } from 'esbuild';
+// esbuild reads no file of its own choosing either: the box loads every code file itself,
+// and tsconfig comes from the module's own tsconfig.json, never from disk lookups.
+import { build, type Loader, type Plugin } from 'esbuild';
 import { existsSync, realpathSync } from 'node:fs';
-import { copyFile, mkdir, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
 import { HubError } from '../shared/errors.js';
 import { HUB_ROOT } from '../shared/paths.js';
 import { fingerprintFiles, listModuleFiles } from './module-fingerprint.js';
@@ -81,8 +83,80 @@ export function compileBox(roots: string[], own?: OwnFiles): Plugin {
         }
         return resolved;
       });
+      // esbuild follows a file's `sourceMappingURL` comment to read a source map, and that
+      // map's `sources` to read (and inline in the bundle) any file, by itself, past the
+      // resolver above; it quotes a map that is not JSON in its error (red team: the admin
+      // token in the bundle the module's child reads, its first word in the public
+      // last_error). So the box loads code itself and ends every file with a map comment of
+      // its own: esbuild honours the last one, finds it empty and maps the file as it is.
+      b.onLoad({ filter: /\.(?:[mc]?[jt]s|[jt]sx|css)$/, namespace: 'file' }, async (args) => {
+        if (args.with && Object.keys(args.with).length > 0) return undefined; // `with { type: 'text' }`: no comments read
+        const loader = LOADERS[extname(args.path)];
+        if (!loader) return undefined;
+        const text = await readFile(args.path, 'utf8');
+        return { contents: text + (loader === 'css' ? `\n/*# sourceMappingURL=${EMPTY_MAP} */\n` : `\n//# sourceMappingURL=${EMPTY_MAP}\n`), loader, resolveDir: dirname(args.path) };
+      });
     },
   };
+}
+
+const LOADERS: Record<string, Loader> = {
+  '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.jsx': 'jsx', '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.css': 'css',
+};
+
+/** A data URL of `{}`: not a usable map, so esbuild maps the file from its own text. */
+const EMPTY_MAP = 'data:application/json;base64,e30=';
+
+/** JSON with the comments and trailing commas tsconfig.json allows. */
+function parseJsonc(text: string): unknown {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      const end = /^"(?:[^"\\]|\\.)*"/.exec(text.slice(i));
+      if (!end) throw new SyntaxError('unterminated string');
+      out += end[0];
+      i += end[0].length - 1;
+    } else if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+      out += '\n';
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      if (end < 0) throw new SyntaxError('unterminated comment');
+      i = end + 1;
+    } else out += c;
+  }
+  return JSON.parse(out.replace(/,(\s*[}\]])/g, '$1'));
+}
+
+/**
+ * The tsconfig esbuild compiles with: the compilerOptions of the module's own tsconfig.json,
+ * or none. esbuild would otherwise read tsconfig.json files above the module and follow
+ * `extends` anywhere, quoting what it finds in its error (red team: a kernel file's first word).
+ */
+export async function moduleTsconfig(name: string, moduleDir: string): Promise<{ compilerOptions?: Record<string, unknown> }> {
+  let text: string;
+  try {
+    text = await readFile(join(moduleDir, 'tsconfig.json'), 'utf8');
+  } catch {
+    return {};
+  }
+  if (text.length > 256 * 1024) throw new HubError('start_failed', `modules/${name}/tsconfig.json is over 256 KiB; a tsconfig needs only compilerOptions`);
+  let parsed: unknown;
+  try {
+    parsed = parseJsonc(text);
+  } catch (e) {
+    throw new HubError('start_failed', `modules/${name}/tsconfig.json is not valid JSON (${(e as Error).message.slice(0, 120)}); fix the file`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new HubError('start_failed', `modules/${name}/tsconfig.json is not a JSON object; fix the file`);
+  }
+  const config = parsed as { extends?: unknown; compilerOptions?: unknown };
+  if (config.extends !== undefined) {
+    throw new HubError('start_failed', `modules/${name}/tsconfig.json uses "extends": the hub compiles with this file's own compilerOptions only; copy the options you need into it`);
+  }
+  const opts = config.compilerOptions;
+  return opts && typeof opts === 'object' && !Array.isArray(opts) ? { compilerOptions: opts as Record<string, unknown> } : {};
 }
 
 /** Copies the module's non-code files beside its compiled code (same relative paths). */
@@ -143,6 +217,7 @@ async function compileOnce(name: string, moduleDir: string, dataDir: string, fil
   await mkdir(outdir, { recursive: true });
   const realDir = real(moduleDir);
   const own: OwnFiles = { dir: realDir, files: new Set(files.map((f) => join(realDir, f))) };
+  const tsconfigRaw = await moduleTsconfig(name, moduleDir);
   const box = compileBox([realDir, real(nodeModulesFor(moduleDir)), real(join(HUB_ROOT, 'node_modules')), real(join(HUB_ROOT, 'shared'))], own);
   if (entries.length > 0) {
     try {
@@ -159,6 +234,7 @@ async function compileOnce(name: string, moduleDir: string, dataDir: string, fil
         sourcemap: 'inline',
         outExtension: { '.js': '.js' },
         logLevel: 'silent',
+        tsconfigRaw: tsconfigRaw as never,
         plugins: [box],
       });
     } catch (e) {

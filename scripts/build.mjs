@@ -30,5 +30,15 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+// the worker guard as one CommonJS file for `--require` (see shared/runtime/worker-guard-preload.ts)
+await build({
+  entryPoints: [join(root, 'shared/runtime/worker-guard-preload.ts')],
+  outfile: join(root, 'dist/shared/runtime/worker-guard-preload.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+});
 const cli = join(root, 'dist/cli/hubctl.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);

@@ -18,4 +18,6 @@ export const HUB_ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
 export const HUB_VERSION: string = (JSON.parse(readFileSync(join(HUB_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 /** The compiled child program; the kernel forks this, never TypeScript. */
 export const CHILD_ENTRY = join(HUB_ROOT, 'dist', 'shared', 'runtime', 'child.js');
+/** The worker guard as a CommonJS preload (`--require`): Node runs it in every worker thread too, before the worker's code. */
+export const WORKER_GUARD_PRELOAD = join(HUB_ROOT, 'dist', 'shared', 'runtime', 'worker-guard-preload.cjs');
 export const KERNEL_MIGRATIONS_DIR = join(HUB_ROOT, 'migrations');

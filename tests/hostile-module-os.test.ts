@@ -26,6 +26,25 @@ const inWorker = (options) => new Promise((resolve) => {
   w.once('message', resolve);
   w.once('error', (e) => resolve(e.code ?? e.message));
 });
+// an env that lists no keys the first time it is enumerated (the guard's look) and
+// NODE_OPTIONS afterwards (Node's own copy): red team, read HUB_DATA_DIR before the fix
+const flipEnv = () => {
+  let looks = 0;
+  return new Proxy({}, {
+    ownKeys: () => (looks++ === 0 ? [] : ['NODE_OPTIONS']),
+    getOwnPropertyDescriptor: () => ({ value: '--allow-fs-read=*', enumerable: true, configurable: true }),
+    get: (t, k) => (k === 'NODE_OPTIONS' ? '--allow-fs-read=*' : undefined),
+  });
+};
+// a plain Worker (allowed) that starts a nested one with widened flags: red team, the guard
+// ran in the main thread only, so the nested worker read HUB_DATA_DIR
+const nested = (file) => new Promise((resolve) => {
+  const inner = "const { parentPort, workerData } = require('worker_threads'); let r; try { r = require('fs').readFileSync(workerData, 'utf8'); } catch (e) { r = e.code; } parentPort.postMessage(r);";
+  const code = "const { Worker, parentPort, workerData } = require('worker_threads'); let w; try { w = new Worker(" + JSON.stringify(inner) + ", { eval: true, workerData, env: { NODE_OPTIONS: '--allow-fs-read=*' } }); } catch (e) { parentPort.postMessage(e.code || e.message); } if (w) { w.once('message', (m) => parentPort.postMessage(m)); w.once('error', (e) => parentPort.postMessage(e.code || e.message)); }";
+  const w = new Worker(code, { eval: true, workerData: file });
+  w.once('message', (m) => { resolve(m); void w.terminate(); });
+  w.once('error', (e) => resolve(e.code ?? e.message));
+});
 export default (router, ctx) => {
   router.get('/probe', async (req, res) => {
     // only where the OS wall is expected to hold: in process isolation this SIGKILL would succeed
@@ -41,6 +60,8 @@ export default (router, ctx) => {
       kernelEnviron: attempt(() => readFileSync('/proc/' + process.ppid + '/environ')),
       workerEnv: await inWorker({ file: req.query.pgpw, opts: { env: { NODE_OPTIONS: '--allow-fs-read=* --allow-child-process' } } }),
       workerExecArgv: await inWorker({ file: req.query.pgpw, opts: { execArgv: ['--allow-fs-read=*'] } }),
+      workerEnvProxy: await inWorker({ file: req.query.pgpw, opts: { env: flipEnv() } }),
+      nestedWorker: await nested(req.query.pgpw),
       dbStillWorks: (await ctx.db.one('SELECT 1 AS one')).one,
     });
   });
@@ -104,6 +125,8 @@ describe('uid isolation (the kernel runs as root)', () => {
       kernelEnviron: 'EACCES',
       workerEnv: 'ERR_ACCESS_DENIED',
       workerExecArgv: 'ERR_ACCESS_DENIED',
+      workerEnvProxy: 'EACCES',
+      nestedWorker: 'ERR_ACCESS_DENIED',
       dbStillWorks: 1,
     });
     expect(r.uid).toBeGreaterThanOrEqual(200_000);
@@ -174,10 +197,12 @@ describe('process isolation (HUB_ISOLATION=process)', () => {
     expect((await k.get('/health')).status).toBe(200);
   });
 
-  it('refuses Workers whose env or execArgv would widen the permission model', async () => {
+  it('refuses Workers whose env or execArgv would widen the permission model, through a Proxy env or a nested worker too', async () => {
     const r = await k.json(`/api/v1/evil/probe?${new URLSearchParams({ sibling: '999999999', pgpw: join(dataDir, 'secret.txt'), token: '/x' })}`);
     expect(r.workerEnv).toBe('ERR_ACCESS_DENIED');
     expect(r.workerExecArgv).toBe('ERR_ACCESS_DENIED');
+    expect(r.workerEnvProxy).toBe('ERR_ACCESS_DENIED');
+    expect(r.nestedWorker).toBe('ERR_ACCESS_DENIED');
     expect(r.pgPassword).toBe('ERR_ACCESS_DENIED');
     expect(JSON.stringify(r)).not.toContain(SECRET);
   });

@@ -18,7 +18,32 @@ export function widensPermissions(options: unknown): string | null {
   return null;
 }
 
-let installed = false;
+/** Every option Node's Worker reads (node 20-24). Others it ignores, so they are not copied. */
+const WORKER_OPTIONS = ['argv', 'env', 'eval', 'execArgv', 'name', 'resourceLimits', 'stderr', 'stdin', 'stdout', 'trackUnmanagedFds', 'transferList', 'workerData'] as const;
+
+/**
+ * The options as plain data, each read exactly once: what is checked is then what Node gets.
+ * Checking the caller's own object would not do: a getter or a Proxy answers the check one
+ * way and Node's later reads another (red team: an env Proxy listing no keys to the guard
+ * and NODE_OPTIONS to Node read HUB_DATA_DIR). Not an object: passed on for Node to refuse.
+ */
+export function snapshotOptions(options: unknown): unknown {
+  if (options === null || typeof options !== 'object') return options;
+  const src = options as Record<string, unknown>;
+  const copy: Record<string, unknown> = {};
+  for (const key of WORKER_OPTIONS) {
+    const v = src[key];
+    if (v !== undefined) copy[key] = v;
+  }
+  if (copy.env !== null && typeof copy.env === 'object' && (copy.env as unknown) !== SHARE_ENV) {
+    copy.env = Object.fromEntries(Object.entries(copy.env).map(([k, v]) => [k, String(v)]));
+  }
+  if (Array.isArray(copy.execArgv)) copy.execArgv = Array.from(copy.execArgv as unknown[], String);
+  return copy;
+}
+
+/** Set on globalThis once a guard is in: the preload's copy and child.js's copy install one guard between them. */
+const INSTALLED = Symbol.for('bmc-hub.worker-guard');
 
 /**
  * Replaces worker_threads.Worker (CommonJS and ESM views alike) with a Proxy whose
@@ -26,15 +51,17 @@ let installed = false;
  * subclass: a subclass's prototype chain would hand module code the original constructor.
  */
 export function guardWorkers(): void {
-  if (installed) return;
-  installed = true;
+  const g = globalThis as Record<symbol, unknown>;
+  if (g[INSTALLED]) return;
+  Object.defineProperty(g, INSTALLED, { value: true, enumerable: false, writable: false, configurable: false });
   delete process.env.NODE_OPTIONS;
   const Original = workerThreads.Worker;
   const Guarded: typeof Original = new Proxy(Original, {
     construct(target, args: unknown[], newTarget): object {
-      const why = widensPermissions(args[1]);
+      const plain = [args[0], snapshotOptions(args[1]), ...args.slice(2)];
+      const why = widensPermissions(plain[1]);
       if (why) throw Object.assign(new Error(why), { code: 'ERR_ACCESS_DENIED' });
-      return Reflect.construct(target, args, newTarget === Guarded ? target : newTarget) as object;
+      return Reflect.construct(target, args.length < 2 ? args : plain, newTarget === Guarded ? target : newTarget) as object;
     },
   });
   Object.defineProperty(Original.prototype, 'constructor', { value: Guarded, writable: false, configurable: false });
