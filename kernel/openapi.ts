@@ -6,7 +6,8 @@
 // A module's document is data from an untrusted process: it is read with the kernel secret,
 // as a stream cut off at MAX_MODULE_DOCS_BYTES (2 MB), and only its operations are kept —
 // minus any `security` or `servers` the module wrote: security on module operations is the
-// kernel's to set (none: Swagger UI never sends the admin token to a module).
+// kernel's to set (none: Swagger UI never sends the admin token to a module). A redirect is
+// refused, never followed.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import express, { type Express, type Request, type Response } from 'express';
@@ -185,8 +186,16 @@ export class OpenApiCollector {
     if (hit && hit.pid === origin.pid) return hit.doc;
     const controller = new AbortController();
     const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]);
-    const doc = fetch(`${origin.url}${OPENAPI_CHILD_PATH}`, { signal, headers: { [KERNEL_SECRET_HEADER]: this.source.secretOf(sup.name) } })
+    // redirect 'manual': a module's answer is data, never a place for the kernel to go next (a
+    // followed redirect made the kernel fetch any URL, carrying the secret, and merge the answer)
+    const doc = fetch(`${origin.url}${OPENAPI_CHILD_PATH}`, { signal, redirect: 'manual', headers: { [KERNEL_SECRET_HEADER]: this.source.secretOf(sup.name) } })
       .then(async (r) => {
+        if (r.status >= 300 && r.status < 400) {
+          await r.body?.cancel().catch(() => undefined);
+          const refused = new DocsRefused(`answered ${r.status}, a redirect, which the kernel does not follow`);
+          this.source.log?.warn({ module: sup.name }, `📚 API docs of ${sup.name} left out: ${refused.reason}`);
+          return refused;
+        }
         if (!r.ok) {
           await r.body?.cancel().catch(() => undefined);
           return null;
