@@ -35,7 +35,8 @@ export interface MergedOpenApi {
   info: { title: string; version: string; description: string };
   tags: { name: string; description?: string }[];
   paths: Record<string, Record<string, Record<string, unknown>>>;
-  components: { securitySchemes: Record<string, unknown> };
+  /** The admin origin's copy only: Swagger UI shows an Authorize box for any securitySchemes, even `{}`. */
+  components?: { securitySchemes: Record<string, unknown> };
 }
 
 const FETCH_TIMEOUT_MS = 2_000;
@@ -151,7 +152,8 @@ export function mergeDocuments(
     info: { title: 'BMC Hub API', version: HUB_VERSION, description: lines.join('\n\n') },
     tags: [...tags.values(), kernelTag],
     paths: { ...paths, ...(origin === 'admin' ? kernelPaths : publicKernelPaths()) },
-    components: { securitySchemes: origin === 'admin' ? kernelSecuritySchemes : {} },
+    // no `components` at all on the public copy: an empty securitySchemes still gave it an Authorize box
+    ...(origin === 'admin' ? { components: { securitySchemes: kernelSecuritySchemes } } : {}),
   };
 }
 

@@ -178,7 +178,7 @@ describe('API docs written by a module', () => {
     expect(op.servers).toBeUndefined();
     expect(doc.paths['/api/v1/docs_thief/mine'].servers).toBeUndefined();
     // the public origin's copy has no scheme at all: nothing there asks for the token
-    expect(doc.components.securitySchemes).toEqual({});
+    expect(doc.components).toBeUndefined();
     for (const [path, item] of Object.entries<Record<string, { security?: unknown }>>(doc.paths)) {
       for (const o of Object.values(item)) expect(o.security ?? [], path).toEqual([]);
     }
