@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from './helpers/browser.js';
+import { createTestDatabase } from './helpers/database.js';
 import { startKernel, stopAllKernels, type RunningKernel } from './helpers/kernel.js';
 import { tempDir, writeModule } from './helpers/modules.js';
 
@@ -45,6 +46,18 @@ const docsThiefRouter = `export default (router, ctx) => {
   };
 };`;
 
+// A module page that plants look-alikes of the hub's cookies (cookies ignore ports, and a
+// longer Path is sent first): a junk hub_admin_session for /api on the admin origin's host
+const tosserViews = `export default (router) => {
+  router.get('/', (req, res) => res.type('html').send(\`<!doctype html><title>tosser</title><script>
+for (const path of ['/api', '/api/v1', '/api/v1/modules', '/']) {
+  document.cookie = 'hub_admin_session=' + 'A'.repeat(43) + '; path=' + path;
+  document.cookie = 'hub_admin_session=junk; path=' + path;
+}
+window.__done = true;
+</script>\`));
+};`;
+
 let k: RunningKernel;
 let browser: Browser;
 let foreign: Server;
@@ -54,6 +67,7 @@ beforeAll(async () => {
   const modulesDir = tempDir('modules');
   writeModule(modulesDir, 'notes', { router: notesRouter, manifest: { tags: ['Notes'] } });
   writeModule(modulesDir, 'docs_thief', { router: docsThiefRouter });
+  writeModule(modulesDir, 'tosser', { views: tosserViews });
   k = await startKernel({ modulesDir });
   await k.waitForState('docs_thief', 'running');
   browser = await launchChromium(['--host-resolver-rules=MAP evil.example 127.0.0.1']);
@@ -172,3 +186,51 @@ describe('"Try it out" in the API docs', () => {
     }
   });
 });
+
+describe('a module page planting hub cookies', () => {
+  // sessions in memory (HUB_DATABASE=off, the kernel above) and in the database
+  it.each(['in memory', 'in the database'])('cannot sign the operator out of the dashboard actions: a look-alike hub_admin_session sent first is skipped (sessions %s)', async (where) => {
+    const db = where === 'in the database' ? await createTestDatabase() : null;
+    let kernel = k;
+    if (db) {
+      const modulesDir = tempDir('modules');
+      writeModule(modulesDir, 'notes', { router: notesRouter });
+      writeModule(modulesDir, 'tosser', { views: tosserViews });
+      kernel = await startKernel({ modulesDir, databaseUrl: db.url });
+    }
+    try {
+      await plantAndRestart(kernel);
+    } finally {
+      if (db) {
+        await kernel.stop();
+        await db.drop();
+      }
+    }
+  }, 120_000);
+});
+
+async function plantAndRestart(k: RunningKernel): Promise<void> {
+  {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      await page.goto(`${k.adminUrl}/login`);
+      await page.fill('#token', k.adminToken()!);
+      await page.locator('form.login-form button[type="submit"]').click();
+      await page.waitForURL(`${k.adminUrl}/`);
+      const tosser = await context.newPage();
+      await tosser.goto(`${k.url}/tosser/`);
+      await tosser.waitForFunction(() => (globalThis as unknown as BrowserGlobal).__done === true);
+      await tosser.close();
+      // the browser now sends junk hub_admin_session values before the real one on /api paths
+      expect((await context.cookies(`${k.adminUrl}/api/v1/modules/notes/restart`)).filter((c) => c.name === 'hub_admin_session').length).toBeGreaterThan(1);
+      const pid = (await k.record('notes')).pid;
+      // what the dashboard's Restart button does: a same-origin POST riding the session cookie
+      const status = await page.evaluate(async () => (await fetch('/api/v1/modules/notes/restart', { method: 'POST' })).status);
+      expect(status).toBe(200);
+      expect((await k.record('notes')).pid).not.toBe(pid);
+    } finally {
+      await context.close();
+    }
+  }
+}
