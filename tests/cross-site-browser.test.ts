@@ -19,6 +19,7 @@ import { tempDir, writeModule } from './helpers/modules.js';
 
 interface BrowserGlobal {
   __done?: boolean;
+  __sw?: { root?: string; own?: string };
 }
 
 // "notes" with writes on, in memory
@@ -55,6 +56,16 @@ for (const path of ['/api', '/api/v1', '/api/v1/modules', '/']) {
   document.cookie = 'hub_admin_session=junk; path=' + path;
 }
 window.__done = true;
+</script>\`));
+  // an answer that tells the browser to drop every cookie of the host (every port: the admin
+  // session too), and a service worker that asks to control the whole public origin
+  router.get('/wipe', (req, res) => res.set('clear-site-data', '"cookies", "storage"').json({ wiped: true }));
+  router.get('/sw.js', (req, res) => res.set('service-worker-allowed', '/').type('text/javascript').send("self.addEventListener('fetch', () => {});"));
+  router.get('/sw', (req, res) => res.type('html').send(\`<!doctype html><title>sw</title><script>
+const out = window.__sw = {};
+navigator.serviceWorker.register('/tosser/sw.js', { scope: '/' }).then((r) => (out.root = r.scope), (e) => (out.root = 'refused: ' + e.name))
+  .then(() => navigator.serviceWorker.register('/tosser/sw.js', { scope: '/tosser/' })).then((r) => (out.own = r.scope), (e) => (out.own = 'refused: ' + e.name))
+  .then(() => (window.__done = true));
 </script>\`));
 };`;
 
@@ -189,7 +200,7 @@ describe('"Try it out" in the API docs', () => {
 
 describe('a module page planting hub cookies', () => {
   // sessions in memory (HUB_DATABASE=off, the kernel above) and in the database
-  it.each(['in memory', 'in the database'])('cannot sign the operator out of the dashboard actions: a look-alike hub_admin_session sent first is skipped (sessions %s)', async (where) => {
+  it.each(['in memory', 'in the database'])('cannot sign the operator out of the dashboard actions: a look-alike hub_admin_session sent first is skipped, a Clear-Site-Data answer dropped (sessions %s)', async (where) => {
     const db = where === 'in the database' ? await createTestDatabase() : null;
     let kernel = k;
     if (db) {
@@ -229,8 +240,30 @@ async function plantAndRestart(k: RunningKernel): Promise<void> {
       const status = await page.evaluate(async () => (await fetch('/api/v1/modules/notes/restart', { method: 'POST' })).status);
       expect(status).toBe(200);
       expect((await k.record('notes')).pid).not.toBe(pid);
+      // a module answer with Clear-Site-Data: "cookies" would clear the admin session too (cookies ignore ports)
+      const wiper = await context.newPage();
+      expect((await wiper.goto(`${k.url}/tosser/wipe`))?.status()).toBe(200);
+      await wiper.close();
+      expect((await context.cookies(k.adminUrl)).map((c) => c.name)).toContain('hub_admin_session');
+      expect(await page.evaluate(async () => (await fetch('/api/v1/modules/notes/restart', { method: 'POST' })).status)).toBe(200);
     } finally {
       await context.close();
     }
   }
 }
+
+describe('a module page registering a service worker', () => {
+  it('gets one for its own pages only, never for the whole public origin (/login and the other modules)', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      await page.goto(`${k.url}/tosser/sw`);
+      await page.waitForFunction(() => (globalThis as unknown as BrowserGlobal).__done === true, undefined, { timeout: 20_000 });
+      const sw = await page.evaluate(() => (globalThis as unknown as BrowserGlobal).__sw);
+      expect(sw?.root).toBe('refused: SecurityError');
+      expect(sw?.own).toBe(`${k.url}/tosser/`);
+    } finally {
+      await context.close();
+    }
+  });
+});
