@@ -95,7 +95,8 @@ COPY --chown=1000:1000 modules ./modules
 
 # Isolation tier: the kernel runs as root (no USER line) so that it can start each module's
 # child under that module's own unprivileged uid/gid: then a module cannot signal the kernel,
-# its siblings or PostgreSQL, nor read /data (mode 0700, root's), and /health reports
+# its siblings or PostgreSQL, nor read the kernel's files in /data (root's; the kernel sets the
+# folder to 0711 so each child can reach its own build folder, and its secrets to 0600), and /health reports
 # "isolation": "uid". Run the image as a non-root user (docker run --user, Kubernetes
 # runAsNonRoot) and the kernel cannot change user: it says so at start and reports
 # "isolation": "process" (see README "Security model"). A module container

@@ -25,6 +25,9 @@ function connectionFrom(url: string | undefined): DbConnection | null {
   };
 }
 
+/** The shortest kernel secret serve-module accepts. */
+const MIN_SECRET_CHARS = 16;
+
 /**
  * The kernel secret for a module served on its own: HUB_MODULE_SECRET, else
  * MODULES__<NAME>__SECRET (the same variable the kernel reads for that remote module).
@@ -35,6 +38,11 @@ export function secretFromEnv(name: string, env: NodeJS.ProcessEnv = process.env
   const secret = env.HUB_MODULE_SECRET || env[key] || '';
   if (!secret) {
     throw new HubError('bad_request', `no kernel secret: set ${key} (or HUB_MODULE_SECRET) to a random value, and the same ${key} for the kernel that proxies to this module`);
+  }
+  // the only thing between the module and anyone who reaches its port: a placeholder such as
+  // the k8s example's CHANGE-ME-TOO must not start it
+  if (secret.trim().length < MIN_SECRET_CHARS) {
+    throw new HubError('bad_request', `${env.HUB_MODULE_SECRET ? 'HUB_MODULE_SECRET' : key} is ${secret.trim().length} characters, short enough to guess: use at least ${MIN_SECRET_CHARS} random ones (openssl rand -hex 32), the same for the kernel`);
   }
   return secret;
 }

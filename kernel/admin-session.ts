@@ -15,6 +15,10 @@ export const ADMIN_COOKIE = 'hub_admin_session';
 /** How long a dashboard session lasts, in ms (12 h). */
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const MAX_SESSIONS = 1000;
+/** What the hub issues: 32 random bytes in base64url. */
+const SESSION_ID_RE = /^[A-Za-z0-9_-]{43}$/;
+/** How many hub_admin_session values of one request are looked up, at most. */
+const MAX_COOKIE_TRIES = 4;
 
 /** The value of one cookie from a Cookie header, or undefined. */
 export function cookieValue(header: string | undefined, name: string): string | undefined {
@@ -24,6 +28,22 @@ export function cookieValue(header: string | undefined, name: string): string | 
     if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
+}
+
+/**
+ * Every value of one cookie in a Cookie header, in the order sent. Browsers send a cookie of
+ * the same name once per path (longest path first), and a page of any port of the host can
+ * set one: a module page's script plants `hub_admin_session=junk; path=/api`, which the
+ * browser then sends before the real one.
+ */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  if (!header || !header.includes(name)) return [];
+  const out: string[] = [];
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) out.push(part.slice(eq + 1).trim());
+  }
+  return out;
 }
 
 /** A Cookie header without the admin session cookie (undefined when nothing is left). */
@@ -71,44 +91,56 @@ export class AdminSessions {
    * cookie up and marks the request when the session is live. Never refuses anything itself.
    */
   readonly middleware = (req: Request, _res: Response, next: NextFunction): void => {
-    const id = cookieValue(req.headers.cookie, ADMIN_COOKIE);
-    // only the shape the hub issues is looked up: a made-up cookie costs a regex, not a query
-    if (!id || !this.backend || !/^[A-Za-z0-9_-]{43}$/.test(id)) return next();
-    const live = this.backend.live(id);
-    if (!(live instanceof Promise)) {
-      if (live) this.verified.add(req);
-      return next();
-    }
-    live.then(
-      (ok) => {
-        if (ok) this.verified.add(req);
-        next();
-      },
-      () => next(),
-    );
+    const backend = this.backend;
+    if (!backend) return next();
+    // Every value is tried, not only the first: a look-alike planted by a page on another port
+    // of this host (sent first for its longer path) must not sign the operator out. Only the
+    // shape the hub issues is looked up (a made-up cookie costs a regex, not a query), and at
+    // most MAX_COOKIE_TRIES values.
+    const ids = [...new Set(cookieValues(req.headers.cookie, ADMIN_COOKIE))].filter((v) => SESSION_ID_RE.test(v)).slice(0, MAX_COOKIE_TRIES);
+    const tryFrom = (i: number): void => {
+      if (i >= ids.length) return next();
+      const live = backend.live(ids[i]!);
+      if (!(live instanceof Promise)) {
+        if (!live) return tryFrom(i + 1);
+        this.verified.add(req);
+        return next();
+      }
+      live.then(
+        (ok) => {
+          if (!ok) return tryFrom(i + 1);
+          this.verified.add(req);
+          next();
+        },
+        () => tryFrom(i + 1),
+      );
+    };
+    tryFrom(0);
   };
 
   /** True when the request carries a live session cookie. */
   valid(req: IncomingMessage, now = Date.now()): boolean {
     if (this.backend) return this.verified.has(req);
-    const id = cookieValue(req.headers.cookie, ADMIN_COOKIE);
-    if (!id) return false;
-    const until = this.sessions.get(id);
-    if (until === undefined) return false;
-    if (until < now) {
-      this.sessions.delete(id);
-      return false;
-    }
-    return true;
+    return cookieValues(req.headers.cookie, ADMIN_COOKIE).some((id) => {
+      const until = this.sessions.get(id);
+      if (until === undefined) return false;
+      if (until < now) {
+        this.sessions.delete(id);
+        return false;
+      }
+      return true;
+    });
   }
 
   /** Ends the request's session (on every kernel when it lives in the database). */
   async end(req: IncomingMessage): Promise<void> {
-    const id = cookieValue(req.headers.cookie, ADMIN_COOKIE);
-    if (!id) return;
-    this.sessions.delete(id);
     this.verified.delete(req);
-    if (this.backend && id.length <= 100) await this.backend.end(id);
+    // every session the request carries (the real one may not be the first value)
+    const ids = [...new Set(cookieValues(req.headers.cookie, ADMIN_COOKIE))].filter((v) => SESSION_ID_RE.test(v)).slice(0, MAX_COOKIE_TRIES);
+    for (const id of ids) {
+      this.sessions.delete(id);
+      if (this.backend) await this.backend.end(id);
+    }
   }
 
   /** The Set-Cookie value for a session id (`Secure` when the request came over TLS). */

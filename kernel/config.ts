@@ -145,6 +145,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** The shortest HUB_ADMIN_TOKEN the kernel accepts. */
+export const MIN_ADMIN_TOKEN_CHARS = 16;
+
 /** Reads environment values and collects what is wrong with them instead of guessing a default. */
 class EnvReader {
   readonly problems: string[] = [];
@@ -161,6 +164,13 @@ class EnvReader {
 
   optional(key: string): string | undefined {
     return this.raw(key);
+  }
+
+  /** A credential: unset, or at least `min` characters (its value is never quoted back). */
+  credential(key: string, min: number, advice: string): string | undefined {
+    const v = this.raw(key);
+    if (v !== undefined && v.length < min) this.problems.push(`${key} is ${v.length} characters, short enough to guess: ${advice}`);
+    return v;
   }
 
   int(key: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -250,7 +260,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     modulesDir: resolve(cwd, r.text('HUB_MODULES_DIR', './modules')),
     dataDir: resolve(cwd, r.text('HUB_DATA_DIR', './.hub')),
     databaseUrl: r.optional('DATABASE_URL'),
-    adminToken: r.optional('HUB_ADMIN_TOKEN'),
+    // anyone who reaches either port may try it (a module's child too): a placeholder such as
+    // the k8s example's CHANGE-ME must not start a hub
+    adminToken: r.credential('HUB_ADMIN_TOKEN', MIN_ADMIN_TOKEN_CHARS, `use at least ${MIN_ADMIN_TOKEN_CHARS} random characters (openssl rand -hex 32), or unset it and the kernel makes one in HUB_DATA_DIR/admin-token`),
     modulesEnabled: r.bool('MODULES_ENABLED', true),
     autoReload: r.bool('MODULES_AUTO_RELOAD', false),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),

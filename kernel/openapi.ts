@@ -6,7 +6,8 @@
 // A module's document is data from an untrusted process: it is read with the kernel secret,
 // as a stream cut off at MAX_MODULE_DOCS_BYTES (2 MB), and only its operations are kept —
 // minus any `security` or `servers` the module wrote: security on module operations is the
-// kernel's to set (none: Swagger UI never sends the admin token to a module).
+// kernel's to set (none: Swagger UI never sends the admin token to a module). A redirect is
+// refused, never followed.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import express, { type Express, type Request, type Response } from 'express';
@@ -34,7 +35,8 @@ export interface MergedOpenApi {
   info: { title: string; version: string; description: string };
   tags: { name: string; description?: string }[];
   paths: Record<string, Record<string, Record<string, unknown>>>;
-  components: { securitySchemes: Record<string, unknown> };
+  /** The admin origin's copy only: Swagger UI shows an Authorize box for any securitySchemes, even `{}`. */
+  components?: { securitySchemes: Record<string, unknown> };
 }
 
 const FETCH_TIMEOUT_MS = 2_000;
@@ -150,7 +152,8 @@ export function mergeDocuments(
     info: { title: 'BMC Hub API', version: HUB_VERSION, description: lines.join('\n\n') },
     tags: [...tags.values(), kernelTag],
     paths: { ...paths, ...(origin === 'admin' ? kernelPaths : publicKernelPaths()) },
-    components: { securitySchemes: origin === 'admin' ? kernelSecuritySchemes : {} },
+    // no `components` at all on the public copy: an empty securitySchemes still gave it an Authorize box
+    ...(origin === 'admin' ? { components: { securitySchemes: kernelSecuritySchemes } } : {}),
   };
 }
 
@@ -185,8 +188,16 @@ export class OpenApiCollector {
     if (hit && hit.pid === origin.pid) return hit.doc;
     const controller = new AbortController();
     const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]);
-    const doc = fetch(`${origin.url}${OPENAPI_CHILD_PATH}`, { signal, headers: { [KERNEL_SECRET_HEADER]: this.source.secretOf(sup.name) } })
+    // redirect 'manual': a module's answer is data, never a place for the kernel to go next (a
+    // followed redirect made the kernel fetch any URL, carrying the secret, and merge the answer)
+    const doc = fetch(`${origin.url}${OPENAPI_CHILD_PATH}`, { signal, redirect: 'manual', headers: { [KERNEL_SECRET_HEADER]: this.source.secretOf(sup.name) } })
       .then(async (r) => {
+        if (r.status >= 300 && r.status < 400) {
+          await r.body?.cancel().catch(() => undefined);
+          const refused = new DocsRefused(`answered ${r.status}, a redirect, which the kernel does not follow`);
+          this.source.log?.warn({ module: sup.name }, `📚 API docs of ${sup.name} left out: ${refused.reason}`);
+          return refused;
+        }
         if (!r.ok) {
           await r.body?.cancel().catch(() => undefined);
           return null;

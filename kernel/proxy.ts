@@ -119,8 +119,18 @@ function append(headers: IncomingMessage['headers'], key: string, value: string)
   headers[key] = prev === undefined ? value : `${String(prev)},${value}`;
 }
 
-/** Lower-case names of the response headers never copied from a module's answer to the client. */
-const DROPPED_RESPONSE_HEADERS = new Set(HOP_BY_HOP);
+/**
+ * Lower-case names of the response headers never copied from a module's answer to the client:
+ * the hop-by-hop ones, and those that set policy for the whole host or origin, beyond the
+ * module's own pages, and outlive the answer. `Clear-Site-Data: "cookies"` clears every cookie
+ * of the host, on every port: the admin session and the users' sessions.
+ * `Service-Worker-Allowed: /` lets a module's service worker control the whole public origin
+ * (the sign-in page, every other module) even after the module is gone; without it a module's
+ * worker is limited to its own paths. `NEL` with `Report-To` would have the browser report
+ * every request to the origin (other modules' URLs) to the module; `Strict-Transport-Security`
+ * binds the host, every port, to TLS: the operator's TLS proxy sets it, not a module.
+ */
+const DROPPED_RESPONSE_HEADERS = new Set([...HOP_BY_HOP, 'clear-site-data', 'service-worker-allowed', 'nel', 'report-to', 'strict-transport-security']);
 
 /**
  * The module's response headers for the client, as a flat [name, value, …] list straight

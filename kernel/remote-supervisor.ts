@@ -16,6 +16,31 @@ import type { ModuleEntry } from './registry.js';
 import { StateCell } from './state-cell.js';
 import type { ModuleSupervisor, SupervisorDeps } from './supervisor.js';
 
+/** Largest /_hub/stats answer read from a remote module (a few hundred bytes are normal). */
+const MAX_STATS_BYTES = 64 * 1024;
+
+/** A response body as text, or null (and the read cancelled) once it passes `limit` bytes. */
+async function readAtMost(res: Response, limit: number): Promise<string | null> {
+  if (!res.body) return '';
+  if (Number(res.headers.get('content-length') ?? 0) > limit) {
+    await res.body.cancel().catch(() => undefined);
+    return null;
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks).toString('utf8');
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+}
+
 /** No child machinery: a state cell (composed, shared with ChildSupervisor), a proxy and a poll. */
 export class RemoteModuleSupervisor implements ModuleSupervisor {
   state: ModuleState = 'disabled';
@@ -169,8 +194,9 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
   private async check(): Promise<void> {
     const health = `${this.url}${this.entry.manifest!.api_prefix}/health`;
     try {
-      const res = await fetch(health, { headers: this.headers(), signal: AbortSignal.timeout(Math.min(2000, this.intervalMs * 2)) });
-      await res.arrayBuffer();
+      // redirect 'manual': a 3xx is an answer like any other (not 200), never a place for the kernel to go
+      const res = await fetch(health, { headers: this.headers(), redirect: 'manual', signal: AbortSignal.timeout(Math.min(2000, this.intervalMs * 2)) });
+      await res.body?.cancel().catch(() => undefined);
       if (res.status === 403) {
         const env = `MODULES__${this.name.toUpperCase()}__SECRET`;
         throw new Error(`health check answered 403: the module refused the kernel secret; set ${env} to the same value for the kernel and for serve-module`);
@@ -195,8 +221,13 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
 
   private async fetchStats(): Promise<ChildStats | null> {
     try {
-      const res = await fetch(`${this.url}/_hub/stats`, { headers: this.headers(), signal: AbortSignal.timeout(1000) });
-      return res.ok ? ((await res.json()) as ChildStats) : null;
+      const res = await fetch(`${this.url}/_hub/stats`, { headers: this.headers(), redirect: 'manual', signal: AbortSignal.timeout(1000) });
+      if (!res.ok) {
+        await res.body?.cancel().catch(() => undefined);
+        return null;
+      }
+      const text = await readAtMost(res, MAX_STATS_BYTES);
+      return text === null ? null : (JSON.parse(text) as ChildStats);
     } catch {
       return null;
     }

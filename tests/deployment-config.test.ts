@@ -11,6 +11,7 @@ import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../kernel/config.js';
+import { secretFromEnv } from '../cli/serve-module.js';
 import { parseManifest } from '../shared/manifest.js';
 import { envName } from '../shared/names.js';
 import { HUB_ROOT } from '../shared/paths.js';
@@ -99,7 +100,7 @@ const composeText = read('docker-compose.yml');
 const compose = parse(composeText) as { services: Record<string, ComposeService>; volumes?: Record<string, unknown> };
 
 /** The values a user would put in .env for these checks. */
-const DOTENV: Env = { POSTGRES_PASSWORD: 'compose-pw', HUB_ADMIN_TOKEN: 'compose-token', INVOICE_PARSER_SECRET: 'compose-secret' };
+const DOTENV: Env = { POSTGRES_PASSWORD: 'compose-pw', HUB_ADMIN_TOKEN: 'compose-token-0123456789', INVOICE_PARSER_SECRET: 'compose-secret-0123456789' };
 
 /** Compose's variable substitution: ${X}, ${X:-default}, ${X-default}, ${X:?error}, $$. */
 function interpolate(value: string, vars: Env = DOTENV): string {
@@ -224,17 +225,25 @@ const named = (kind: string, name: string) => {
 };
 
 /** What a container's environment would be, with the example Secret's values. */
+/**
+ * A Secret's values as an operator creates them: the example's CHANGE-ME placeholders (which
+ * the kernel and serve-module refuse as guessable) become what `openssl rand -hex 32` gives.
+ */
+function created(values: Env | undefined): Env {
+  return Object.fromEntries(Object.entries(values ?? {}).map(([k, v]) => [k, /^CHANGE-ME/.test(String(v)) ? `created-${k.toLowerCase()}-0123456789abcdef` : v]));
+}
+
 function containerEnv(c: any): Env {
   const env: Env = {};
   for (const from of c.envFrom ?? []) {
     if (from.configMapRef) Object.assign(env, named('ConfigMap', from.configMapRef.name).data);
-    if (from.secretRef) Object.assign(env, named('Secret', from.secretRef.name).stringData);
+    if (from.secretRef) Object.assign(env, created(named('Secret', from.secretRef.name).stringData));
   }
   for (const e of c.env ?? []) {
     if (e.value !== undefined) env[e.name] = String(e.value);
     const ref = e.valueFrom?.secretKeyRef ?? e.valueFrom?.configMapKeyRef;
     if (ref) {
-      const src = e.valueFrom.secretKeyRef ? named('Secret', ref.name).stringData : named('ConfigMap', ref.name).data;
+      const src = e.valueFrom.secretKeyRef ? created(named('Secret', ref.name).stringData) : named('ConfigMap', ref.name).data;
       env[e.name] = src?.[ref.key] as string;
     }
   }
@@ -465,9 +474,9 @@ describe('docker-compose.yml', () => {
     for (const p of published.filter((x) => !x.startsWith('127.0.0.1:'))) expect(Number(p.split(':').at(-1))).toBe(config.port);
     expect(module.user?.split(':')[0]).toMatch(/^[1-9]\d*$/);
     const key = `MODULES__${envName(serveModuleArgs(commandOf(module)).module)}__SECRET`;
-    const secrets = { ...DOTENV, INVOICE_PARSER_SECRET: 'shared-secret' };
-    expect(envOf(hub, secrets)[key]).toBe('shared-secret');
-    expect(envOf(module, secrets)[key]).toBe('shared-secret');
+    const secrets = { ...DOTENV, INVOICE_PARSER_SECRET: 'shared-secret-0123456789' };
+    expect(envOf(hub, secrets)[key]).toBe('shared-secret-0123456789');
+    expect(envOf(module, secrets)[key]).toBe('shared-secret-0123456789');
     expect(String((hub.environment as Env)[key])).toMatch(/^\$\{[A-Z_]+:\?/); // compose refuses to start without it
   });
 
@@ -588,6 +597,12 @@ describe('deploy/k8s', () => {
     expect(config.DATABASE_URL).toBeTruthy();
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds(c) + SERVE_MODULE_DRAIN_MS / 1000);
     expect((c.volumeMounts ?? []).map((m: any) => m.mountPath)).toContain(loadConfig({ ...imageEnv, ...containerEnv(c) }, '/app').dataDir);
+  });
+
+  it('keeps placeholders in its example Secret that the kernel and serve-module refuse to start with', () => {
+    const hubSecret = named('Secret', 'bmc-hub-secrets').stringData!;
+    expect(() => loadConfig({ HUB_ADMIN_TOKEN: hubSecret.HUB_ADMIN_TOKEN }, '/app')).toThrow(/HUB_ADMIN_TOKEN is \d+ characters, short enough to guess/);
+    expect(() => secretFromEnv('invoice_parser', { MODULES__INVOICE_PARSER__SECRET: hubSecret.MODULES__INVOICE_PARSER__SECRET })).toThrow(/MODULES__INVOICE_PARSER__SECRET is \d+ characters, short enough to guess/);
   });
 
   it('states its isolation tier and points to remote modules as the wall', () => {

@@ -26,6 +26,18 @@ const evilRouter = `export default (router) => {
     }
     res.json(out);
   });
+  // answer headers that set policy for the whole host or origin, beside one of its own
+  router.get('/origin-wide', (req, res) => {
+    res.set({
+      'clear-site-data': '"cookies"',
+      'service-worker-allowed': '/',
+      nel: '{"report_to":"loot","max_age":31536000,"include_subdomains":true,"success_fraction":1.0}',
+      'report-to': '{"group":"loot","max_age":31536000,"endpoints":[{"url":"https://evil.example/r"}]}',
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-own': 'kept',
+    });
+    res.json({ ok: true });
+  });
   // what the module's code gets to see of a proxied request
   router.get('/headers', (req, res) => res.json({ headers: req.headers, raw: req.rawHeaders }));
   // and what it tries to set: the hub's own session cookie (cookies ignore ports)
@@ -139,6 +151,15 @@ describe('cookies across ports', () => {
   });
 });
 
+describe('answer headers that reach beyond the module', () => {
+  it('are dropped: Clear-Site-Data, Service-Worker-Allowed, NEL, Report-To, Strict-Transport-Security; its own pass', async () => {
+    const res = await k.get('/api/v1/evil/origin-wide');
+    expect(res.status).toBe(200);
+    for (const h of ['clear-site-data', 'service-worker-allowed', 'nel', 'report-to', 'strict-transport-security']) expect(res.headers.get(h), h).toBeNull();
+    expect(res.headers.get('x-own')).toBe('kept');
+  });
+});
+
 describe('cross-site requests to module routes', () => {
   it('refuses a form POST from another origin (403) and creates no note', async () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -178,7 +199,7 @@ describe('API docs written by a module', () => {
     expect(op.servers).toBeUndefined();
     expect(doc.paths['/api/v1/docs_thief/mine'].servers).toBeUndefined();
     // the public origin's copy has no scheme at all: nothing there asks for the token
-    expect(doc.components.securitySchemes).toEqual({});
+    expect(doc.components).toBeUndefined();
     for (const [path, item] of Object.entries<Record<string, { security?: unknown }>>(doc.paths)) {
       for (const o of Object.values(item)) expect(o.security ?? [], path).toEqual([]);
     }

@@ -13,7 +13,7 @@ import { waitFor } from './helpers/wait.js';
 
 let k: RunningKernel;
 
-type Doc = { openapi: string; info: { description: string }; tags: { name: string }[]; paths: Record<string, Record<string, any>>; components: { securitySchemes: Record<string, any> } };
+type Doc = { openapi: string; info: { description: string }; tags: { name: string }[]; paths: Record<string, Record<string, any>>; components?: { securitySchemes: Record<string, any> } };
 
 const docs = () => k.json<Doc>('/api/docs/openapi.json');
 
@@ -88,12 +88,13 @@ describe('merged OpenAPI document', () => {
     // "Authorize" box (a token typed there would sit where module pages can reach it) ...
     expect(doc.paths['/api/v1/modules/{name}/enable']!.post.security).toEqual([]);
     expect(doc.paths['/api/v1/modules/{name}/enable']!.post.description).toMatch(/admin origin/);
-    expect(doc.components.securitySchemes).toEqual({});
+    // no schemes at all (an empty securitySchemes still makes Swagger UI show an Authorize box)
+    expect(doc.components).toBeUndefined();
     // ... and on the admin origin with its bearer token, required
     const adminDoc = (await (await k.admin('/api/docs/openapi.json')).json()) as typeof doc;
     expect(adminDoc.paths['/api/v1/modules/{name}/enable']!.post.security).toEqual([{ adminToken: [] }]);
     expect(adminDoc.paths['/api/v1/modules/{name}/logs']!.get.security).toEqual([{ adminToken: [] }]);
-    expect(adminDoc.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(adminDoc.components!.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
     // and module operations carry the kernel's choice: no security, so Swagger UI sends them no token
     expect(doc.paths['/api/v1/alpha/items']!.get.security).toEqual([]);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/health', '/api/v1/modules', '/api/v1/modules/{name}/logs']));
@@ -193,10 +194,10 @@ describe('what the kernel keeps of a module document (pure)', () => {
     } as never;
     const merged = mergeDocuments([{ sup, doc }], [], [], 'public');
     expect(merged.paths['/api/v1/thief/loot']).toEqual({ get: { summary: 'loot', tags: ['Thief'], operationId: 'thief__get_loot', security: [] } });
-    expect(merged.components.securitySchemes).toEqual({});
+    expect(merged.components).toBeUndefined();
     // the admin origin's copy carries the kernel's scheme and no module operation at all
     const admin = mergeDocuments([{ sup, doc }], [], [], 'admin');
-    expect(admin.components.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(admin.components!.securitySchemes.adminToken).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(Object.keys(admin.paths).filter((p) => p.startsWith('/api/v1/thief'))).toEqual([]);
   });
 

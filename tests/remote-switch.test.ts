@@ -22,10 +22,10 @@ describe('switching a module between local and remote', () => {
     writeModule(modulesDir, 'mover', { router: helloRouter });
     const port = await freePort();
     runner = spawn(process.execPath, [HUBCTL, 'serve-module', 'mover', '--port', String(port)], {
-      env: { PATH: process.env.PATH, HUB_MODULES_DIR: modulesDir, HUB_DATA_DIR: tempDir('runner-data'), MODULES__MOVER__SECRET: 'switch-secret' },
+      env: { PATH: process.env.PATH, HUB_MODULES_DIR: modulesDir, HUB_DATA_DIR: tempDir('runner-data'), MODULES__MOVER__SECRET: 'switch-secret-0123456789' },
       stdio: 'ignore',
     });
-    const k = await startKernel({ modulesDir, env: { MODULES_AUTO_RELOAD: 'true', HUB_REMOTE_CHECK_MS: '200', MODULES__MOVER__SECRET: 'switch-secret' } });
+    const k = await startKernel({ modulesDir, env: { MODULES_AUTO_RELOAD: 'true', HUB_REMOTE_CHECK_MS: '200', MODULES__MOVER__SECRET: 'switch-secret-0123456789' } });
     const local = await k.json('/api/v1/mover/hello');
     expect(local.pid).toBe((await k.record('mover')).pid);
 

@@ -5,11 +5,14 @@ import { chromium, type Browser } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** Launches headless Chromium with a fresh temporary profile; throws one line when it is missing. */
-export async function launchChromium(): Promise<Browser> {
+/**
+ * Launches headless Chromium with a fresh temporary profile; throws one line when it is missing.
+ * `extraArgs` are added to the command line (say `--host-resolver-rules=MAP evil.example 127.0.0.1`).
+ */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does this)`);
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', ...extraArgs],
   });
 }

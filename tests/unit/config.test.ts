@@ -63,6 +63,15 @@ describe('loadConfig', () => {
     expect(p.find((l) => l.startsWith('HUB_IPC_MAX_BYTES'))).toMatch(/from 4096/);
     for (const l of p) expect(l).not.toContain('\n');
   });
+  it('refuses a HUB_ADMIN_TOKEN short enough to guess (the k8s example\'s CHANGE-ME), without quoting it', () => {
+    for (const token of ['CHANGE-ME', 'Q9', 'q0123456789abcd']) {
+      const p = problems({ HUB_ADMIN_TOKEN: token });
+      expect(p).toEqual([`HUB_ADMIN_TOKEN is ${token.length} characters, short enough to guess: use at least 16 random characters (openssl rand -hex 32), or unset it and the kernel makes one in HUB_DATA_DIR/admin-token`]);
+      expect(p[0]).not.toContain(token);
+    }
+    expect(loadConfig({ HUB_ADMIN_TOKEN: ' 0123456789abcdef\n' }, '/srv').adminToken).toBe('0123456789abcdef');
+    expect(loadConfig({ HUB_ADMIN_TOKEN: '  ' }, '/srv').adminToken).toBeUndefined();
+  });
   it('accepts every boolean spelling, any case', () => {
     expect(loadConfig({ MODULES_AUTO_RELOAD: 'Yes', HUB_DATABASE: 'OFF' }, '/').autoReload).toBe(true);
   });
