@@ -71,10 +71,10 @@ export function mountAuthRoutes(app: Express, identity: IdentityService, opts: A
     }
     const name = username.trim().toLowerCase();
     const ip = req.socket.remoteAddress ?? '?';
-    identity.limiter.check(name, ip);
+    // counted before argon2 runs, so guesses sent at once cannot all pass (kernel/auth-rate-limit.ts)
+    identity.limiter.begin(name, ip);
     const userId = await store().checkPassword(name, password);
     if (userId === null) {
-      identity.limiter.fail(name, ip);
       identity.audit.record({ actor: `${name.slice(0, 60)}@${ip}`, action: 'auth.login', result: 'refused' });
       if (form) return res.redirect(303, `/login?error=1&next=${encodeURIComponent(safeNext(req.body?.next))}`);
       throw new HubError('unauthenticated', 'wrong username or password');
@@ -121,9 +121,9 @@ export function mountAuthRoutes(app: Express, identity: IdentityService, opts: A
     if (who.via === 'session' && req.headers['sec-fetch-site'] !== undefined) {
       const password = (req.body ?? {}).password;
       const ip = req.socket.remoteAddress ?? '?';
-      identity.limiter.check(who.username, ip);
+      if (typeof password === 'string') identity.limiter.begin(who.username, ip);
+      else identity.limiter.check(who.username, ip);
       if (typeof password !== 'string' || (await store().checkPassword(who.username, password)) !== who.id) {
-        if (typeof password === 'string') identity.limiter.fail(who.username, ip);
         identity.audit.record({ actor: who.username, action: 'token.create', target: name, result: 'refused', detail: { reason: 'password not confirmed', ip } });
         throw new HubError('forbidden', 'creating a token from a browser needs your password: send {"name", "expires_in_days", "password"}');
       }
