@@ -107,6 +107,9 @@ export function mountAuthRoutes(app: Express, identity: IdentityService, opts: A
   app.post('/api/v1/auth/tokens', ...body, async (req: Request, res: Response) => {
     const who = await requireIdentity(identity, req);
     if (who.via === 'admin') throw new HubError('bad_request', 'the admin token is not a user: sign in as a user to create personal tokens');
+    // A token must not mint tokens: one that leaked would make itself a 366-day heir in one
+    // request, and revoking the leaked one would leave the heir working.
+    if (who.via === 'token') throw new HubError('forbidden', 'a personal token cannot create tokens: sign in (POST /api/v1/auth/login) and create it with the session, or ask an admin: hubctl token create <user>');
     const { name, expires_in_days } = (req.body ?? {}) as { name?: unknown; expires_in_days?: unknown };
     const days = expires_in_days === undefined ? 30 : expires_in_days;
     if (typeof name !== 'string' || name.length < 1 || name.length > 100) throw new HubError('bad_request', 'send {"name": "what it is for", "expires_in_days": 30}');
