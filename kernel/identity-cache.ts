@@ -70,7 +70,8 @@ export class IdentityCache {
     return read().then((identity) => {
       if (epoch !== this.epoch) return identity;
       if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-      this.entries.set(key, { identity, until: Date.now() + IDENTITY_TTL_MS });
+      // never past the session's or token's own expiry
+      this.entries.set(key, { identity, until: Math.min(Date.now() + IDENTITY_TTL_MS, identity?.expiresAt ?? Infinity) });
       return identity;
     });
   }

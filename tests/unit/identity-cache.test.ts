@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { IdentityCache } from '../../kernel/identity-cache.js';
 import type { Identity, IdentityStore } from '../../kernel/identity-store.js';
 import type { Logger } from '../../shared/logger.js';
+import { waitFor } from '../../shared/testing/wait.js';
 
 const alice: Identity = { id: 7, username: 'alice', grants: ['notes.editor'], via: 'session' };
 
@@ -57,5 +58,21 @@ describe('IdentityCache', () => {
     expect(await first).toEqual(alice);
     expect(cache.session('S')).toEqual(alice);
     expect(s.reads).toBe(1);
+  });
+});
+
+describe('IdentityCache and expiry', () => {
+  it('does not serve a session past its own expiry, even within the 10 s a lookup is trusted', async () => {
+    const expiresAt = Date.now() + 100;
+    let reads = 0;
+    const store = { async sessionIdentity() { reads++; return reads === 1 ? { ...alice, expiresAt } : null; } } as unknown as IdentityStore;
+    const cache = new IdentityCache(store, log);
+    expect(await cache.session('S')).toMatchObject({ username: 'alice' });
+    expect(cache.session('S')).toMatchObject({ username: 'alice' }); // cached while live
+    await waitFor(() => Date.now() > expiresAt, { what: 'the session expiry to pass' });
+    const after = cache.session('S');
+    expect(after).toBeInstanceOf(Promise); // read again, not served from the cache
+    expect(await after).toBeNull();
+    expect(reads).toBe(2);
   });
 });
