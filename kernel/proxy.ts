@@ -119,8 +119,16 @@ function append(headers: IncomingMessage['headers'], key: string, value: string)
   headers[key] = prev === undefined ? value : `${String(prev)},${value}`;
 }
 
-/** Lower-case names of the response headers never copied from a module's answer to the client. */
-const DROPPED_RESPONSE_HEADERS = new Set(HOP_BY_HOP);
+/**
+ * Lower-case names of the response headers never copied from a module's answer to the client:
+ * hop-by-hop headers, and the two that let one answer reach past the module's own paths on the
+ * origin every module shares. `Service-Worker-Allowed: /` lets a module register a service
+ * worker for the whole origin, which would then see every request of that browser (the
+ * /login form's password, other modules' pages and APIs), and outlive the module's removal.
+ * `Clear-Site-Data` clears the browser's cookies for the site, the hub's sessions included
+ * (the Set-Cookie rule below keeps a module from touching hub cookies one by one).
+ */
+const DROPPED_RESPONSE_HEADERS = new Set([...HOP_BY_HOP, 'service-worker-allowed', 'clear-site-data']);
 
 /**
  * The module's response headers for the client, as a flat [name, value, …] list straight
