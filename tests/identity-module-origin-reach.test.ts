@@ -7,7 +7,8 @@
 // cleared the hub's session cookies. And with no header at all, a script served at the
 // module's bare page path (/evil) or API prefix (/api/v1/evil) sits in the folder above the
 // module's, so its worker controlled / or /api/v1/ (every module's API and /api/v1/auth/login).
-// Real Chromium, real kernel.
+// A script on a module page could also set a second hub_session for a narrower path, which
+// the hub read first: the user was someone else there (cookie tossing). Real Chromium, real kernel.
 import { rmSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +51,27 @@ afterAll(async () => {
   await stopAllKernels();
   await db?.drop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('a module page cannot sign the user in as someone else on some paths', () => {
+  it('a second hub_session set by script for a narrower path (cookie tossing) makes the request nobody\'s, not the tosser\'s', async () => {
+    const victim = await signIn(k, 'vic', []);
+    const tosser = await signIn(k, 'tosser', []);
+    const context = await browser.newContext();
+    await context.addCookies([{ name: 'hub_session', value: victim.cookie.split('=')[1]!, url: k.url, httpOnly: true, sameSite: 'Lax' }]);
+    const page = await context.newPage();
+    await page.goto(`${k.url}/api/v1/evil/page`);
+    await page.evaluate((sid: string) => {
+      (globalThis as any).document.cookie = `hub_session=${sid}; path=/api/v1/auth`;
+    }, tosser.cookie.split('=')[1]!);
+    const me = await page.goto(`${k.url}/api/v1/auth/me`);
+    expect(me!.status()).toBe(401);
+    expect(JSON.parse(await me!.text()).error).toBe('unauthenticated');
+    // elsewhere the browser sends only the hub's own cookie: still the victim
+    const start = await page.goto(`${k.url}/`);
+    expect(await start!.text()).toContain('Signed in as <strong>vic</strong>');
+    await context.close();
+  });
 });
 
 describe('a module answer cannot reach past its own paths', () => {
