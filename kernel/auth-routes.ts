@@ -71,10 +71,10 @@ export function mountAuthRoutes(app: Express, identity: IdentityService, opts: A
     }
     const name = username.trim().toLowerCase();
     const ip = req.socket.remoteAddress ?? '?';
-    identity.limiter.check(name, ip);
+    // counted before argon2 runs, so guesses sent at once cannot all pass (kernel/auth-rate-limit.ts)
+    identity.limiter.begin(name, ip);
     const userId = await store().checkPassword(name, password);
     if (userId === null) {
-      identity.limiter.fail(name, ip);
       identity.audit.record({ actor: `${name.slice(0, 60)}@${ip}`, action: 'auth.login', result: 'refused' });
       if (form) return res.redirect(303, `/login?error=1&next=${encodeURIComponent(safeNext(req.body?.next))}`);
       throw new HubError('unauthenticated', 'wrong username or password');
@@ -107,6 +107,9 @@ export function mountAuthRoutes(app: Express, identity: IdentityService, opts: A
   app.post('/api/v1/auth/tokens', ...body, async (req: Request, res: Response) => {
     const who = await requireIdentity(identity, req);
     if (who.via === 'admin') throw new HubError('bad_request', 'the admin token is not a user: sign in as a user to create personal tokens');
+    // A token must not mint tokens: one that leaked would make itself a 366-day heir in one
+    // request, and revoking the leaked one would leave the heir working.
+    if (who.via === 'token') throw new HubError('forbidden', 'a personal token cannot create tokens: sign in (POST /api/v1/auth/login) and create it with the session, or ask an admin: hubctl token create <user>');
     const { name, expires_in_days } = (req.body ?? {}) as { name?: unknown; expires_in_days?: unknown };
     const days = expires_in_days === undefined ? 30 : expires_in_days;
     if (typeof name !== 'string' || name.length < 1 || name.length > 100) throw new HubError('bad_request', 'send {"name": "what it is for", "expires_in_days": 30}');
@@ -123,9 +126,9 @@ export function mountAuthRoutes(app: Express, identity: IdentityService, opts: A
     if (who.via === 'session') {
       const password = (req.body ?? {}).password;
       const ip = req.socket.remoteAddress ?? '?';
-      identity.limiter.check(who.username, ip);
+      if (typeof password === 'string') identity.limiter.begin(who.username, ip);
+      else identity.limiter.check(who.username, ip);
       if (typeof password !== 'string' || (await store().checkPassword(who.username, password)) !== who.id) {
-        if (typeof password === 'string') identity.limiter.fail(who.username, ip);
         identity.audit.record({ actor: who.username, action: 'token.create', target: name, result: 'refused', detail: { reason: 'password not confirmed', ip } });
         throw new HubError('forbidden', 'creating a token from a session cookie needs your password: send {"name", "expires_in_days", "password"}');
       }

@@ -9,7 +9,7 @@ import { HubError } from '../shared/errors.js';
 import { FRONT_DOOR_SERVER_OPTIONS, frontDoorLimits, guardFrontDoor, type FrontDoorLimits } from './front-door.js';
 import { sendError, sendErrorFor } from './http-errors.js';
 import { DEFAULT_TIMEOUT_MS } from './proxy.js';
-import { adminOriginRefusal, crossSiteRefusal } from './request-guards.js';
+import { adminOriginRefusal, crossSiteRefusal, serviceWorkerRefusal } from './request-guards.js';
 import { assignRequestId } from './request-id.js';
 import type { RouteTable } from './route-table.js';
 import type { ModuleSupervisor } from './supervisor.js';
@@ -61,6 +61,9 @@ export function createGateway(
     observe(sup, req, res);
     // on the request for the module, and on every answer (kernel/request-id.ts)
     assignRequestId(req, res);
+    // a module's service worker may control only the module's own folders
+    const sw = serviceWorkerRefusal(sup.name, sup.entry.manifest?.api_prefix, req);
+    if (sw) return sendError(res, sw);
     // who is asking, and may they (kernel/identity-gate.ts): 401/403 before the child
     if (gate) gate(sup, req, res, () => proxyTo(sup, req, res, holdMs));
     else proxyTo(sup, req, res, holdMs);

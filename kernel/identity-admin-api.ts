@@ -15,18 +15,28 @@ import { checkPasswordShape } from './identity-passwords.js';
 import { checkGrant, checkGrantDeclared, checkUsername, MAX_TOKEN_DAYS, type DeclaredOf } from './identity-store.js';
 
 /**
- * express middleware for the admin origin: records each state-changing request, and each
- * request answered 401/403, in the audit trail once it is answered (actor, METHOD path, status).
+ * express middleware recording, once each request is answered, every state-changing request
+ * and every refusal (401/403, and 429 rate_limited) in the audit trail (actor, METHOD path,
+ * status). On the admin origin that is every route. The public origin serves the same admin
+ * routes to the admin bearer (the README's curl examples), so it is audited too; there the
+ * sign-in routes (`/api/v1/auth/…`, `/login`) record their own outcomes, and only their 429s,
+ * which they never see (the throttle answers first), are recorded here.
  */
-export function auditAdminRequests(identity: IdentityService, isAdmin: (req: Request) => boolean): RequestHandler {
+export function auditAdminRequests(identity: IdentityService, isAdmin: (req: Request) => boolean, origin: 'admin' | 'public' = 'admin'): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     res.once('finish', () => {
+      const status = res.statusCode;
       const changing = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
-      if (!changing && res.statusCode !== 401 && res.statusCode !== 403) return;
+      const refused = status === 401 || status === 403;
+      if (!changing && !refused && status !== 429) return;
+      const selfAudited = origin === 'public' && (req.path.startsWith('/api/v1/auth/') || req.path === '/login');
+      if (selfAudited && status !== 429) return;
+      const username = (req.body as { username?: unknown } | undefined)?.username;
       identity.audit.record({
         actor: isAdmin(req) ? 'admin-token' : `anonymous@${req.socket.remoteAddress ?? '?'}`,
-        action: `admin ${req.method} ${req.path.slice(0, 200)}`,
-        result: res.statusCode < 400 ? 'ok' : res.statusCode === 401 || res.statusCode === 403 ? 'refused' : `failed ${res.statusCode}`,
+        action: `${origin === 'admin' ? 'admin' : 'public'} ${req.method} ${req.path.slice(0, 200)}`,
+        ...(status === 429 && typeof username === 'string' ? { target: username.slice(0, 60) } : {}),
+        result: status < 400 ? 'ok' : refused ? 'refused' : status === 429 ? 'rate_limited' : `failed ${status}`,
       });
     });
     next();

@@ -1,6 +1,7 @@
 // The audit trail (hub_audit): every admin action and every refused request, who/what/when/
 // result. Writes are queued and flushed in batches off the request path. Two queues:
-// - refusals (`request.refused` from the gateway, and anonymous refusals on the admin origin),
+// - refusals (`request.refused` from the gateway, anonymous refusals of kernel routes on
+//   either origin, and rate-limited sign-ins),
 //   which anybody can cause at will: capped at MAX_ROWS_PER_FLUSH rows per flush, the rest
 //   counted into one `audit.overflow` summary row, so nobody can fill the database or slow the
 //   gateway by being refused;
@@ -34,7 +35,8 @@ function detailJson(detail: Record<string, unknown> | undefined): string | null 
 
 /** True for the events anybody can cause at will (refused requests): capped per flush. */
 export function isFloodable(e: AuditEvent): boolean {
-  return e.action === 'request.refused' || (e.result === 'refused' && e.actor.startsWith('anonymous@') && e.action.startsWith('admin '));
+  // anything a client without the admin credential makes the kernel's routes answer
+  return e.action === 'request.refused' || (e.actor.startsWith('anonymous@') && (e.action.startsWith('admin ') || e.action.startsWith('public ')));
 }
 const MAX_FIELD = 300;
 

@@ -23,6 +23,8 @@ interface Entry {
 
 export class IdentityCache {
   private readonly entries = new Map<string, Entry>();
+  /** Bumped by clear(): a read that started before a clear must not be cached after it. */
+  private epoch = 0;
   private generation: string | null = null;
   private listener: pg.Client | null = null;
   private closed = false;
@@ -61,15 +63,22 @@ export class IdentityCache {
     const now = Date.now();
     const hit = this.entries.get(key);
     if (hit && hit.until > now) return hit.identity;
+    // A read that was under way when access was taken away (a sign-out, a revoked grant) holds
+    // the answer from before: it may serve the request that asked, but caching it would undo
+    // the revocation for IDENTITY_TTL_MS. So it is cached only when no clear() came meanwhile.
+    const epoch = this.epoch;
     return read().then((identity) => {
+      if (epoch !== this.epoch) return identity;
       if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-      this.entries.set(key, { identity, until: Date.now() + IDENTITY_TTL_MS });
+      // never past the session's or token's own expiry
+      this.entries.set(key, { identity, until: Math.min(Date.now() + IDENTITY_TTL_MS, identity?.expiresAt ?? Infinity) });
       return identity;
     });
   }
 
   /** Drops every cached identity (this kernel made a change, or the generation moved). */
   clear(): void {
+    this.epoch++;
     this.entries.clear();
   }
 

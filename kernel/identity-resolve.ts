@@ -3,7 +3,6 @@
 // <admin token>` (acts as hub.admin), and the session cookie (public origin only; the
 // admin origin's browser sessions are kernel/admin-session.ts). Lookups go through the cache.
 import type { IncomingMessage } from 'node:http';
-import { cookieValue } from './admin-session.js';
 import { bearerMatches } from './admin-auth.js';
 import type { IdentityCache } from './identity-cache.js';
 import { ADMIN_IDENTITY, TOKEN_PREFIX, type Identity } from './identity-store.js';
@@ -14,11 +13,24 @@ export const SECURE_SESSION_COOKIE = '__Host-hub_session';
 
 export { ADMIN_IDENTITY };
 
-/** The session id in a Cookie header (either cookie name), or undefined. */
+/**
+ * The session id in a Cookie header (either cookie name), or undefined. A header carrying
+ * more than one is nobody's: a script on any page of the origin (every module's pages share
+ * it) can set a second, non-HttpOnly `hub_session` for a narrower path, which the browser then
+ * sends first, signing the user in as someone else on that path only (cookie tossing).
+ */
 export function sessionCookie(req: IncomingMessage): string | undefined {
   const h = req.headers.cookie;
   if (h === undefined || !h.includes('hub_session')) return undefined;
-  return cookieValue(h, SECURE_SESSION_COOKIE) ?? cookieValue(h, SESSION_COOKIE);
+  let found: string | undefined;
+  for (const part of h.split(';')) {
+    const eq = part.indexOf('=');
+    const name = eq === -1 ? '' : part.slice(0, eq).trim();
+    if (name !== SESSION_COOKIE && name !== SECURE_SESSION_COOKIE) continue;
+    if (found !== undefined) return undefined;
+    found = part.slice(eq + 1).trim();
+  }
+  return found;
 }
 
 /** True when the request carries a hub credential of any kind (so it must not reach a module). */

@@ -26,6 +26,8 @@ export interface Identity {
   username: string;
   grants: string[];
   via: 'session' | 'token' | 'admin';
+  /** When the session or token behind it expires (ms since the epoch); the cache trusts it no longer. */
+  expiresAt?: number;
 }
 
 /** The admin credential's identity: id 0, grant hub.admin. */
@@ -232,14 +234,14 @@ export class IdentityStore {
 
   /** The identity behind a live session id, or null. */
   async sessionIdentity(id: string): Promise<Identity | null> {
-    const { rows } = await this.pool.query<{ id: string; username: string; grants: string[] }>(
-      `SELECT u.id, u.username, coalesce(array(SELECT grant_name FROM hub_grants g WHERE g.user_id = u.id ORDER BY 1), '{}') AS grants
+    const { rows } = await this.pool.query<{ id: string; username: string; grants: string[]; expires_at: Date }>(
+      `SELECT u.id, u.username, s.expires_at, coalesce(array(SELECT grant_name FROM hub_grants g WHERE g.user_id = u.id ORDER BY 1), '{}') AS grants
        FROM hub_sessions s JOIN hub_users u ON u.id = s.user_id
        WHERE s.id_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()`,
       [secretDigest(id)],
     );
     const r = rows[0];
-    return r ? { id: Number(r.id), username: r.username, grants: r.grants, via: 'session' } : null;
+    return r ? { id: Number(r.id), username: r.username, grants: r.grants, via: 'session', expiresAt: r.expires_at.getTime() } : null;
   }
 
   /** A new dashboard session (admin origin): the random id, shown to the browser once. */
@@ -304,15 +306,15 @@ export class IdentityStore {
 
   /** The identity behind a live token (with the token's id for last-used), or null. */
   async tokenIdentity(token: string): Promise<(Identity & { tokenId: number }) | null> {
-    const { rows } = await this.pool.query<{ id: string; username: string; grants: string[]; token_id: string }>(
-      `SELECT u.id, u.username, t.id AS token_id,
+    const { rows } = await this.pool.query<{ id: string; username: string; grants: string[]; token_id: string; expires_at: Date }>(
+      `SELECT u.id, u.username, t.id AS token_id, t.expires_at,
               coalesce(array(SELECT grant_name FROM hub_grants g WHERE g.user_id = u.id ORDER BY 1), '{}') AS grants
        FROM hub_api_tokens t JOIN hub_users u ON u.id = t.user_id
        WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()`,
       [secretDigest(token)],
     );
     const r = rows[0];
-    return r ? { id: Number(r.id), username: r.username, grants: r.grants, via: 'token', tokenId: Number(r.token_id) } : null;
+    return r ? { id: Number(r.id), username: r.username, grants: r.grants, via: 'token', tokenId: Number(r.token_id), expiresAt: r.expires_at.getTime() } : null;
   }
 
   /** Stamps tokens' last-used time (called in batches, off the request path). */

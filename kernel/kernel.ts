@@ -161,6 +161,7 @@ export class Kernel {
     observability.start();
 
     const publicApp = createKernelApp(this, (a) => {
+      a.use(auditAdminRequests(identity, (req) => this.adminAuth('public').isAdmin(req), 'public'));
       mountStartPage(a, this, identity);
       mountHubAssets(a);
       mountAuthRoutes(a, identity, { secureCookies: config.secureCookies, oidc: config.oidc });

@@ -82,7 +82,7 @@ function identityPaths(): Record<string, Record<string, Record<string, unknown>>
     '/api/v1/auth/me': { get: op('me', 'Who is signed in: {id, username, grants, via}') },
     '/api/v1/auth/tokens': {
       get: op('tokens', "The signed-in user's API tokens (never the token itself)"),
-      post: op('token_create', 'A personal API token (bmc_pat_…), answered once; signed in by the session cookie, send your password too', json({ name: { type: 'string' }, expires_in_days: { type: 'integer', minimum: 1, maximum: 366, default: 30 }, password: { type: 'string', description: 'required when signed in by the session cookie' } }, ['name'])),
+      post: op('token_create', 'A personal API token (bmc_pat_…), answered once; signed in by the session cookie, send your password too (a token cannot create tokens)', json({ name: { type: 'string' }, expires_in_days: { type: 'integer', minimum: 1, maximum: 366, default: 30 }, password: { type: 'string', description: 'required when signed in by the session cookie' } }, ['name'])),
     },
     '/api/v1/auth/tokens/{id}': { delete: op('token_revoke', 'Revoke one of your tokens', { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }], responses: { '404': error } }) },
     '/api/v1/users': {

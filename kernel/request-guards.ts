@@ -98,3 +98,28 @@ export function adminOriginRefusal(req: IncomingMessage): HubError | null {
   }
   return null;
 }
+
+const UNCLEAR_PATH = /\/\.\.?(\/|$)|%2f|%5c|%2e|\\/i;
+
+/**
+ * A browser fetching a service worker script (it sends `Service-Worker: script`) lets that
+ * worker control every page under the script's folder. Every module shares the public origin
+ * with /login and the other modules, so a module's worker is allowed only from inside its own
+ * folders, `/<name>/…` and `<api_prefix>/…`: a script at `/<name>` or `<api_prefix>` itself
+ * sits in `/` or `/api/v1/` and would see every sign-in and every module's traffic, and stay
+ * registered after the module is gone. (`Service-Worker-Allowed` from a module is dropped by
+ * kernel/proxy.ts, so the folder is the widest scope a module's worker can get.)
+ */
+export function serviceWorkerRefusal(moduleName: string, apiPrefix: string | undefined, req: IncomingMessage): HubError | null {
+  if (req.headers['service-worker'] === undefined) return null;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const folder = path.slice(0, path.lastIndexOf('/') + 1);
+  const own = [`/${moduleName}/`, ...(apiPrefix ? [`${apiPrefix}/`] : [])];
+  if (!UNCLEAR_PATH.test(path) && own.some((p) => folder.startsWith(p))) return null;
+  return new HubError(
+    'forbidden',
+    `service worker script ${path.slice(0, 200)} of module ${moduleName} would control pages outside the module: serve it under ${own.join(' or ')}`,
+  );
+}

@@ -107,6 +107,18 @@ describe('HUB_AUTH=oidc', () => {
     await page.context().close();
   });
 
+  it('an issuer account named like a local user (admin, with hub.admin) gets a user of its own, with no grants', async () => {
+    const { page } = await oidcSignIn('admin');
+    const me = JSON.parse(await page.locator('body').innerText());
+    expect(me.username).toMatch(/^admin-[0-9a-f]{4}$/);
+    expect(me.grants).toEqual([]);
+    expect(me.id).not.toBe(1);
+    const users = (await (await k.admin('/api/v1/users')).json()) as any[];
+    expect(users.find((u) => u.username === 'admin')).toMatchObject({ grants: ['hub.admin'], sso: false });
+    expect(users.find((u) => u.username === me.username)).toMatchObject({ grants: [], sso: true });
+    await page.context().close();
+  });
+
   it('refuses a callback opened in another browser (login CSRF): the state is bound to the browser that started the flow', async () => {
     // the attacker goes through the issuer in their own browser and keeps the callback URL
     const attacker = await browser.newContext();

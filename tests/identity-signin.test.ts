@@ -145,6 +145,17 @@ describe('personal API tokens', () => {
     expect(((await (await hana.get('/api/v1/auth/tokens')).json()) as any[]).map((t) => t.name)).toEqual(['mine']);
   });
 
+  it('cannot be minted by a token: a leaked token gets 403 forbidden, so revoking it ends that access', async () => {
+    const ivy = await signIn(k, 'ivy', ['notes.viewer']);
+    const token = await ivy.token();
+    const bearer = { ...json, authorization: `Bearer ${token}` };
+    const heir = await k.get('/api/v1/auth/tokens', { method: 'POST', headers: bearer, body: JSON.stringify({ name: 'heir', expires_in_days: 366 }) });
+    expect(heir.status).toBe(403);
+    expect(((await heir.json()) as any).error).toBe('forbidden');
+    const mine = (await (await ivy.get('/api/v1/auth/tokens')).json()) as any[];
+    expect(mine.map((t) => t.name)).toEqual(['test']);
+  });
+
   it('refuses an expiry outside 1..366 days with bad_request', async () => {
     const erin = await signIn(k, 'erin', []);
     const res = await erin.get('/api/v1/auth/tokens', { method: 'POST', headers: json, body: JSON.stringify({ name: 'x', expires_in_days: 10_000 }) });
