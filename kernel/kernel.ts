@@ -194,7 +194,7 @@ export class Kernel {
       this.watcher = await watchModules(config.modulesDir, log, (changed) => syncModules(this.modules, config.modulesDir, log, changed));
     }
     this.modules.reconcileAll();
-    await this.modules.firstAttempts();
+    await this.modules.firstAttempts(config.timing.startTimeoutMs);
     if (this.stopping) return;
     this.ready = true;
     this.spares.fill();
@@ -227,7 +227,7 @@ export class Kernel {
       config: this.config,
       log: this.log,
       isolation: this.isolation.mode,
-      prepare: (e) => this.prep.prepare(e),
+      prepare: (e, signal) => this.prep.prepare(e, signal),
       buildSpec: async (e) => {
         const spec = await this.prep.buildSpec(e);
         sup.dbIsolation = this.prep.isolation(e.name);

@@ -41,6 +41,8 @@ export class ModuleSet {
   /** Failed since last running: their recovery is logged once. */
   private readonly down = new Set<string>();
   private readonly listeners = new Set<(sup: ModuleSupervisor) => void>();
+  /** When each module on its way (starting) set out, for boot readiness. */
+  private readonly launchedAt = new Map<string, number>();
 
   constructor(private readonly deps: ModuleSetDeps) {}
 
@@ -215,6 +217,8 @@ export class ModuleSet {
 
   /** The supervisors' onChange: tells listeners, logs a recovery once, and reconciles the modules that depend on this one. */
   changed(sup: ModuleSupervisor): void {
+    if (!isLaunching(sup.state)) this.launchedAt.delete(sup.name);
+    else if (!this.launchedAt.has(sup.name)) this.launchedAt.set(sup.name, Date.now());
     if (hasGivenUp(sup.state) && !this.held.has(sup.name)) this.down.add(sup.name);
     if (takesTraffic(sup.state) && this.down.delete(sup.name)) this.deps.log.info({ module: sup.name }, `✅ Module ${sup.name} recovered and is running`);
     if (isOff(sup.state)) this.down.delete(sup.name);
@@ -248,26 +252,41 @@ export class ModuleSet {
 
   /**
    * For boot readiness: the module's first attempt is over (running, failed, restarting after
-   * a crash, unreachable), or it is not wanted, or it waits for a dependency that is not running.
+   * a crash, unreachable), or it is not wanted, or it waits for a dependency that is not running,
+   * or it has been on its way for longer than `patienceMs` (a slow migration: the rest of the hub
+   * does not wait for it).
    */
-  firstAttemptOver(sup: ModuleSupervisor): boolean {
+  firstAttemptOver(sup: ModuleSupervisor, patienceMs = Infinity, now = Date.now()): boolean {
     if (!sup.wanted || sup.entry.error) return true;
     if (isOff(sup.state)) return this.dependencyViews(sup).some((d) => !takesTraffic(d.state));
+    if (isLaunching(sup.state) && now - (this.launchedAt.get(sup.name) ?? now) > patienceMs) return true;
     return !isLaunching(sup.state) && !isDraining(sup.state);
   }
 
-  /** Resolves once every module's first attempt is over (see firstAttemptOver). */
-  async firstAttempts(): Promise<void> {
-    const pending = () => this.list().some((s) => !this.firstAttemptOver(s));
-    if (!pending()) return;
-    await new Promise<void>((resolve) => {
-      const off = this.onChange(() => {
-        if (!pending()) {
+  /**
+   * Resolves once every module's first attempt is over (see firstAttemptOver); modules still on
+   * their way after `patienceMs` are named in one log line each and not waited for.
+   */
+  async firstAttempts(patienceMs = Infinity): Promise<void> {
+    const pending = () => this.list().filter((s) => !this.firstAttemptOver(s, patienceMs));
+    if (pending().length > 0) {
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          if (pending().length > 0) return;
           off();
+          clearInterval(tick);
           resolve();
-        }
+        };
+        const off = this.onChange(check);
+        // patience runs out without a state change: look again now and then
+        const tick = setInterval(check, Number.isFinite(patienceMs) ? Math.min(1000, Math.max(50, patienceMs / 4)) : 3_600_000);
       });
-    });
+    }
+    for (const s of this.list()) {
+      if (s.wanted && !s.entry.error && isLaunching(s.state)) {
+        this.deps.log.warn({ module: s.name }, `⏳ ${s.name} is still starting after ${Math.round(patienceMs / 1000)} s (a slow migration?); the hub is ready without it meanwhile`);
+      }
+    }
   }
 
   /** Stops every module (kernel shutdown): starts in progress are cancelled, children drained. */
