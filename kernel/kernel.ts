@@ -263,8 +263,11 @@ export class Kernel {
         this.log.warn({ module: sup.name }, `could not write modules/${sup.name}/module.json (${(e as Error).message}); following the database`);
       }
     }
-    await this.seen.set(sup.name, m.enabled);
+    // published before it is remembered as seen: if publishing fails (or the kernel dies in
+    // between), the next start finds module.json differing from what it saw, takes it for the
+    // edit it is and publishes it, instead of following the stale record back
     if (source === 'api' || source === 'module.json') await this.cluster?.record(sup.name, enabled);
+    await this.seen.set(sup.name, m.enabled);
   }
 
   /** Boot: each module's switch from module.json, this kernel's memory of it and the cluster (kernel/boot-wishes.ts). */

@@ -146,9 +146,14 @@ export class ModuleSet {
       sup.wanted = on;
       if (source !== 'boot') this.deps.log.info({ module: sup.name, source }, `${on ? '▶️' : '⏹️'}  ${sup.name} ${on ? 'enabled' : 'disabled'} (${source})`);
     }
-    if (persist) await this.deps.persist(sup, on, source);
-    this.reconcile(sup.name);
-    this.reconcileDependents(sup.name);
+    try {
+      if (persist) await this.deps.persist(sup, on, source);
+    } finally {
+      // the wish stands even when making it durable failed (the caller reports that): a module
+      // is never left running while not wanted, or the other way round
+      this.reconcile(sup.name);
+      this.reconcileDependents(sup.name);
+    }
   }
 
   /** Try a failed module again (restart, a reload of its files): it starts if the rule allows. */

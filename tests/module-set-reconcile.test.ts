@@ -231,6 +231,38 @@ describe('issue 13 item 3: edits made while the hub was down', () => {
   });
 });
 
+describe('issue 13 item 3 through another door: an API change the cluster record did not take', () => {
+  it('still applies here, and the next start publishes it instead of following the stale record back', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const dir = tempDir('modules');
+    const data = tempDir('data');
+    writeModule(dir, 'notes', { router: helloRouter });
+    let k = await startKernel({ modulesDir: dir, dataDir: data, databaseUrl: db.url });
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      // the record cannot be written (as when the database is lost at that moment)
+      await c.query('ALTER TABLE hub_module_state RENAME TO hub_module_state_away');
+      const r = await k.admin('/api/v1/modules/notes/disable', { method: 'POST' });
+      expect(r.status).toBe(500);
+      // on the branch as delivered: wanted off, module.json false, yet still running
+      await k.waitForState('notes', 'disabled');
+      expect(JSON.parse(readFileSync(join(dir, 'notes', 'module.json'), 'utf8')).enabled).toBe(false);
+      await k.stop();
+      await c.query('ALTER TABLE hub_module_state_away RENAME TO hub_module_state');
+      k = await startKernel({ modulesDir: dir, dataDir: data, databaseUrl: db.url });
+      // on the branch as delivered: "another kernel enabled it while this one was down", running
+      expect((await k.record('notes')).state).toBe('disabled');
+      expect(count(k.lines, /notes: modules\/notes\/module.json was edited while the hub was down; notes is disabled, published/)).toBe(1);
+      expect((await c.query(`SELECT enabled FROM hub_module_state WHERE module = 'notes'`)).rows[0].enabled).toBe(false);
+    } finally {
+      await c.end();
+    }
+    await k.stop();
+  });
+});
+
 describe('issue 13 items 4 and 5: hot reload on the record, quiet failures, one listener', () => {
   it('carries a failed reload on the record, clears it on the next good edit, and counts reloads apart from restarts', async () => {
     const dir = tempDir('modules');
