@@ -75,6 +75,13 @@ export interface ModuleSupervisor {
   restart(kind?: 'restart' | 'reload'): Promise<void>;
 }
 
+/**
+ * How a reload error about module.json on disk begins (module-sync.ts): that edit is not
+ * loaded by any start, so only a valid module.json clears it. Every other reload error is
+ * about code, and a fresh start on the files as they are now supersedes it.
+ */
+export const REJECTED_EDIT = 'Rejected the edit';
+
 /** What a prepare cut short by stop() rejects with: not the module's fault, nothing to log. */
 export const CANCELLED = new Error('cancelled by a stop');
 
@@ -234,6 +241,9 @@ export class ChildSupervisor implements ModuleSupervisor {
   private async freshStart(): Promise<void> {
     this.backoff.reset();
     this.lastError = null;
+    // this start builds the files as they are now: an earlier failed reload of them is moot
+    // (its outcome is this start's state and last_error)
+    if (this.reloadError && !this.reloadError.startsWith(REJECTED_EDIT)) this.reloadError = null;
     this.fire('start');
     try {
       await this.prepare();
