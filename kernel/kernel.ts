@@ -252,12 +252,13 @@ export class Kernel {
    * module.json edit: recorded in hub_module_state and announced to the other kernels.
    */
   private async persist(sup: ModuleSupervisor, enabled: boolean, source: WantSource): Promise<void> {
-    const m = sup.entry.manifest;
-    if (!m) return;
-    if ((source === 'api' || source === 'cluster') && m.enabled !== enabled) {
+    if (!sup.entry.manifest) return;
+    if (source === 'api' || source === 'cluster') {
+      // against the file itself, not the parsed copy: a re-read racing this write may have
+      // replaced the copy with what the file said a moment ago (persistEnabled writes only a change)
       try {
         await persistEnabled(sup.entry.dir, enabled);
-        m.enabled = enabled; // the parsed manifest mirrors the file
+        if (sup.entry.manifest) sup.entry.manifest.enabled = enabled; // the parsed manifest mirrors the file
       } catch (e) {
         if (source === 'api') throw e;
         this.log.warn({ module: sup.name }, `could not write modules/${sup.name}/module.json (${(e as Error).message}); following the database`);
@@ -267,7 +268,7 @@ export class Kernel {
     // between), the next start finds module.json differing from what it saw, takes it for the
     // edit it is and publishes it, instead of following the stale record back
     if (source === 'api' || source === 'module.json') await this.cluster?.record(sup.name, enabled);
-    await this.seen.set(sup.name, m.enabled);
+    await this.seen.set(sup.name, sup.entry.manifest?.enabled ?? enabled);
   }
 
   /** Boot: each module's switch from module.json, this kernel's memory of it and the cluster (kernel/boot-wishes.ts). */

@@ -2,7 +2,7 @@
 // broken manifest: write a temp file, fsync it, rename it over the original, fsync the
 // folder. Only the flag's text changes; the rest of the file keeps its formatting.
 import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 export function setEnabledInText(text: string, enabled: boolean): string {
@@ -23,7 +23,9 @@ export function setEnabledInText(text: string, enabled: boolean): string {
 }
 
 export async function writeFileAtomic(path: string, content: string, mode = 0o644): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  // a dotfile: never part of the module's content (module-fingerprint.ts), so a compile that
+  // lists the folder while an enable writes module.json never trips over it
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(content);
@@ -48,5 +50,6 @@ export async function writeFileAtomic(path: string, content: string, mode = 0o64
 export async function persistEnabled(moduleDir: string, enabled: boolean): Promise<void> {
   const file = join(moduleDir, 'module.json');
   const text = await readFile(file, 'utf8');
-  await writeFileAtomic(file, setEnabledInText(text, enabled));
+  const next = setEnabledInText(text, enabled);
+  if (next !== text) await writeFileAtomic(file, next);
 }

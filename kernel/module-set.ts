@@ -41,6 +41,8 @@ export class ModuleSet {
   /** Failed since last running: their recovery is logged once. */
   private readonly down = new Set<string>();
   private readonly listeners = new Set<(sup: ModuleSupervisor) => void>();
+  /** Each module's durable write in progress (persistLatest). */
+  private readonly persisting = new Map<string, Promise<void>>();
   /** When each module on its way (starting) set out, for boot readiness. */
   private readonly launchedAt = new Map<string, number>();
 
@@ -147,13 +149,29 @@ export class ModuleSet {
       if (source !== 'boot') this.deps.log.info({ module: sup.name, source }, `${on ? '▶️' : '⏹️'}  ${sup.name} ${on ? 'enabled' : 'disabled'} (${source})`);
     }
     try {
-      if (persist) await this.deps.persist(sup, on, source);
+      if (persist) await this.persistLatest(sup, source);
     } finally {
       // the wish stands even when making it durable failed (the caller reports that): a module
       // is never left running while not wanted, or the other way round
       this.reconcile(sup.name);
       this.reconcileDependents(sup.name);
     }
+  }
+
+  /**
+   * Makes the module's wish durable, one write at a time per module, and always the wish as it
+   * is when the write runs: two wishes racing (an enable and a disable together) can never
+   * leave module.json, the cluster's record and this kernel's memory saying the one that lost.
+   */
+  private persistLatest(sup: ModuleSupervisor, source: WantSource): Promise<void> {
+    const before = this.persisting.get(sup.name) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(() => this.deps.persist(sup, sup.wanted, source));
+    this.persisting.set(sup.name, mine);
+    const forget = () => {
+      if (this.persisting.get(sup.name) === mine) this.persisting.delete(sup.name);
+    };
+    mine.then(forget, forget);
+    return mine;
   }
 
   /** Try a failed module again (restart, a reload of its files): it starts if the rule allows. */

@@ -263,6 +263,40 @@ describe('issue 13 item 3 through another door: an API change the cluster record
   });
 });
 
+describe('races between API actions', () => {
+  it('an enable and a disable sent together leave module.json, the cluster record, the memory and the state agreeing', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const dir = tempDir('modules');
+    const data = tempDir('data');
+    writeModule(dir, 'notes', { router: helloRouter });
+    const k = await startKernel({ modulesDir: dir, dataDir: data, databaseUrl: db.url, env: { HUB_DRAIN_MS: '300', MODULES_AUTO_RELOAD: 'true' } });
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    const disagreements: string[] = [];
+    try {
+      for (let i = 0; i < 10; i++) {
+        const order = i % 2 === 0 ? ['enable', 'disable'] : ['disable', 'enable'];
+        await Promise.all(order.map((a) => k.admin(`/api/v1/modules/notes/${a}`, { method: 'POST' })));
+        const rec = await waitFor(async () => {
+          const r = await k.record('notes');
+          return r.state === 'running' || r.state === 'disabled' ? r : undefined;
+        }, { what: 'notes settled' });
+        const on = rec.state === 'running';
+        const file = JSON.parse(readFileSync(join(dir, 'notes', 'module.json'), 'utf8')).enabled;
+        const row = (await c.query(`SELECT enabled FROM hub_module_state WHERE module = 'notes'`)).rows[0]?.enabled;
+        const seen = JSON.parse(readFileSync(join(data, 'module-switches.json'), 'utf8')).notes;
+        // on the branch as delivered: running, while module.json (and then the record) said disabled
+        if (file !== on || row !== on || seen !== on || rec.enabled !== on) disagreements.push(`${order.join(' + ')}: ${rec.state}, file ${file}, record ${row}, memory ${seen}`);
+      }
+    } finally {
+      await c.end();
+    }
+    expect(disagreements).toEqual([]);
+    await k.stop();
+  });
+});
+
 describe('issue 13 items 4 and 5: hot reload on the record, quiet failures, one listener', () => {
   it('carries a failed reload on the record, clears it on the next good edit, and counts reloads apart from restarts', async () => {
     const dir = tempDir('modules');
