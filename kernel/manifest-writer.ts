@@ -4,6 +4,7 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { HubError } from '../shared/errors.js';
 
 export function setEnabledInText(text: string, enabled: boolean): string {
   const original = JSON.parse(text.replace(/^\uFEFF/, '')) as Record<string, unknown>;
@@ -50,6 +51,12 @@ export async function writeFileAtomic(path: string, content: string, mode = 0o64
 export async function persistEnabled(moduleDir: string, enabled: boolean): Promise<void> {
   const file = join(moduleDir, 'module.json');
   const text = await readFile(file, 'utf8');
-  const next = setEnabledInText(text, enabled);
+  let next: string;
+  try {
+    next = setEnabledInText(text, enabled);
+  } catch (e) {
+    // edited by hand into something that is not JSON (or caught mid-save by an editor)
+    throw new HubError('manifest_invalid', `modules/${basename(moduleDir)}/module.json is not valid JSON (${(e as Error).message}); fix it, then try again`);
+  }
   if (next !== text) await writeFileAtomic(file, next);
 }

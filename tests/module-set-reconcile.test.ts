@@ -297,6 +297,22 @@ describe('races between API actions', () => {
   });
 });
 
+describe('a hand edit that is not JSON, met by an API action', () => {
+  it('answers 422 manifest_invalid naming the file, not 500 internal_error', async () => {
+    const dir = tempDir('modules');
+    writeModule(dir, 'notes', { router: helloRouter });
+    const k = await startKernel({ modulesDir: dir });
+    writeFileSync(join(dir, 'notes', 'module.json'), '{ "name": "notes", ');
+    const r = await k.admin('/api/v1/modules/notes/disable', { method: 'POST' });
+    const body = (await r.json()) as any;
+    // on the branch as delivered: 500 {"error":"internal_error","message":"Unexpected end of JSON input"}
+    expect(r.status).toBe(422);
+    expect(body.error).toBe('manifest_invalid');
+    expect(body.message).toMatch(/^modules\/notes\/module.json is not valid JSON \(.+\); fix it, then try again$/);
+    await k.stop();
+  });
+});
+
 describe('issue 13 items 4 and 5: hot reload on the record, quiet failures, one listener', () => {
   it('carries a failed reload on the record, clears it on the next good edit, and counts reloads apart from restarts', async () => {
     const dir = tempDir('modules');
