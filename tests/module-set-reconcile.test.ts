@@ -4,6 +4,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { hubctl } from './helpers/hubctl.js';
 import { startKernel, stopAllKernels } from './helpers/kernel.js';
@@ -157,6 +158,32 @@ describe('issue 13 item 2: a dependent never runs without its dependency', () =>
     await k.waitForState('invoices', 'running');
     expect((await k.get('/api/v1/invoices/hello')).status).toBe(200);
     await k.stop();
+  });
+});
+
+describe('issue 13 item 2 from the cluster: the same rule when another kernel disables a dependency', () => {
+  it('holds invoices out while billing is disabled on another kernel, and brings it back when billing is enabled there', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const dirA = tempDir('modules-a');
+    writeModule(dirA, 'billing', { router: helloRouter });
+    writeModule(dirA, 'invoices', { router: helloRouter, manifest: { dependencies: ['billing'] } });
+    // kernel B has billing only, so nothing on B depends on it and B's API allows the disable
+    const dirB = tempDir('modules-b');
+    writeModule(dirB, 'billing', { router: helloRouter });
+    const a = await startKernel({ modulesDir: dirA, databaseUrl: db.url });
+    const b = await startKernel({ modulesDir: dirB, databaseUrl: db.url });
+    expect((await a.record('invoices')).state).toBe('running');
+    expect((await b.admin('/api/v1/modules/billing/disable', { method: 'POST' })).status).toBe(200);
+    await a.waitForState('billing', 'disabled');
+    const held = await a.waitForState('invoices', 'failed');
+    expect(held.last_error).toBe('dependency billing is disabled');
+    expect((await a.get('/api/v1/invoices/hello')).status).toBe(503);
+    expect((await b.admin('/api/v1/modules/billing/enable', { method: 'POST' })).status).toBe(200);
+    await a.waitForState('invoices', 'running');
+    expect((await a.get('/api/v1/invoices/hello')).status).toBe(200);
+    await a.stop();
+    await b.stop();
   });
 });
 
@@ -335,6 +362,33 @@ describe('issue 13 items 4 and 5: hot reload on the record, quiet failures, one 
       return r.reload_error === null && r.reloads === 1 ? r : undefined;
     }, { what: 'the reload error to clear' });
     expect(fixed.restarts).toBe(0);
+    await k.stop();
+  });
+
+  it('shows a failed reload on the dashboard beside the running badge, live, and clears it when a later edit loads', async () => {
+    const dir = tempDir('modules');
+    writeModule(dir, 'live', { router: helloRouter });
+    const k = await startKernel({ modulesDir: dir, env: { MODULES_AUTO_RELOAD: 'true', HUB_START_TIMEOUT_MS: '5000' } });
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${k.adminUrl}/`);
+      await page.fill('#token', k.adminToken()!);
+      await page.locator('form.login-form button[type="submit"]').click();
+      await page.waitForURL(`${k.adminUrl}/`);
+      await page.locator('#live[data-state="open"]').waitFor({ timeout: 15_000 });
+      const row = page.locator('tr[data-module="live"]');
+      const router = join(dir, 'live', 'backend', 'router.js');
+      writeFileSync(router, crashAtImport);
+      await row.locator('.row-error', { hasText: 'broken at import' }).waitFor({ timeout: 20_000 });
+      expect(await row.locator('.row-error').textContent()).toMatch(/reload failed, the previous version keeps serving: .*broken at import/);
+      expect(await row.locator('[data-field="state"]').textContent()).toBe('running');
+      writeFileSync(router, helloRouter.replace('pid: process.pid', 'pid: process.pid, v: 2'));
+      await waitFor(async () => (await k.record('live')).reloads === 1, { what: 'the fixed edit loaded' });
+      await row.locator('.row-error', { hasText: 'broken at import' }).waitFor({ state: 'hidden', timeout: 20_000 });
+    } finally {
+      await browser.close();
+    }
     await k.stop();
   });
 
