@@ -96,12 +96,15 @@ export class ModuleSet {
   }
 
   /**
-   * Takes a newly read entry for a known module (hot reload): the manifest and its routes.
-   * A running module keeps running on its old code; the caller decides on a reload.
+   * Takes a newly read entry for a known module (hot reload): the manifest and its routes,
+   * and reconciles it against its dependencies as they are now listed. A running module that
+   * may keep running does so on its old code; the caller decides on a reload.
    */
   replaceEntry(sup: ModuleSupervisor, next: ModuleEntry): void {
     sup.replaceEntry(next);
     this.claimRoutes(sup);
+    // its dependencies may have changed (an edit adding one that is off): the same rule applies
+    this.reconcile(sup.name);
   }
 
   /**

@@ -172,7 +172,10 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
 
   /** For a remote module a restart is a fresh health check (its process is not ours to restart). */
   restart(): Promise<void> {
-    return isStarted(this.state) ? this.serial(() => this.check()) : this.start();
+    // not started (stopped, failed, held): only the module set starts a module
+    return this.serial(async () => {
+      if (isStarted(this.state)) await this.check();
+    });
   }
 
   private async check(): Promise<void> {

@@ -309,8 +309,11 @@ export class ChildSupervisor implements ModuleSupervisor {
     return this.serial(async () => {
       if (this.entry.error) throw new HubError('manifest_invalid', this.entry.error.message);
       if (isLaunching(this.state)) return;
+      // stopped, given up or held out by the module set while this waited in the queue: a
+      // restart never brings such a module back (only the module set starts modules)
+      if (isOff(this.state) || hasGivenUp(this.state) || isDraining(this.state)) return;
       if (!takesTraffic(this.state) || !this.active) {
-        // nothing is serving: a restart is a fresh start
+        // crashed and waiting for its retry: a restart is a fresh start, now
         clearTimeout(this.retryTimer);
         if (isRetrying(this.state)) this.fire('give_up');
         return this.freshStart();

@@ -161,6 +161,36 @@ describe('issue 13 item 2: a dependent never runs without its dependency', () =>
   });
 });
 
+describe('issue 13 item 2 through another door: an edit that adds a dependency that is off', () => {
+  const addDependency = (dir: string) => {
+    const f = join(dir, 'invoices', 'module.json');
+    writeFileSync(f, JSON.stringify({ ...JSON.parse(readFileSync(f, 'utf8')), dependencies: ['billing'] }, null, 2));
+  };
+
+  it('holds the running module out, whether the edit arrives by hot reload or by a restart that re-reads it', async () => {
+    for (const door of ['hot reload', 'restart'] as const) {
+      const dir = tempDir('modules');
+      writeModule(dir, 'billing', { router: helloRouter, manifest: { enabled: false } });
+      writeModule(dir, 'invoices', { router: helloRouter });
+      const k = await startKernel({ modulesDir: dir, env: { MODULES_AUTO_RELOAD: door === 'hot reload' ? 'true' : 'false' } });
+      expect((await k.record('invoices')).state).toBe('running');
+      addDependency(dir);
+      if (door === 'restart') {
+        const r = await k.admin('/api/v1/modules/invoices/restart', { method: 'POST' });
+        // the restart's answer says why the module is not running (the API's answer for a start that ends failed)
+        expect(((await r.json()) as any).message, door).toBe('module invoices failed: dependency billing is disabled');
+      }
+      // on the branch as delivered: reloaded onto the new manifest and kept running without billing
+      const held = await k.waitForState('invoices', 'failed', 15_000);
+      expect(held.last_error, door).toBe('dependency billing is disabled');
+      expect((await k.get('/api/v1/invoices/hello')).status, door).toBe(503);
+      expect((await k.admin('/api/v1/modules/billing/enable', { method: 'POST' })).status, door).toBe(200);
+      await k.waitForState('invoices', 'running');
+      await k.stop();
+    }
+  });
+});
+
 describe('issue 13 item 2 from the cluster: the same rule when another kernel disables a dependency', () => {
   it('holds invoices out while billing is disabled on another kernel, and brings it back when billing is enabled there', async () => {
     const db = await createTestDatabase();
