@@ -253,11 +253,15 @@ export class Kernel {
    */
   private async persist(sup: ModuleSupervisor, enabled: boolean, source: WantSource): Promise<void> {
     if (!sup.entry.manifest) return;
+    // what module.json says once this is done: the wish (written, or it came from the file),
+    // or, when the file could not be written, what it said before
+    let fileSays = source === 'module.json' ? enabled : sup.entry.manifest.enabled;
     if (source === 'api' || source === 'cluster') {
       // against the file itself, not the parsed copy: a re-read racing this write may have
       // replaced the copy with what the file said a moment ago (persistEnabled writes only a change)
       try {
         await persistEnabled(sup.entry.dir, enabled);
+        fileSays = enabled;
         if (sup.entry.manifest) sup.entry.manifest.enabled = enabled; // the parsed manifest mirrors the file
       } catch (e) {
         if (source === 'api') throw e;
@@ -268,7 +272,7 @@ export class Kernel {
     // between), the next start finds module.json differing from what it saw, takes it for the
     // edit it is and publishes it, instead of following the stale record back
     if (source === 'api' || source === 'module.json') await this.cluster?.record(sup.name, enabled);
-    await this.seen.set(sup.name, sup.entry.manifest?.enabled ?? enabled);
+    await this.seen.set(sup.name, fileSays);
   }
 
   /** Boot: each module's switch from module.json, this kernel's memory of it and the cluster (kernel/boot-wishes.ts). */
