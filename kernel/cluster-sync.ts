@@ -76,6 +76,9 @@ export class ClusterSync {
     this.apply = apply;
     this.log = kernel.log;
     await this.connect();
+    // what changed between the start's read of the table (recorded()) and this LISTEN: a
+    // notification sent meanwhile reached no one
+    await this.reread(apply, kernel.log).catch((e) => kernel.log.warn(`cluster sync: cannot re-read hub_module_state (${toHubError(e).message})`));
   }
 
   private apply: (module: string, enabled: boolean) => Promise<void> = async () => undefined;

@@ -370,6 +370,34 @@ describe('a hand edit that is not JSON, met by an API action', () => {
   });
 });
 
+describe('issue 13 item 3, two kernels: a change made while this kernel is starting', () => {
+  it('arrives even when it lands between the start\'s read of hub_module_state and its LISTEN', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const dir = tempDir('modules');
+    writeModule(dir, 'notes', { router: helloRouter });
+    // a first start records notes as enabled
+    let k = await startKernel({ modulesDir: dir, databaseUrl: db.url });
+    await k.stop();
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      k = await startKernel({ modulesDir: dir, databaseUrl: db.url, waitLoaded: false });
+      // the gateway listens after the switches were settled and before the LISTEN: another
+      // kernel's disable (its record and NOTIFY) lands in that window
+      await k.waitForLog(/Gateway listening/);
+      await c.query(`UPDATE hub_module_state SET enabled = false, updated_at = now() WHERE module = 'notes'`);
+      await c.query(`SELECT pg_notify('hub_module_state', 'notes')`);
+      // the window is milliseconds wide and this timing does not always hit it (the test also
+      // passes on the branch as delivered when the LISTEN is already up); it pins the outcome
+      await k.waitForState('notes', 'disabled', 15_000);
+    } finally {
+      await c.end();
+    }
+    await k.stop();
+  });
+});
+
 describe('issue 13 items 4 and 5: hot reload on the record, quiet failures, one listener', () => {
   it('carries a failed reload on the record, clears it on the next good edit, and counts reloads apart from restarts', async () => {
     const dir = tempDir('modules');
