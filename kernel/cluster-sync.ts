@@ -30,8 +30,25 @@ export class ClusterSync {
 
   constructor(private readonly db: Database, private readonly minIntervalMs = MIN_REREAD_INTERVAL_MS) {}
 
+  /**
+   * Records and re-reads take turns: a re-read (woken by this kernel's own NOTIFY) that ran
+   * between a record's memory and its write would see the row as it was and take this
+   * kernel's own earlier decision for another kernel's, applying it back.
+   */
+  private turn: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
   /** Records a decision; announces it only when it changes what was recorded. */
-  async record(module: string, enabled: boolean): Promise<void> {
+  record(module: string, enabled: boolean): Promise<void> {
+    return this.exclusive(() => this.recordNow(module, enabled));
+  }
+
+  private async recordNow(module: string, enabled: boolean): Promise<void> {
     this.known.set(module, enabled);
     const { rows } = await this.db.pool.query(
       `INSERT INTO hub_module_state (module, enabled, updated_at) VALUES ($1, $2, now())
@@ -59,6 +76,9 @@ export class ClusterSync {
     this.apply = apply;
     this.log = kernel.log;
     await this.connect();
+    // what changed between the start's read of the table (recorded()) and this LISTEN: a
+    // notification sent meanwhile reached no one
+    await this.reread(apply, kernel.log).catch((e) => kernel.log.warn(`cluster sync: cannot re-read hub_module_state (${toHubError(e).message})`));
   }
 
   private apply: (module: string, enabled: boolean) => Promise<void> = async () => undefined;
@@ -138,10 +158,18 @@ export class ClusterSync {
   }
 
   private async reread(apply: (module: string, enabled: boolean) => Promise<void>, log: Logger): Promise<void> {
-    const { rows } = await this.db.pool.query<{ module: string; enabled: boolean }>('SELECT module, enabled FROM hub_module_state');
-    for (const r of rows) {
-      if (!isValidModuleName(r.module) || this.known.get(r.module) === r.enabled) continue;
-      this.known.set(r.module, r.enabled);
+    // read and compared in one turn; applied after it (applying records nothing: source 'cluster')
+    const changed = await this.exclusive(async () => {
+      const { rows } = await this.db.pool.query<{ module: string; enabled: boolean }>('SELECT module, enabled FROM hub_module_state');
+      const out: { module: string; enabled: boolean }[] = [];
+      for (const r of rows) {
+        if (!isValidModuleName(r.module) || this.known.get(r.module) === r.enabled) continue;
+        this.known.set(r.module, r.enabled);
+        out.push(r);
+      }
+      return out;
+    });
+    for (const r of changed) {
       log.info({ module: r.module }, `🔗 Another kernel ${r.enabled ? 'enabled' : 'disabled'} ${r.module}; applying`);
       await apply(r.module, r.enabled).catch((e) => log.error({ module: r.module }, `cluster sync: ${toHubError(e).message}`));
     }

@@ -195,7 +195,7 @@ export class Kernel {
       this.watcher = await watchModules(config.modulesDir, log, (changed) => syncModules(this.modules, config.modulesDir, log, changed));
     }
     this.modules.reconcileAll();
-    await this.modules.firstAttempts();
+    await this.modules.firstAttempts(config.timing.startTimeoutMs);
     if (this.stopping) return;
     this.ready = true;
     this.spares.fill();
@@ -228,7 +228,7 @@ export class Kernel {
       config: this.config,
       log: this.log,
       isolation: this.isolation.mode,
-      prepare: (e) => this.prep.prepare(e),
+      prepare: (e, signal) => this.prep.prepare(e, signal),
       buildSpec: async (e) => {
         const spec = await this.prep.buildSpec(e);
         sup.dbIsolation = this.prep.isolation(e.name);
@@ -253,19 +253,27 @@ export class Kernel {
    * module.json edit: recorded in hub_module_state and announced to the other kernels.
    */
   private async persist(sup: ModuleSupervisor, enabled: boolean, source: WantSource): Promise<void> {
-    const m = sup.entry.manifest;
-    if (!m) return;
-    if ((source === 'api' || source === 'cluster') && m.enabled !== enabled) {
+    if (!sup.entry.manifest) return;
+    // what module.json says once this is done: the wish (written, or it came from the file),
+    // or, when the file could not be written, what it said before
+    let fileSays = source === 'module.json' ? enabled : sup.entry.manifest.enabled;
+    if (source === 'api' || source === 'cluster') {
+      // against the file itself, not the parsed copy: a re-read racing this write may have
+      // replaced the copy with what the file said a moment ago (persistEnabled writes only a change)
       try {
         await persistEnabled(sup.entry.dir, enabled);
-        m.enabled = enabled; // the parsed manifest mirrors the file
+        fileSays = enabled;
+        if (sup.entry.manifest) sup.entry.manifest.enabled = enabled; // the parsed manifest mirrors the file
       } catch (e) {
         if (source === 'api') throw e;
         this.log.warn({ module: sup.name }, `could not write modules/${sup.name}/module.json (${(e as Error).message}); following the database`);
       }
     }
-    await this.seen.set(sup.name, m.enabled);
+    // published before it is remembered as seen: if publishing fails (or the kernel dies in
+    // between), the next start finds module.json differing from what it saw, takes it for the
+    // edit it is and publishes it, instead of following the stale record back
     if (source === 'api' || source === 'module.json') await this.cluster?.record(sup.name, enabled);
+    await this.seen.set(sup.name, fileSays);
   }
 
   /** Boot: each module's switch from module.json, this kernel's memory of it and the cluster (kernel/boot-wishes.ts). */

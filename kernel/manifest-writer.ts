@@ -2,8 +2,9 @@
 // broken manifest: write a temp file, fsync it, rename it over the original, fsync the
 // folder. Only the flag's text changes; the rest of the file keeps its formatting.
 import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { HubError } from '../shared/errors.js';
 
 export function setEnabledInText(text: string, enabled: boolean): string {
   const original = JSON.parse(text.replace(/^\uFEFF/, '')) as Record<string, unknown>;
@@ -23,7 +24,9 @@ export function setEnabledInText(text: string, enabled: boolean): string {
 }
 
 export async function writeFileAtomic(path: string, content: string, mode = 0o644): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  // a dotfile: never part of the module's content (module-fingerprint.ts), so a compile that
+  // lists the folder while an enable writes module.json never trips over it
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(content);
@@ -48,5 +51,12 @@ export async function writeFileAtomic(path: string, content: string, mode = 0o64
 export async function persistEnabled(moduleDir: string, enabled: boolean): Promise<void> {
   const file = join(moduleDir, 'module.json');
   const text = await readFile(file, 'utf8');
-  await writeFileAtomic(file, setEnabledInText(text, enabled));
+  let next: string;
+  try {
+    next = setEnabledInText(text, enabled);
+  } catch (e) {
+    // edited by hand into something that is not JSON (or caught mid-save by an editor)
+    throw new HubError('manifest_invalid', `modules/${basename(moduleDir)}/module.json is not valid JSON (${(e as Error).message}); fix it, then try again`);
+  }
+  if (next !== text) await writeFileAtomic(file, next);
 }

@@ -41,8 +41,12 @@ export async function dedicatedClient(db: Database, applicationName: string): Pr
  * module role exists yet either) the kernel's first migration serialises on hub_migrations'
  * table lock, or on a transaction advisory lock when even that is missing.
  */
-export async function acquireLock(db: Database, name: string, waitMs: number): Promise<HeldLock> {
+export async function acquireLock(db: Database, name: string, waitMs: number, signal?: AbortSignal): Promise<HeldLock> {
+  signal?.throwIfAborted();
   const client = await dedicatedClient(db, 'hub-lock');
+  // a cancelled start stops waiting at once: the server ends the waiting transaction with the connection
+  const cancel = () => void client.end().catch(() => undefined);
+  signal?.addEventListener('abort', cancel, { once: true });
   try {
     await client.query('BEGIN');
     await client.query("SELECT pg_catalog.set_config('idle_in_transaction_session_timeout', '0', true)");
@@ -70,9 +74,12 @@ export async function acquireLock(db: Database, name: string, waitMs: number): P
       throw e;
     }
   } catch (e) {
+    signal?.removeEventListener('abort', cancel);
     await client.end().catch(() => undefined);
+    signal?.throwIfAborted();
     throw e;
   }
+  signal?.removeEventListener('abort', cancel);
   await dropPortal(client);
   let released = false;
   return {
@@ -111,8 +118,8 @@ async function awaitBootstrap(client: pg.Client, waitMs: number): Promise<void> 
 }
 
 /** Runs `fn` holding lock `name`, releasing it however `fn` ends. */
-export async function withLock<T>(db: Database, name: string, waitMs: number, fn: (lock: HeldLock) => Promise<T>): Promise<T> {
-  const lock = await acquireLock(db, name, waitMs);
+export async function withLock<T>(db: Database, name: string, waitMs: number, fn: (lock: HeldLock) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const lock = await acquireLock(db, name, waitMs, signal);
   try {
     return await fn(lock);
   } finally {

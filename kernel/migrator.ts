@@ -42,6 +42,11 @@ export interface MigrateOptions {
   adopt?: boolean;
   /** The kernel passes config.migration, hubctl migrationSettings() (kernel/config.ts); defaults to MIGRATION_DEFAULTS. */
   settings?: MigrationSettings;
+  /**
+   * Cancels the run (a disable or shutdown while the module starts): a wait for the lock ends,
+   * and the migration session is ended, so its open file rolls back. Rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface AppliedMigration { version: number; name: string; file: string; durationMs: number }
@@ -293,20 +298,36 @@ async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: Modu
     }
     // SET statement_timeout = 0 in a file lifts the session's own limit; this one is outside it
     const watchdog = watchMigrationSession(db, worker, settings.statementTimeoutMs, mod.name, opts.log ?? db.log);
+    const cancel = () => void endSession(db, worker);
+    opts.signal?.addEventListener('abort', cancel, { once: true });
     try {
+      opts.signal?.throwIfAborted();
       // Default privileges first, so what the files create is granted (and not PUBLIC-executable).
       if (roles) await grantToRuntime(worker, roles);
       const result = await fn(worker);
       if (roles) await grantToRuntime(worker, roles);
       return result;
     } catch (e) {
+      opts.signal?.throwIfAborted();
       throw watchdog.fired() ?? e;
     } finally {
+      opts.signal?.removeEventListener('abort', cancel);
       watchdog.stop();
       if (roles) await closeOwnerSession(db, roles, worker);
       else await worker.end().catch(() => undefined);
     }
-  });
+  }, opts.signal);
+}
+
+/**
+ * Ends a migration session from the kernel's own login (its open file rolls back); without
+ * pg_signal_backend the socket is closed instead, as the watchdog does.
+ */
+async function endSession(db: Database, worker: pg.Client): Promise<void> {
+  const pid = (worker as unknown as { processID?: number }).processID;
+  const ended = pid === undefined ? false : await db.pool.query<{ ok: boolean }>('SELECT pg_catalog.pg_terminate_backend($1) AS ok', [pid])
+    .then((t) => t.rows[0]?.ok === true, () => false);
+  if (!ended) (worker as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
 /**

@@ -19,7 +19,8 @@ import { sealBuild } from './os-isolation.js';
 import { assertTested } from './tested-records.js';
 
 export interface ModulePrep {
-  prepare(entry: ModuleEntry): Promise<void>;
+  /** `signal` cancels it (a disable or shutdown during the start): it then rejects at once. */
+  prepare(entry: ModuleEntry, signal?: AbortSignal): Promise<void>;
   buildSpec(entry: ModuleEntry): Promise<ModuleSpec>;
   isolation(name: string): 'role' | 'shared' | 'none';
   /** The module's kernel secret (ModuleSpec.secret): random, one per module for this kernel's life. */
@@ -51,13 +52,14 @@ export function createModulePrep(config: KernelConfig, db: Database | null, log:
   };
 
   return {
-    async prepare(entry) {
+    async prepare(entry, signal) {
       const m = entry.manifest!;
       // HUB_REQUIRE_TESTED: every start (boot, API, dashboard, hubctl, hot reload, cluster) comes through here
       if (config.requireTested) await assertTested(config.dataDir, entry.name, entry.dir);
       builds.set(entry.name, await compile(entry));
+      signal?.throwIfAborted();
       if (db) {
-        await migrateModule(db, { name: entry.name, tablePrefix: m.table_prefix, dir: entry.dir }, { log, settings: config.migration });
+        await migrateModule(db, { name: entry.name, tablePrefix: m.table_prefix, dir: entry.dir }, { log, settings: config.migration, signal });
       }
     },
     async buildSpec(entry) {

@@ -41,6 +41,10 @@ export class ModuleSet {
   /** Failed since last running: their recovery is logged once. */
   private readonly down = new Set<string>();
   private readonly listeners = new Set<(sup: ModuleSupervisor) => void>();
+  /** Each module's durable write in progress (persistLatest). */
+  private readonly persisting = new Map<string, Promise<void>>();
+  /** When each module on its way (starting) set out, for boot readiness. */
+  private readonly launchedAt = new Map<string, number>();
 
   constructor(private readonly deps: ModuleSetDeps) {}
 
@@ -92,12 +96,15 @@ export class ModuleSet {
   }
 
   /**
-   * Takes a newly read entry for a known module (hot reload): the manifest and its routes.
-   * A running module keeps running on its old code; the caller decides on a reload.
+   * Takes a newly read entry for a known module (hot reload): the manifest and its routes,
+   * and reconciles it against its dependencies as they are now listed. A running module that
+   * may keep running does so on its old code; the caller decides on a reload.
    */
   replaceEntry(sup: ModuleSupervisor, next: ModuleEntry): void {
     sup.replaceEntry(next);
     this.claimRoutes(sup);
+    // its dependencies may have changed (an edit adding one that is off): the same rule applies
+    this.reconcile(sup.name);
   }
 
   /**
@@ -144,9 +151,30 @@ export class ModuleSet {
       sup.wanted = on;
       if (source !== 'boot') this.deps.log.info({ module: sup.name, source }, `${on ? '▶️' : '⏹️'}  ${sup.name} ${on ? 'enabled' : 'disabled'} (${source})`);
     }
-    if (persist) await this.deps.persist(sup, on, source);
-    this.reconcile(sup.name);
-    this.reconcileDependents(sup.name);
+    try {
+      if (persist) await this.persistLatest(sup, source);
+    } finally {
+      // the wish stands even when making it durable failed (the caller reports that): a module
+      // is never left running while not wanted, or the other way round
+      this.reconcile(sup.name);
+      this.reconcileDependents(sup.name);
+    }
+  }
+
+  /**
+   * Makes the module's wish durable, one write at a time per module, and always the wish as it
+   * is when the write runs: two wishes racing (an enable and a disable together) can never
+   * leave module.json, the cluster's record and this kernel's memory saying the one that lost.
+   */
+  private persistLatest(sup: ModuleSupervisor, source: WantSource): Promise<void> {
+    const before = this.persisting.get(sup.name) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(() => this.deps.persist(sup, sup.wanted, source));
+    this.persisting.set(sup.name, mine);
+    const forget = () => {
+      if (this.persisting.get(sup.name) === mine) this.persisting.delete(sup.name);
+    };
+    mine.then(forget, forget);
+    return mine;
   }
 
   /** Try a failed module again (restart, a reload of its files): it starts if the rule allows. */
@@ -215,6 +243,8 @@ export class ModuleSet {
 
   /** The supervisors' onChange: tells listeners, logs a recovery once, and reconciles the modules that depend on this one. */
   changed(sup: ModuleSupervisor): void {
+    if (!isLaunching(sup.state)) this.launchedAt.delete(sup.name);
+    else if (!this.launchedAt.has(sup.name)) this.launchedAt.set(sup.name, Date.now());
     if (hasGivenUp(sup.state) && !this.held.has(sup.name)) this.down.add(sup.name);
     if (takesTraffic(sup.state) && this.down.delete(sup.name)) this.deps.log.info({ module: sup.name }, `✅ Module ${sup.name} recovered and is running`);
     if (isOff(sup.state)) this.down.delete(sup.name);
@@ -248,26 +278,41 @@ export class ModuleSet {
 
   /**
    * For boot readiness: the module's first attempt is over (running, failed, restarting after
-   * a crash, unreachable), or it is not wanted, or it waits for a dependency that is not running.
+   * a crash, unreachable), or it is not wanted, or it waits for a dependency that is not running,
+   * or it has been on its way for longer than `patienceMs` (a slow migration: the rest of the hub
+   * does not wait for it).
    */
-  firstAttemptOver(sup: ModuleSupervisor): boolean {
+  firstAttemptOver(sup: ModuleSupervisor, patienceMs = Infinity, now = Date.now()): boolean {
     if (!sup.wanted || sup.entry.error) return true;
     if (isOff(sup.state)) return this.dependencyViews(sup).some((d) => !takesTraffic(d.state));
+    if (isLaunching(sup.state) && now - (this.launchedAt.get(sup.name) ?? now) > patienceMs) return true;
     return !isLaunching(sup.state) && !isDraining(sup.state);
   }
 
-  /** Resolves once every module's first attempt is over (see firstAttemptOver). */
-  async firstAttempts(): Promise<void> {
-    const pending = () => this.list().some((s) => !this.firstAttemptOver(s));
-    if (!pending()) return;
-    await new Promise<void>((resolve) => {
-      const off = this.onChange(() => {
-        if (!pending()) {
+  /**
+   * Resolves once every module's first attempt is over (see firstAttemptOver); modules still on
+   * their way after `patienceMs` are named in one log line each and not waited for.
+   */
+  async firstAttempts(patienceMs = Infinity): Promise<void> {
+    const pending = () => this.list().filter((s) => !this.firstAttemptOver(s, patienceMs));
+    if (pending().length > 0) {
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          if (pending().length > 0) return;
           off();
+          clearInterval(tick);
           resolve();
-        }
+        };
+        const off = this.onChange(check);
+        // patience runs out without a state change: look again now and then
+        const tick = setInterval(check, Number.isFinite(patienceMs) ? Math.min(1000, Math.max(50, patienceMs / 4)) : 3_600_000);
       });
-    });
+    }
+    for (const s of this.list()) {
+      if (s.wanted && !s.entry.error && isLaunching(s.state)) {
+        this.deps.log.warn({ module: s.name }, `⏳ ${s.name} is still starting after ${Math.round(patienceMs / 1000)} s (a slow migration?); the hub is ready without it meanwhile`);
+      }
+    }
   }
 
   /** Stops every module (kernel shutdown): starts in progress are cancelled, children drained. */

@@ -11,7 +11,7 @@ import { HUB_VERSION } from '../shared/paths.js';
 import { HubError, toHubError } from '../shared/errors.js';
 import type { ModuleSet } from './module-set.js';
 import { remoteUrlFor, scanModules, type ModuleEntry } from './registry.js';
-import type { ModuleSupervisor } from './supervisor.js';
+import { REJECTED_EDIT, type ModuleSupervisor } from './supervisor.js';
 import { isComingUp, takesTraffic } from '../shared/module-states.js';
 
 const withoutEnabled = (e: ModuleEntry) => (e.manifest ? { ...e.manifest, enabled: undefined } : null);
@@ -78,7 +78,7 @@ export async function adoptEntry(set: ModuleSet, log: Logger, sup: ModuleSupervi
   }
   const live = takesTraffic(sup.state) || isComingUp(sup.state);
   if (next.error && !prev.error && live) {
-    const reason = `Rejected the edit of modules/${sup.name}/module.json, keeping the running version: ${next.error.message}`;
+    const reason = `${REJECTED_EDIT} of modules/${sup.name}/module.json, keeping the running version: ${next.error.message}`;
     if (sup.reloadError !== reason) {
       sup.reloadError = reason;
       log.warn({ module: sup.name }, `⚠️  ${reason}`);
@@ -86,7 +86,7 @@ export async function adoptEntry(set: ModuleSet, log: Logger, sup: ModuleSupervi
     }
     return { ...done, sup };
   }
-  if (!next.error && sup.reloadError?.startsWith('Rejected the edit')) {
+  if (!next.error && sup.reloadError?.startsWith(REJECTED_EDIT)) {
     sup.reloadError = null; // the manifest loads again
     set.changed(sup);
   }

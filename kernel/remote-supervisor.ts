@@ -86,6 +86,9 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
     this.cell.fire(event);
   }
 
+  /** The prepare (migrations) of a start in progress; a stop or hold cancels it. */
+  private preparing: AbortController | null = null;
+
   private serial<T>(op: () => Promise<T>): Promise<T> {
     return this.cell.serial(op);
   }
@@ -118,6 +121,7 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
   }
 
   hold(reason: string): Promise<void> {
+    this.preparing?.abort(); // a start in progress is not waited for
     return this.serial(async () => {
       if (hasGivenUp(this.state) && this.lastError === reason) return;
       clearInterval(this.poll);
@@ -161,11 +165,15 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
       }
       if (isStarted(this.state)) return;
       this.fire('start');
+      const ac = (this.preparing = new AbortController());
       try {
-        await this.deps.prepare(this.entry); // migrations are the kernel's job, wherever the code runs
+        await this.deps.prepare(this.entry, ac.signal); // migrations are the kernel's job, wherever the code runs
+        if (ac.signal.aborted) return;
       } catch (e) {
-        this.giveUp(toHubError(e).message);
-        return;
+        if (!ac.signal.aborted) this.giveUp(toHubError(e).message);
+        return; // cancelled: the stop queued behind this takes the module down
+      } finally {
+        if (this.preparing === ac) this.preparing = null;
       }
       this.proxy = this.deps.createProxy(this.name, this.url);
       await this.check();
@@ -176,6 +184,7 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
   }
 
   stop(): Promise<void> {
+    this.preparing?.abort(); // a start in progress is not waited for
     return this.serial(async () => {
       clearInterval(this.poll);
       if (isOff(this.state)) return;
@@ -188,7 +197,10 @@ export class RemoteModuleSupervisor implements ModuleSupervisor {
 
   /** For a remote module a restart is a fresh health check (its process is not ours to restart). */
   restart(): Promise<void> {
-    return isStarted(this.state) ? this.serial(() => this.check()) : this.start();
+    // not started (stopped, failed, held): only the module set starts a module
+    return this.serial(async () => {
+      if (isStarted(this.state)) await this.check();
+    });
   }
 
   private async check(): Promise<void> {

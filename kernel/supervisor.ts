@@ -20,8 +20,11 @@ export interface SupervisorDeps {
   log: Logger;
   /** The OS wall children get: their own uid ("uid") or the kernel's ("process"). */
   isolation?: 'uid' | 'process';
-  /** Compile and migrate before a module's first child (and before a restart): failures here are final. */
-  prepare(entry: ModuleEntry): Promise<void>;
+  /**
+   * Compile and migrate before a module's first child (and before a restart): failures here are
+   * final. `signal` aborts when a stop arrives meanwhile; prepare then rejects promptly.
+   */
+  prepare(entry: ModuleEntry, signal?: AbortSignal): Promise<void>;
   /** The init message for one child; called per child so credentials are fresh each time. */
   buildSpec(entry: ModuleEntry): Promise<ModuleSpec>;
   createProxy(name: string, to: number | string): ProxyTarget;
@@ -72,6 +75,16 @@ export interface ModuleSupervisor {
   restart(kind?: 'restart' | 'reload'): Promise<void>;
 }
 
+/**
+ * How a reload error about module.json on disk begins (module-sync.ts): that edit is not
+ * loaded by any start, so only a valid module.json clears it. Every other reload error is
+ * about code, and a fresh start on the files as they are now supersedes it.
+ */
+export const REJECTED_EDIT = 'Rejected the edit';
+
+/** What a prepare cut short by stop() rejects with: not the module's fault, nothing to log. */
+export const CANCELLED = new Error('cancelled by a stop');
+
 /** A module run as a forked child of this kernel. */
 export class ChildSupervisor implements ModuleSupervisor {
   state: ModuleState = 'disabled';
@@ -89,6 +102,8 @@ export class ChildSupervisor implements ModuleSupervisor {
   private starting: LiveChild | null = null;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryAt = 0;
+  /** The prepare (compile, migrate) in progress, cancelled by a stop like a starting child. */
+  private preparing: AbortController | null = null;
   private readonly backoff: CrashBackoff;
   private readonly cell: StateCell<ChildSupervisor>;
 
@@ -212,6 +227,7 @@ export class ChildSupervisor implements ModuleSupervisor {
    * state `failed`, last_error = reason. Called by the module set only.
    */
   hold(reason: string): Promise<void> {
+    this.cancelStarting(); // a start in progress is not waited for
     return this.serial(async () => {
       if (hasGivenUp(this.state) && this.lastError === reason) return;
       await this.stopNow();
@@ -225,15 +241,32 @@ export class ChildSupervisor implements ModuleSupervisor {
   private async freshStart(): Promise<void> {
     this.backoff.reset();
     this.lastError = null;
+    // this start builds the files as they are now: an earlier failed reload of them is moot
+    // (its outcome is this start's state and last_error)
+    if (this.reloadError && !this.reloadError.startsWith(REJECTED_EDIT)) this.reloadError = null;
     this.fire('start');
     try {
-      await this.deps.prepare(this.entry);
+      await this.prepare();
     } catch (e) {
-      this.giveUp(toHubError(e).message);
-      return;
+      if (e !== CANCELLED) this.giveUp(toHubError(e).message);
+      return; // cancelled: the stop queued behind this takes the module down
     }
     if (!isLaunching(this.state)) return;
     void this.spawn();
+  }
+
+  /** prepare, cancellable by stop(); rejects with CANCELLED when a stop cut it short. */
+  private async prepare(): Promise<void> {
+    const ac = (this.preparing = new AbortController());
+    try {
+      await this.deps.prepare(this.entry, ac.signal);
+    } catch (e) {
+      if (ac.signal.aborted) throw CANCELLED;
+      throw e;
+    } finally {
+      if (this.preparing === ac) this.preparing = null;
+    }
+    if (ac.signal.aborted) throw CANCELLED;
   }
 
   /**
@@ -261,8 +294,9 @@ export class ChildSupervisor implements ModuleSupervisor {
     if (isDraining(this.state)) this.fire('stopped');
   }
 
-  /** Kills a child that has not reported ready yet; its start attempt then ends at once. */
+  /** Kills a child that has not reported ready yet, or cuts a prepare short; its start attempt then ends at once. */
   private cancelStarting(): void {
+    this.preparing?.abort(CANCELLED);
     const s = this.starting;
     if (s && s.handle.port === null) s.handle.kill('stopped', 'stopped while starting');
   }
@@ -275,13 +309,21 @@ export class ChildSupervisor implements ModuleSupervisor {
     return this.serial(async () => {
       if (this.entry.error) throw new HubError('manifest_invalid', this.entry.error.message);
       if (isLaunching(this.state)) return;
+      // stopped, given up or held out by the module set while this waited in the queue: a
+      // restart never brings such a module back (only the module set starts modules)
+      if (isOff(this.state) || hasGivenUp(this.state) || isDraining(this.state)) return;
       if (!takesTraffic(this.state) || !this.active) {
-        // nothing is serving: a restart is a fresh start
+        // crashed and waiting for its retry: a restart is a fresh start, now
         clearTimeout(this.retryTimer);
         if (isRetrying(this.state)) this.fire('give_up');
         return this.freshStart();
       }
-      await this.deps.prepare(this.entry);
+      try {
+        await this.prepare();
+      } catch (e) {
+        if (e === CANCELLED) return; // a stop cancelled it
+        throw e;
+      }
       const next = await this.launch();
       try {
         await next.handle.ready;
