@@ -127,17 +127,26 @@ SELECT 'foreign_server', x.oid::text, '', x.srvname::text, '', x.xmin = me.x, NU
  * Everything `role` owns in this database, whatever its kind: pg_shdepend records one
  * ownership row per object (tables, sequences, views, functions, types, operators,
  * collations, conversions, text-search objects, operator classes, statistics, schemas,
- * publications…). Indexes and implicit array and row types carry no row; indexes are checked
- * by the snapshot diff, the others are named after their table or type.
+ * publications…). Indexes carry no row (their owner is their table's), so they are read from
+ * pg_class by owner: an index's name takes a relation name in the schema like a table's does,
+ * and one made in a subtransaction (a DO block with an EXCEPTION clause) escapes the snapshot
+ * diff in role mode. Implicit array and row types are named after their type or table, and
+ * TOAST tables and their indexes live in pg_toast under system names.
  */
 const OWNED_SQL = `
+WITH me AS (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
 SELECT (o).type AS type, (o).schema AS schema, (o).name AS name, (o).identity AS identity
   FROM (SELECT pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) AS o
           FROM pg_catalog.pg_shdepend d
          WHERE d.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass
-           AND d.refobjid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
+           AND d.refobjid = (SELECT oid FROM me)
            AND d.deptype = 'o'
-           AND d.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())) s
+           AND d.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+        UNION ALL
+        SELECT pg_catalog.pg_identify_object('pg_catalog.pg_class'::pg_catalog.regclass, c.oid, 0)
+          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relowner = (SELECT oid FROM me) AND c.relkind IN ('i', 'I')
+           AND n.nspname <> 'pg_toast' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%') s
  ORDER BY 1, 4
 `;
 
