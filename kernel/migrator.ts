@@ -281,7 +281,7 @@ async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: Modu
   // On the shared login a migration could touch anything, and the seal's drop check needs to
   // know no other module migrated meanwhile: those runs take one lock for all modules.
   return withLock(db, roles ? `migrate:${mod.name}` : mod.name === KERNEL_MODULE ? KERNEL_LOCK : 'migrate:shared-login', opts.lockTimeoutMs ?? settings.waitMs, async (lock) => {
-    await endOrphans(db, lock, mod.name, roles ? roles.owner : db.connection.user, opts.log ?? db.log);
+    await endOrphans(db, lock, mod.name, roles ? roles.owner : db.connection.user, opts.log ?? db.log, roles !== null);
     let worker: pg.Client;
     if (roles) {
       await registerOwner(db, roles, mod.name);
