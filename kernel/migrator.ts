@@ -374,17 +374,27 @@ async function runFile(worker: pg.Client, mod: MigrationTarget, f: MigrationFile
 /**
  * Runs a file's statements one by one, as the parser split them, so an error the server reports
  * without a position (one raised inside a DO block, say) still names its line. Returns ms taken.
+ *
+ * Each goes in one extended-protocol message, which the server refuses if it holds more than
+ * one command. The parser reads strings as standard_conforming_strings = on; a file that sets it
+ * off makes the server read `'a\' /* '; COMMIT; …` as three statements where the parser sees one
+ * with a comment, and in a simple-protocol message the server would run the hidden COMMIT.
  */
 async function runStatements(worker: pg.Client, statements: SqlStatement[], where: string): Promise<number> {
   const t0 = performance.now();
   for (const s of statements) {
     try {
-      await worker.query(s.text);
+      await worker.query(extended(s.text));
     } catch (e) {
       throw sqlFailure(e, where, s.text, s.line);
     }
   }
   return Math.round(performance.now() - t0);
+}
+
+/** node-pg sends a query with queryMode 'extended' as Parse/Bind/Execute (its types lack the field). */
+function extended(text: string): pg.QueryConfig {
+  return { text, queryMode: 'extended' } as pg.QueryConfig;
 }
 
 /** `sql` is one statement's text and `startLine` its file line; the error names the line. */
@@ -393,5 +403,10 @@ function sqlFailure(e: unknown, where: string, sql: string, startLine: number): 
   const message = err.message ?? String(e);
   const position = err.position ? Number(err.position) : NaN;
   const line = Number.isFinite(position) && position > 0 ? lineOfPosition(sql, position, startLine) : startLine;
+  if (/^cannot insert multiple commands into a prepared statement/.test(message)) {
+    return new HubError('migration_failed',
+      `${where}: the server reads more than one statement at line ${line} where PostgreSQL's parser reads one ` +
+      '(standard_conforming_strings off makes a backslash escape a quote); keep standard_conforming_strings on', { file: where, line, sqlstate: err.code });
+  }
   return new HubError('migration_failed', `${where}: ${message} at line ${line}`, { file: where, line, sqlstate: err.code });
 }

@@ -146,6 +146,25 @@ describe('3. escape strings and nested comments', () => {
     expect(await victimRows()).toBe(3);
   });
 
+  // Red team: the parser reads strings as standard_conforming_strings = on. With it off the
+  // server reads `'a\' /* '` as one string, so where the parser saw one SELECT with a comment
+  // the server saw SELECT; COMMIT; CREATE TABLE …; and ran them: the file's first table and an
+  // unprefixed one committed while the migration "failed".
+  it("finds no COMMIT hidden by SET standard_conforming_strings = off", async () => {
+    const m = mod('scsoff', [
+      'CREATE TABLE scsoff_t (id int);',
+      'SET standard_conforming_strings = off;',
+      "SELECT 'a\\' /* '; COMMIT; CREATE TABLE nopfx_scs (id int); DELETE FROM victim_data; SELECT '*/ -- '",
+      ';',
+    ].join('\n'));
+    const err = await failure(m);
+    expect(err).toMatchObject({ code: 'migration_failed', message: expect.stringMatching(/^scsoff\/migrations\/001_init\.sql: the server reads more than one statement at line 3 /) });
+    expect(await relationExists('scsoff_t')).toBe(false);
+    expect(await relationExists('nopfx_scs')).toBe(false);
+    expect(await victimRows()).toBe(3);
+    expect(await applied('scsoff')).toBe(0);
+  });
+
   it('applies /* a /* nested */ ; COMMIT; */ SELECT 1;', async () => {
     const m = mod('nestc', 'CREATE TABLE nestc_t (id int);\n/* a /* nested */ ; COMMIT; */ SELECT 1;\n');
     expect((await migrateModule(db, m)).applied).toHaveLength(1);
