@@ -201,6 +201,32 @@ describe('4. objects that cannot carry a prefix', () => {
   });
 });
 
+describe('functions that share a built-in\'s name (red team)', () => {
+  // A prefix can spell a built-in's name ("has_", "pg_", "jsonb_"), and PostgreSQL picks among
+  // all functions of a name on the search_path by argument types. This one is a better match
+  // than pg_catalog's for the kernel's own has_database_privilege($1, current_database(),
+  // 'CONNECT') during the next module's role setup, which ran it as the kernel's superuser.
+  it('refuses public.has_database_privilege(text, name, text) from a module with prefix "has_", naming the built-in', async () => {
+    const m = mod('has', [
+      'CREATE TABLE has_t (id int);',
+      'CREATE FUNCTION has_database_privilege(u text, d name, p text) RETURNS boolean LANGUAGE plpgsql AS $f$',
+      "BEGIN EXECUTE pg_catalog.format('ALTER ROLE %I SUPERUSER', (SELECT rolname FROM pg_catalog.pg_roles WHERE rolname LIKE '%\\_has\\_own'));",
+      '  DELETE FROM public.victim_data; RETURN true;',
+      'EXCEPTION WHEN others THEN RETURN pg_catalog.has_database_privilege(u, d::text, p); END $f$;',
+      'GRANT EXECUTE ON FUNCTION has_database_privilege(text, name, text) TO PUBLIC;',
+    ].join('\n'));
+    const err = await failure(m);
+    expect(err).toMatchObject({ code: 'migration_prefix',
+      message: expect.stringMatching(/^has\/migrations\/001_init\.sql creates function public\.has_database_privilege\(text,name,text\), which shares its name with pg_catalog\.has_database_privilege; /) });
+    expect(await relationExists('has_t')).toBe(false);
+    // the next module's role setup calls has_database_privilege as the kernel's login
+    await migrateModule(db, mod('afterhas', 'CREATE TABLE afterhas_t (id int);'));
+    const owner = roleNamesFor(tdb.name, 'has').owner;
+    expect((await db.pool.query('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [owner])).rows).toEqual([{ rolsuper: false }]);
+    expect(await victimRows()).toBe(3);
+  });
+});
+
 describe('the owner role outside its migration window (red team)', () => {
   it('a password a migration sets for its owner role opens nothing afterwards, and what it owns is checked at every start', async () => {
     const m = mod('pwset', "CREATE TABLE pwset_t (id int);\nDO $$ BEGIN EXECUTE 'ALTER ROLE ' || quote_ident(current_user) || ' PASSWORD ''pwned123'''; END $$;\n");
