@@ -7,6 +7,7 @@
 // per module on a hub_locks row (migration-lock.ts) and re-read the ledger after getting it:
 // the second kernel finds the work done instead of redoing it, and a slow module holds up
 // only itself.
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -106,7 +107,7 @@ async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Pr
     if (roles) await assertOwnedInsidePrefix(worker, mod, roles);
     const applied: AppliedMigration[] = [];
     for (const f of pending) {
-      const durationMs = await runFile(worker, mod, f, 'up', roles, parsed.get(f.version)!);
+      const durationMs = await runFile(db, worker, mod, f, 'up', roles, parsed.get(f.version)!);
       applied.push({ version: f.version, name: f.name, file: f.file, durationMs });
       log.info({ module: mod.name, file: f.file, ms: durationMs }, 'migration applied');
     }
@@ -154,7 +155,7 @@ export async function revertModule(db: Database, mod: MigrationTarget, count: nu
     for (const s of steps) parsed.set(s.file.version, await parseFile(mod, s.file, 'down'));
     const reverted: AppliedMigration[] = [];
     for (const s of steps) {
-      const durationMs = await runFile(worker, mod, s.file, 'down', roles, parsed.get(s.file.version)!);
+      const durationMs = await runFile(db, worker, mod, s.file, 'down', roles, parsed.get(s.file.version)!);
       reverted.push({ version: s.file.version, name: s.file.name, file: s.file.file, durationMs });
       log.info({ module: mod.name, file: s.file.file, ms: durationMs }, 'migration reverted');
     }
@@ -314,15 +315,35 @@ async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: Modu
  * ledger, commit, so a file is applied and recorded together or not at all. A
  * `-- migrate:no-transaction` file runs statement by statement, then is sealed and recorded.
  */
-async function runFile(worker: pg.Client, mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down',
+async function runFile(db: Database, worker: pg.Client, mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down',
   roles: ModuleRoleNames | null, statements: SqlStatement[]): Promise<number> {
+  if (!roles) return runFileWith(worker, mod, f, direction, null, null, statements);
+  // The owner's login records through hub_record_migration (kernel migration 005), which wants a
+  // one-use token for this owner, version and direction: the kernel writes it on its own login
+  // now and passes it only in the call after the file's statements, so the file's SQL cannot
+  // record, forge or delete ledger rows itself.
+  const token = randomBytes(24).toString('base64url');
+  const applied = direction === 'up';
+  await db.pool.query(
+    `INSERT INTO public.hub_migration_tokens (owner_role, version, applied, token) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (owner_role, version, applied) DO UPDATE SET token = EXCLUDED.token`, [roles.owner, f.version, applied, token]);
+  try {
+    return await runFileWith(worker, mod, f, direction, roles, token, statements);
+  } finally {
+    await db.pool.query('DELETE FROM public.hub_migration_tokens WHERE owner_role = $1 AND version = $2 AND applied = $3',
+      [roles.owner, f.version, applied]).catch(() => undefined);
+  }
+}
+
+async function runFileWith(worker: pg.Client, mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down',
+  roles: ModuleRoleNames | null, token: string | null, statements: SqlStatement[]): Promise<number> {
   const where = label(mod, f);
   const sealed = mod.name !== KERNEL_MODULE;
   // The ledger row goes in the file's own transaction: on the kernel's login directly, on the
   // owner's through hub_record_migration, which writes only the login's own module's rows.
   const record = async (q: Pick<PoolClient, 'query'>, durationMs: number): Promise<void> => {
     if (roles) {
-      await q.query('SELECT public.hub_record_migration($1, $2, $3, $4, $5)', [f.version, f.name, f.checksum, durationMs, direction === 'up']);
+      await q.query('SELECT public.hub_record_migration($1, $2, $3, $4, $5, $6)', [token, f.version, f.name, f.checksum, durationMs, direction === 'up']);
     } else if (direction === 'up') {
       await q.query('INSERT INTO public.hub_migrations (module, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',
         [mod.name, f.version, f.name, f.checksum, durationMs]);

@@ -96,22 +96,25 @@ describe('2. RESET ROLE inside a DO block', () => {
     expect(await applied('victim')).toBe(1);
   });
 
-  it('can record only its own module\'s ledger rows, and a runtime role none', async () => {
-    const m = mod('doforge', "SELECT public.hub_record_migration(7, 'forged', 'x', 0, true);\nSELECT public.hub_record_migration(1, 'init', 'x', 0, false);");
-    await migrateModule(db, m);
-    const rows = await db.pool.query("SELECT module, version, name FROM hub_migrations WHERE module IN ('doforge', 'victim') ORDER BY module, version");
-    // its own forged row and its real one; victim's row untouched
-    expect(rows.rows).toEqual([
-      { module: 'doforge', version: 1, name: 'init' },
-      { module: 'doforge', version: 7, name: 'forged' },
-      { module: 'victim', version: 1, name: 'init' },
-    ]);
+  // Red team: before kernel migration 005 a file could call hub_record_migration itself and
+  // write its own module's ledger rows of any size and number (every kernel reads them all
+  // into memory), or delete them. Only the kernel's one-use token records a row now.
+  it('cannot record, forge or delete ledger rows itself, nor read the kernel\'s tokens; a runtime role cannot either', async () => {
+    const forge = mod('doforge', "CREATE TABLE doforge_t (id int);\nSELECT public.hub_record_migration('guess', 7, repeat('x', 50000000), 'x', 0, true);");
+    expect(await failure(forge)).toMatchObject({ code: 'migration_failed', message: 'doforge/migrations/001_init.sql: hub_record_migration: only the kernel records migrations at line 2' });
+    const undo = mod('doundo', "SELECT public.hub_record_migration('guess', 1, 'init', 'x', 0, false);");
+    expect((await failure(undo)).message).toBe('doundo/migrations/001_init.sql: hub_record_migration: only the kernel records migrations at line 1');
+    const peek = mod('dopeek', 'CREATE TABLE dopeek_t AS SELECT * FROM public.hub_migration_tokens;');
+    expect((await failure(peek)).message).toBe('dopeek/migrations/001_init.sql: permission denied for table hub_migration_tokens at line 1');
+    expect(await relationExists('doforge_t')).toBe(false);
+    const rows = await db.pool.query("SELECT module, version FROM hub_migrations WHERE module IN ('doforge', 'doundo', 'dopeek', 'victim') ORDER BY module, version");
+    expect(rows.rows).toEqual([{ module: 'victim', version: 1 }]);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM hub_migration_tokens')).rows[0].n).toBe(0);
     const { issueRuntimeCredentials } = await import('../kernel/module-roles.js');
-    const { connectAs } = await import('./helpers/database.js');
     const creds = await issueRuntimeCredentials(db, { name: 'victim' });
     const rt = await connectAs(tdb.url, creds.connection.user, creds.connection.password);
     try {
-      await expect(rt.query("SELECT public.hub_record_migration(9, 'x', 'x', 0, true)")).rejects.toThrow(/permission denied for function hub_record_migration/);
+      await expect(rt.query("SELECT public.hub_record_migration('x', 9, 'x', 'x', 0, true)")).rejects.toThrow(/permission denied for function hub_record_migration/);
     } finally {
       await rt.end();
     }
