@@ -206,7 +206,15 @@ export async function openOwnerSession(db: Database, moduleName: string, names: 
     lock_timeout: Math.max(1, Math.floor(opts.lockTimeoutMs)),
   });
   client.on('error', () => undefined); // surfaces on the next query
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (e) {
+    // The window must not stay open behind a failed login (on a server that trusts local
+    // logins, something else may have taken the role's one connection meanwhile): close it
+    // and end whatever session the role has, as closeOwnerSession does.
+    await closeOwnerSession(db, names, client).catch(() => undefined);
+    throw e;
+  }
   await client.query("SELECT pg_catalog.set_config('client_connection_check_interval', '2000', false)").catch(() => undefined);
   return client;
 }

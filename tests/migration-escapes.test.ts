@@ -204,6 +204,27 @@ describe('4. objects that cannot carry a prefix', () => {
   });
 });
 
+describe('a failed login to the owner role (red team)', () => {
+  // openOwnerSession made the owner LOGIN with a fresh password and then connected; when that
+  // connect failed (here: CONNECT revoked; on a trusting server: someone else took the role's one
+  // connection first) the role stayed LOGIN and whoever got in kept an owner session.
+  it('closes the migration window again: the owner is NOLOGIN and has no session', async () => {
+    const m = mod('winfail', 'CREATE TABLE winfail_t (id int);');
+    await migrateModule(db, m);
+    const owner = roleNamesFor(tdb.name, 'winfail').owner;
+    await db.pool.query(`REVOKE CONNECT ON DATABASE "${tdb.name}" FROM "${owner}"`);
+    await db.pool.query(`REVOKE CONNECT ON DATABASE "${tdb.name}" FROM PUBLIC`);
+    try {
+      m.write('002_more.sql', 'CREATE TABLE winfail_u (id int);');
+      await expect(migrateModule(db, m)).rejects.toThrow(/permission denied for database/);
+    } finally {
+      await db.pool.query(`GRANT CONNECT ON DATABASE "${tdb.name}" TO PUBLIC`);
+    }
+    expect((await db.pool.query('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [owner])).rows).toEqual([{ rolcanlogin: false }]);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [owner])).rows[0].n).toBe(0);
+  });
+});
+
 describe('functions that share a built-in\'s name (red team)', () => {
   // A prefix can spell a built-in's name ("has_", "pg_", "jsonb_"), and PostgreSQL picks among
   // all functions of a name on the search_path by argument types. This one is a better match
