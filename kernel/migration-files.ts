@@ -27,6 +27,8 @@ export interface MigrationFile {
 const FILE_RE = /^(\d+)_([A-Za-z0-9][A-Za-z0-9_-]*)\.sql$/;
 /** Files a migrations folder may hold besides migrations: dotfiles (.gitkeep) and notes (*.md). */
 const IGNORED_RE = /^\.|\.md$/i;
+/** Largest migration file the kernel reads (16 MB). */
+export const MAX_FILE_BYTES = 16 * 1048576;
 const DOWN_MARKER_RE = /^[ \t]*--[ \t]*migrate:down[ \t]*$/i;
 
 export function normaliseSql(content: string): string {
@@ -86,7 +88,13 @@ export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
   for (const file of names) {
     if (!FILE_RE.test(file)) continue;
     const path = join(dir, file);
-    if (!(await lstat(path)).isFile()) throw new HubError('migration_failed', `migrations/${file} is not a plain file (a symbolic link?); make it one`);
+    const st = await lstat(path);
+    if (!st.isFile()) throw new HubError('migration_failed', `migrations/${file} is not a plain file (a symbolic link?); make it one`);
+    // every start reads every file into the kernel's memory; a module's files are not to fill it
+    if (st.size > MAX_FILE_BYTES) {
+      throw new HubError('migration_failed',
+        `migrations/${file} is ${(st.size / 1048576).toFixed(1)} MB, over the ${MAX_FILE_BYTES / 1048576} MB limit for a migration file; split it, or load bulk data from the module's code`, { file });
+    }
     files.push(parseMigration(file, path, await readFile(path, 'utf8')));
   }
   files.sort((a, b) => a.version - b.version);

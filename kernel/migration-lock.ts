@@ -131,15 +131,20 @@ export async function withLock<T>(db: Database, name: string, waitMs: number, fn
  * Ends migration sessions of `module` that no live kernel owns. Call only while holding the
  * module's lock: every session logged in as `login` with the module's migration
  * application_name then belongs to a kernel that died mid-migration (a live one would still hold
- * the lock). Returns the pids ended; a server that refuses pg_terminate_backend (the kernel's
+ * the lock). `ownerLogin`: `login` is the module's owner role, which logs in only for migrations,
+ * so every session of it is an orphan whatever it calls itself: application_name (like
+ * statement_timeout and client_connection_check_interval) is the session's own to change, and a
+ * migration that renamed itself would otherwise keep the owner's one connection for good.
+ * Returns the pids ended; a server that refuses pg_terminate_backend (the kernel's
  * login is neither superuser nor in pg_signal_backend) leaves the session to its own
  * statement_timeout and client_connection_check_interval, and that is logged.
  */
-export async function endOrphans(db: Database, lock: HeldLock, module: string, login: string, log: Logger = db.log): Promise<number[]> {
+export async function endOrphans(db: Database, lock: HeldLock, module: string, login: string, log: Logger = db.log,
+  ownerLogin = false): Promise<number[]> {
   const r = await lock.client.query<{ pid: number }>(
     `SELECT pid FROM pg_catalog.pg_stat_activity
-      WHERE datname = current_database() AND usename = $1 AND application_name = $2 AND pid <> pg_backend_pid()`,
-    [login, migrationAppName(module)]);
+      WHERE datname = current_database() AND usename = $1 AND ($3 OR application_name = $2) AND pid <> pg_backend_pid()`,
+    [login, migrationAppName(module), ownerLogin]);
   const ended: number[] = [];
   for (const { pid } of r.rows) {
     try {

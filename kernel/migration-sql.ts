@@ -11,15 +11,19 @@
 //     DROP ROLE|USER|GROUP, GRANT/REVOKE role membership).
 // This is the first wall; the second is that migrations log in as the module's owner role,
 // so whatever a DO block or dynamic SQL does, it does as that role (see module-roles.ts).
-import { loadModule, parse, scanSync } from 'libpg-query';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { HubError } from '../shared/errors.js';
+import { PARSE_WORKER_SOURCE } from './migration-sql-worker.js';
 
 /** One top-level statement of a file, with its text and 1-based file line. */
 export interface SqlStatement {
   /** The parse tree's node name, e.g. `CreateStmt`, `IndexStmt`. */
   node: string;
-  /** The parse tree under `node` (libpg-query's JSON form). */
+  /** The few fields of the parse tree the checks read: SET's `name`/`kind`, CREATE INDEX's `idxname`/`relation`. */
   tree: Record<string, unknown>;
+  /** The names a CREATE-like statement declares (relations, indexes, functions, types). */
+  declared: string[];
   /** The statement's text, without the trailing semicolon. */
   text: string;
   /** 1-based line of the file where the statement's first token is. */
@@ -37,41 +41,73 @@ const NO_TRANSACTION_NODES = new Set(['IndexStmt', 'DropStmt', 'ReindexStmt', 'V
 const ROLE_NODES = new Set(['CreateRoleStmt', 'AlterRoleStmt', 'AlterRoleSetStmt', 'DropRoleStmt', 'GrantRoleStmt']);
 const ROLE_SETTINGS = new Set(['role', 'session_authorization']);
 
-let loaded: Promise<void> | null = null;
+/** The parser thread's heap limit: a file whose parse needs more fails its own module. */
+export const PARSE_HEAP_MB = 512;
+/** How long one file may take to parse. */
+export const PARSE_TIME_MS = 60_000;
+
+interface WorkerStatement { node: string; from: number; to: number; lines: number; words: string[]; tree: Record<string, unknown>; declared: string[] }
+type WorkerAnswer = { stmts: WorkerStatement[] } | { error: { message: string; cursor: number | null } };
+
+let parser: Worker | null = null;
+let queue: Promise<unknown> = Promise.resolve();
+
+function parserThread(): Worker {
+  if (parser) return parser;
+  const lib = createRequire(import.meta.url).resolve('libpg-query');
+  const w = new Worker(PARSE_WORKER_SOURCE, {
+    eval: true, workerData: { lib }, resourceLimits: { maxOldGenerationSizeMb: PARSE_HEAP_MB, maxYoungGenerationSizeMb: 32 },
+  });
+  w.unref();
+  w.on('exit', () => { if (parser === w) parser = null; });
+  parser = w;
+  return w;
+}
+
+/** One file's SQL through the parser thread; files queue, one at a time. */
+function parseOffThread(sql: string, where: string): Promise<WorkerAnswer> {
+  const run = (): Promise<WorkerAnswer> => new Promise((resolve, reject) => {
+    const w = parserThread();
+    const done = (): void => { clearTimeout(timer); w.off('message', onMessage); w.off('error', onError); w.off('exit', onExit); };
+    const fail = (why: string): void => { done(); parser = null; void w.terminate(); reject(new HubError('migration_failed', `${where}: ${why}; split it into smaller files`, { file: where })); };
+    const onMessage = (m: WorkerAnswer): void => { done(); resolve(m); };
+    const onError = (e: Error & { code?: string }): void => fail(e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+      ? `PostgreSQL's parser needs more than ${PARSE_HEAP_MB} MB for this file` : `PostgreSQL's parser failed on this file (${e.message})`);
+    const onExit = (): void => fail("PostgreSQL's parser stopped on this file");
+    const timer = setTimeout(() => fail(`PostgreSQL's parser took over ${PARSE_TIME_MS / 1000} s on this file`), PARSE_TIME_MS);
+    w.on('message', onMessage);
+    w.on('error', onError);
+    w.on('exit', onExit);
+    w.postMessage(sql);
+  });
+  const p = queue.then(run, run);
+  queue = p.catch(() => undefined);
+  return p;
+}
 
 /**
  * Parses `sql` (one file's up or down part) into statements. `where` is the file as named in
  * errors (`<module>/migrations/<file>`), `startLine` the file line where `sql` begins.
+ * PostgreSQL's parser runs in a thread of its own with a heap and a time limit (see
+ * migration-sql-worker.ts), never on the kernel's thread.
  * Throws HubError `migration_failed`:
  *   `<where>: syntax error at or near "X" at line N` when PostgreSQL could not parse it;
  *   `<where>: END at line N; remove transaction statements` for transaction control;
- *   `<where>: SET ROLE at line N; migrations run as the module's own role, remove role changes`.
+ *   `<where>: SET ROLE at line N; migrations run as the module's own role, remove role changes`;
+ *   `<where>: PostgreSQL's parser needs more than 512 MB for this file; split it into smaller files`.
  */
 export async function parseMigrationSql(sql: string, where: string, startLine = 1): Promise<SqlStatement[]> {
-  loaded ??= loadModule();
-  await loaded;
-  let result: Awaited<ReturnType<typeof parse>>;
-  try {
-    result = await parse(sql);
-  } catch (e) {
-    const details = (e as { sqlDetails?: { cursorPosition?: number } }).sqlDetails;
-    const at = details?.cursorPosition;
-    const line = at !== undefined && at >= 0 ? lineAt(sql, charIndexOfByte(sql, at), startLine) : null;
-    throw new HubError('migration_failed', `${where}: ${(e as Error).message}${line !== null ? ` at line ${line}` : ''}`, { file: where, ...(line !== null ? { line } : {}) });
+  const answer = await parseOffThread(sql, where);
+  if ('error' in answer) {
+    const at = answer.error.cursor;
+    const line = at !== null && at >= 0 ? lineAt(sql, charIndexOfByte(sql, at), startLine) : null;
+    throw new HubError('migration_failed', `${where}: ${answer.error.message}${line !== null ? ` at line ${line}` : ''}`, { file: where, ...(line !== null ? { line } : {}) });
   }
   const bytes = Buffer.from(sql, 'utf8');
   const out: SqlStatement[] = [];
-  for (const raw of result.stmts ?? []) {
-    const node = Object.keys(raw.stmt ?? {})[0];
-    if (!node) continue;
-    const from = raw.stmt_location ?? 0;
-    const to = raw.stmt_len ? from + raw.stmt_len : bytes.length;
-    const text = bytes.subarray(from, to).toString('utf8');
-    const tokens = scanSync(text).tokens.filter((t) => !/COMMENT/.test(t.tokenName));
-    const first = tokens[0];
-    const offset = charIndexOfByte(sql, from) + (first ? charIndexOfByte(text, first.start) : 0);
-    const tree = (raw.stmt as unknown as Record<string, Record<string, unknown>>)[node]!;
-    out.push({ node, tree, text, line: lineAt(sql, offset, startLine), keyword: keywordOf(node, tree, tokens.map((t) => t.text.toUpperCase())) });
+  for (const w of answer.stmts) {
+    const text = bytes.subarray(w.from, w.to).toString('utf8');
+    out.push({ node: w.node, tree: w.tree, text, line: startLine + w.lines, keyword: keywordOf(w.node, w.tree, w.words), declared: w.declared });
   }
   for (const s of out) {
     if (s.node === 'TransactionStmt') {
@@ -143,11 +179,6 @@ function lineAt(text: string, charIndex: number, startLine: number): number {
   return n;
 }
 
-/** Keys whose string value names the object a CREATE statement makes. */
-const NAME_KEYS = new Set(['relname', 'idxname']);
-/** Keys holding a qualified name as a list of String nodes (its last part is the name). */
-const NAME_LISTS = new Set(['funcname', 'typeName', 'domainname', 'defnames']);
-
 /**
  * The names a file's CREATE statements mention (relations, indexes, sequences, views, functions,
  * types): what the module's own SQL declares. Adoption hands a hand-made object to a module
@@ -155,22 +186,6 @@ const NAME_LISTS = new Set(['funcname', 'typeName', 'domainname', 'defnames']);
  */
 export function namesDeclared(statements: SqlStatement[]): Set<string> {
   const out = new Set<string>();
-  const walk = (v: unknown, key: string | null): void => {
-    if (Array.isArray(v)) {
-      if (key !== null && NAME_LISTS.has(key)) {
-        const last = v[v.length - 1] as { String?: { sval?: string } } | undefined;
-        if (typeof last?.String?.sval === 'string') out.add(last.String.sval);
-      }
-      for (const x of v) walk(x, null);
-    } else if (v !== null && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        if (NAME_KEYS.has(k) && typeof x === 'string') out.add(x);
-        else if (k === 'names' && Array.isArray(x)) walk(x, 'typeName');
-        else walk(x, k);
-      }
-    }
-  };
-  for (const s of statements) if (/^(Create|View|Index|CompositeType|Define)/.test(s.node)) walk(s.tree, null);
+  for (const s of statements) for (const n of s.declared) out.add(n);
   return out;
 }
-

@@ -7,6 +7,7 @@
 // per module on a hub_locks row (migration-lock.ts) and re-read the ledger after getting it:
 // the second kernel finds the work done instead of redoing it, and a slow module holds up
 // only itself.
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -111,7 +112,7 @@ async function run(db: Database, mod: MigrationTarget, opts: MigrateOptions): Pr
     if (roles) await assertOwnedInsidePrefix(worker, mod, roles);
     const applied: AppliedMigration[] = [];
     for (const f of pending) {
-      const durationMs = await runFile(worker, mod, f, 'up', roles, parsed.get(f.version)!);
+      const durationMs = await runFile(db, worker, mod, f, 'up', roles, parsed.get(f.version)!);
       applied.push({ version: f.version, name: f.name, file: f.file, durationMs });
       log.info({ module: mod.name, file: f.file, ms: durationMs }, 'migration applied');
     }
@@ -159,7 +160,7 @@ export async function revertModule(db: Database, mod: MigrationTarget, count: nu
     for (const s of steps) parsed.set(s.file.version, await parseFile(mod, s.file, 'down'));
     const reverted: AppliedMigration[] = [];
     for (const s of steps) {
-      const durationMs = await runFile(worker, mod, s.file, 'down', roles, parsed.get(s.file.version)!);
+      const durationMs = await runFile(db, worker, mod, s.file, 'down', roles, parsed.get(s.file.version)!);
       reverted.push({ version: s.file.version, name: s.file.name, file: s.file.file, durationMs });
       log.info({ module: mod.name, file: s.file.file, ms: durationMs }, 'migration reverted');
     }
@@ -286,7 +287,7 @@ async function withModuleLock<T>(db: Database, mod: MigrationTarget, roles: Modu
   // On the shared login a migration could touch anything, and the seal's drop check needs to
   // know no other module migrated meanwhile: those runs take one lock for all modules.
   return withLock(db, roles ? `migrate:${mod.name}` : mod.name === KERNEL_MODULE ? KERNEL_LOCK : 'migrate:shared-login', opts.lockTimeoutMs ?? settings.waitMs, async (lock) => {
-    await endOrphans(db, lock, mod.name, roles ? roles.owner : db.connection.user, opts.log ?? db.log);
+    await endOrphans(db, lock, mod.name, roles ? roles.owner : db.connection.user, opts.log ?? db.log, roles !== null);
     let worker: pg.Client;
     if (roles) {
       await registerOwner(db, roles, mod.name);
@@ -335,15 +336,35 @@ async function endSession(db: Database, worker: pg.Client): Promise<void> {
  * ledger, commit, so a file is applied and recorded together or not at all. A
  * `-- migrate:no-transaction` file runs statement by statement, then is sealed and recorded.
  */
-async function runFile(worker: pg.Client, mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down',
+async function runFile(db: Database, worker: pg.Client, mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down',
   roles: ModuleRoleNames | null, statements: SqlStatement[]): Promise<number> {
+  if (!roles) return runFileWith(worker, mod, f, direction, null, null, statements);
+  // The owner's login records through hub_record_migration (kernel migration 005), which wants a
+  // one-use token for this owner, version and direction: the kernel writes it on its own login
+  // now and passes it only in the call after the file's statements, so the file's SQL cannot
+  // record, forge or delete ledger rows itself.
+  const token = randomBytes(24).toString('base64url');
+  const applied = direction === 'up';
+  await db.pool.query(
+    `INSERT INTO public.hub_migration_tokens (owner_role, version, applied, token) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (owner_role, version, applied) DO UPDATE SET token = EXCLUDED.token`, [roles.owner, f.version, applied, token]);
+  try {
+    return await runFileWith(worker, mod, f, direction, roles, token, statements);
+  } finally {
+    await db.pool.query('DELETE FROM public.hub_migration_tokens WHERE owner_role = $1 AND version = $2 AND applied = $3',
+      [roles.owner, f.version, applied]).catch(() => undefined);
+  }
+}
+
+async function runFileWith(worker: pg.Client, mod: MigrationTarget, f: MigrationFile, direction: 'up' | 'down',
+  roles: ModuleRoleNames | null, token: string | null, statements: SqlStatement[]): Promise<number> {
   const where = label(mod, f);
   const sealed = mod.name !== KERNEL_MODULE;
   // The ledger row goes in the file's own transaction: on the kernel's login directly, on the
   // owner's through hub_record_migration, which writes only the login's own module's rows.
   const record = async (q: Pick<PoolClient, 'query'>, durationMs: number): Promise<void> => {
     if (roles) {
-      await q.query('SELECT public.hub_record_migration($1, $2, $3, $4, $5)', [f.version, f.name, f.checksum, durationMs, direction === 'up']);
+      await q.query('SELECT public.hub_record_migration($1, $2, $3, $4, $5, $6)', [token, f.version, f.name, f.checksum, durationMs, direction === 'up']);
     } else if (direction === 'up') {
       await q.query('INSERT INTO public.hub_migrations (module, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',
         [mod.name, f.version, f.name, f.checksum, durationMs]);
@@ -395,17 +416,27 @@ async function runFile(worker: pg.Client, mod: MigrationTarget, f: MigrationFile
 /**
  * Runs a file's statements one by one, as the parser split them, so an error the server reports
  * without a position (one raised inside a DO block, say) still names its line. Returns ms taken.
+ *
+ * Each goes in one extended-protocol message, which the server refuses if it holds more than
+ * one command. The parser reads strings as standard_conforming_strings = on; a file that sets it
+ * off makes the server read `'a\' /* '; COMMIT; …` as three statements where the parser sees one
+ * with a comment, and in a simple-protocol message the server would run the hidden COMMIT.
  */
 async function runStatements(worker: pg.Client, statements: SqlStatement[], where: string): Promise<number> {
   const t0 = performance.now();
   for (const s of statements) {
     try {
-      await worker.query(s.text);
+      await worker.query(extended(s.text));
     } catch (e) {
       throw sqlFailure(e, where, s.text, s.line);
     }
   }
   return Math.round(performance.now() - t0);
+}
+
+/** node-pg sends a query with queryMode 'extended' as Parse/Bind/Execute (its types lack the field). */
+function extended(text: string): pg.QueryConfig {
+  return { text, queryMode: 'extended' } as pg.QueryConfig;
 }
 
 /** `sql` is one statement's text and `startLine` its file line; the error names the line. */
@@ -414,5 +445,10 @@ function sqlFailure(e: unknown, where: string, sql: string, startLine: number): 
   const message = err.message ?? String(e);
   const position = err.position ? Number(err.position) : NaN;
   const line = Number.isFinite(position) && position > 0 ? lineOfPosition(sql, position, startLine) : startLine;
+  if (/^cannot insert multiple commands into a prepared statement/.test(message)) {
+    return new HubError('migration_failed',
+      `${where}: the server reads more than one statement at line ${line} where PostgreSQL's parser reads one ` +
+      '(standard_conforming_strings off makes a backslash escape a quote); keep standard_conforming_strings on', { file: where, line, sqlstate: err.code });
+  }
   return new HubError('migration_failed', `${where}: ${message} at line ${line}`, { file: where, line, sqlstate: err.code });
 }

@@ -153,7 +153,7 @@ async function createRoles(client: Pick<PoolClient, 'query'>, names: ModuleRoleN
 
 /**
  * Lets the owner role record its own module's migrations (hub_record_migration, kernel
- * migration 003) and drops the kernel's membership in the owner role that older hubs granted
+ * migrations 003 and 005, with a one-use token only the kernel has) and drops the kernel's membership in the owner role that older hubs granted
  * for SET ROLE: the kernel needs no membership in any module role. Needs the kernel's tables,
  * so the migrator calls it (after migrating the kernel); cheap when already done, and takes
  * the roles lock only to change something (two GRANTs on one function at once collide).
@@ -161,7 +161,7 @@ async function createRoles(client: Pick<PoolClient, 'query'>, names: ModuleRoleN
 export async function registerOwner(db: Database, names: ModuleRoleNames, moduleName: string): Promise<void> {
   const state = async (q: Pick<PoolClient, 'query'>) => (await q.query<{ row: boolean; exec: boolean; member: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM public.hub_module_owners WHERE owner_role = $1 AND module = $2) AS row,
-            has_function_privilege($1, 'public.hub_record_migration(integer, text, text, integer, boolean)', 'EXECUTE') AS exec,
+            has_function_privilege($1, 'public.hub_record_migration(text, integer, text, text, integer, boolean)', 'EXECUTE') AS exec,
             EXISTS (SELECT 1 FROM pg_auth_members WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = $1)
                                                     AND member = (SELECT oid FROM pg_roles WHERE rolname = current_user)) AS member`,
     [names.owner, moduleName])).rows[0]!;
@@ -175,7 +175,7 @@ export async function registerOwner(db: Database, names: ModuleRoleNames, module
         `INSERT INTO public.hub_module_owners (owner_role, module) VALUES ($1, $2)
          ON CONFLICT (owner_role) DO UPDATE SET module = EXCLUDED.module`, [names.owner, moduleName]);
     }
-    if (!s.exec) await client.query(`GRANT EXECUTE ON FUNCTION public.hub_record_migration(integer, text, text, integer, boolean) TO ${own}`);
+    if (!s.exec) await client.query(`GRANT EXECUTE ON FUNCTION public.hub_record_migration(text, integer, text, text, integer, boolean) TO ${own}`);
     if (s.member) await client.query(`REVOKE ${own} FROM CURRENT_USER`);
   });
 }
@@ -206,7 +206,15 @@ export async function openOwnerSession(db: Database, moduleName: string, names: 
     lock_timeout: Math.max(1, Math.floor(opts.lockTimeoutMs)),
   });
   client.on('error', () => undefined); // surfaces on the next query
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (e) {
+    // The window must not stay open behind a failed login (on a server that trusts local
+    // logins, something else may have taken the role's one connection meanwhile): close it
+    // and end whatever session the role has, as closeOwnerSession does.
+    await closeOwnerSession(db, names, client).catch(() => undefined);
+    throw e;
+  }
   await client.query("SELECT pg_catalog.set_config('client_connection_check_interval', '2000', false)").catch(() => undefined);
   return client;
 }

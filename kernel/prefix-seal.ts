@@ -127,18 +127,49 @@ SELECT 'foreign_server', x.oid::text, '', x.srvname::text, '', x.xmin = me.x, NU
  * Everything `role` owns in this database, whatever its kind: pg_shdepend records one
  * ownership row per object (tables, sequences, views, functions, types, operators,
  * collations, conversions, text-search objects, operator classes, statistics, schemas,
- * publications…). Indexes and implicit array and row types carry no row; indexes are checked
- * by the snapshot diff, the others are named after their table or type.
+ * publications…). Indexes carry no row (their owner is their table's), so they are read from
+ * pg_class by owner: an index's name takes a relation name in the schema like a table's does,
+ * and one made in a subtransaction (a DO block with an EXCEPTION clause) escapes the snapshot
+ * diff in role mode. Implicit array and row types are named after their type or table, and
+ * TOAST tables and their indexes live in pg_toast under system names.
  */
 const OWNED_SQL = `
+WITH me AS (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
 SELECT (o).type AS type, (o).schema AS schema, (o).name AS name, (o).identity AS identity
   FROM (SELECT pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) AS o
           FROM pg_catalog.pg_shdepend d
          WHERE d.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass
-           AND d.refobjid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
+           AND d.refobjid = (SELECT oid FROM me)
            AND d.deptype = 'o'
-           AND d.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())) s
+           AND d.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+        UNION ALL
+        SELECT pg_catalog.pg_identify_object('pg_catalog.pg_class'::pg_catalog.regclass, c.oid, 0)
+          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relowner = (SELECT oid FROM me) AND c.relkind IN ('i', 'I')
+           AND n.nspname <> 'pg_toast' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%') s
  ORDER BY 1, 4
+`;
+
+/**
+ * Routines of `role` that share their name with a routine of another role, in any schema
+ * (pg_catalog's built-ins, an extension's, another application's). PostgreSQL picks among all
+ * functions of a name on the search_path by argument types, and public is on everyone's path:
+ * `public.has_database_privilege(text, name, text)` from a module with prefix "has_" is a
+ * better match than the built-in for a call the kernel's superuser makes, and ran as it. A
+ * prefix ("has_", "pg_", "jsonb_", "to_") can spell a built-in's name, so the prefix alone
+ * does not keep a module's functions out of other sessions' calls; a name of its own does.
+ */
+const SHADOWING_SQL = `
+WITH me AS (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
+SELECT p.oid::pg_catalog.regprocedure::text AS identity, p.proname::text AS name,
+       (SELECT pg_catalog.format('%I.%I', n.nspname, q.proname)
+          FROM pg_catalog.pg_proc q JOIN pg_catalog.pg_namespace n ON n.oid = q.pronamespace
+         WHERE q.proname = p.proname AND q.proowner <> (SELECT oid FROM me)
+         ORDER BY n.nspname <> 'pg_catalog', n.nspname LIMIT 1) AS other
+  FROM pg_catalog.pg_proc p
+ WHERE p.proowner = (SELECT oid FROM me)
+   AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc q WHERE q.proname = p.proname AND q.proowner <> (SELECT oid FROM me))
+ ORDER BY 1
 `;
 
 const CLASS_KINDS: Record<string, string> = {
@@ -189,6 +220,11 @@ export async function findOwnedOutsidePrefix(client: Pick<PoolClient, 'query'>, 
     } else if (o.name === null && !o.identity.replace(/^[^.]*\./, '').startsWith(prefix)) {
       push(o, `${label} owns ${o.type} ${o.identity}, which does not carry the prefix "${prefix}"`);
     }
+  }
+  const shadows = await client.query<{ identity: string; name: string; other: string }>(SHADOWING_SQL, [owner]);
+  for (const f of shadows.rows) {
+    push({ name: f.name, identity: f.identity },
+      `${label} creates function ${f.identity}, which shares its name with ${f.other}; a module's functions need names of their own (a call of ${f.other} elsewhere could pick this one), rename it`);
   }
   return out;
 }

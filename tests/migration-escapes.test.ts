@@ -96,22 +96,25 @@ describe('2. RESET ROLE inside a DO block', () => {
     expect(await applied('victim')).toBe(1);
   });
 
-  it('can record only its own module\'s ledger rows, and a runtime role none', async () => {
-    const m = mod('doforge', "SELECT public.hub_record_migration(7, 'forged', 'x', 0, true);\nSELECT public.hub_record_migration(1, 'init', 'x', 0, false);");
-    await migrateModule(db, m);
-    const rows = await db.pool.query("SELECT module, version, name FROM hub_migrations WHERE module IN ('doforge', 'victim') ORDER BY module, version");
-    // its own forged row and its real one; victim's row untouched
-    expect(rows.rows).toEqual([
-      { module: 'doforge', version: 1, name: 'init' },
-      { module: 'doforge', version: 7, name: 'forged' },
-      { module: 'victim', version: 1, name: 'init' },
-    ]);
+  // Red team: before kernel migration 005 a file could call hub_record_migration itself and
+  // write its own module's ledger rows of any size and number (every kernel reads them all
+  // into memory), or delete them. Only the kernel's one-use token records a row now.
+  it('cannot record, forge or delete ledger rows itself, nor read the kernel\'s tokens; a runtime role cannot either', async () => {
+    const forge = mod('doforge', "CREATE TABLE doforge_t (id int);\nSELECT public.hub_record_migration('guess', 7, repeat('x', 50000000), 'x', 0, true);");
+    expect(await failure(forge)).toMatchObject({ code: 'migration_failed', message: 'doforge/migrations/001_init.sql: hub_record_migration: only the kernel records migrations at line 2' });
+    const undo = mod('doundo', "SELECT public.hub_record_migration('guess', 1, 'init', 'x', 0, false);");
+    expect((await failure(undo)).message).toBe('doundo/migrations/001_init.sql: hub_record_migration: only the kernel records migrations at line 1');
+    const peek = mod('dopeek', 'CREATE TABLE dopeek_t AS SELECT * FROM public.hub_migration_tokens;');
+    expect((await failure(peek)).message).toBe('dopeek/migrations/001_init.sql: permission denied for table hub_migration_tokens at line 1');
+    expect(await relationExists('doforge_t')).toBe(false);
+    const rows = await db.pool.query("SELECT module, version FROM hub_migrations WHERE module IN ('doforge', 'doundo', 'dopeek', 'victim') ORDER BY module, version");
+    expect(rows.rows).toEqual([{ module: 'victim', version: 1 }]);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM hub_migration_tokens')).rows[0].n).toBe(0);
     const { issueRuntimeCredentials } = await import('../kernel/module-roles.js');
-    const { connectAs } = await import('./helpers/database.js');
     const creds = await issueRuntimeCredentials(db, { name: 'victim' });
     const rt = await connectAs(tdb.url, creds.connection.user, creds.connection.password);
     try {
-      await expect(rt.query("SELECT public.hub_record_migration(9, 'x', 'x', 0, true)")).rejects.toThrow(/permission denied for function hub_record_migration/);
+      await expect(rt.query("SELECT public.hub_record_migration('x', 9, 'x', 'x', 0, true)")).rejects.toThrow(/permission denied for function hub_record_migration/);
     } finally {
       await rt.end();
     }
@@ -146,6 +149,25 @@ describe('3. escape strings and nested comments', () => {
     expect(await victimRows()).toBe(3);
   });
 
+  // Red team: the parser reads strings as standard_conforming_strings = on. With it off the
+  // server reads `'a\' /* '` as one string, so where the parser saw one SELECT with a comment
+  // the server saw SELECT; COMMIT; CREATE TABLE …; and ran them: the file's first table and an
+  // unprefixed one committed while the migration "failed".
+  it("finds no COMMIT hidden by SET standard_conforming_strings = off", async () => {
+    const m = mod('scsoff', [
+      'CREATE TABLE scsoff_t (id int);',
+      'SET standard_conforming_strings = off;',
+      "SELECT 'a\\' /* '; COMMIT; CREATE TABLE nopfx_scs (id int); DELETE FROM victim_data; SELECT '*/ -- '",
+      ';',
+    ].join('\n'));
+    const err = await failure(m);
+    expect(err).toMatchObject({ code: 'migration_failed', message: expect.stringMatching(/^scsoff\/migrations\/001_init\.sql: the server reads more than one statement at line 3 /) });
+    expect(await relationExists('scsoff_t')).toBe(false);
+    expect(await relationExists('nopfx_scs')).toBe(false);
+    expect(await victimRows()).toBe(3);
+    expect(await applied('scsoff')).toBe(0);
+  });
+
   it('applies /* a /* nested */ ; COMMIT; */ SELECT 1;', async () => {
     const m = mod('nestc', 'CREATE TABLE nestc_t (id int);\n/* a /* nested */ ; COMMIT; */ SELECT 1;\n');
     expect((await migrateModule(db, m)).applied).toHaveLength(1);
@@ -178,6 +200,53 @@ describe('4. objects that cannot carry a prefix', () => {
     const err = await failure(mod(name, sql));
     expect(err.code).toBe('migration_prefix');
     expect(err.message).toContain(`${name}/migrations/001_init.sql ${phrase}`);
+    expect(await victimRows()).toBe(3);
+  });
+});
+
+describe('a failed login to the owner role (red team)', () => {
+  // openOwnerSession made the owner LOGIN with a fresh password and then connected; when that
+  // connect failed (here: CONNECT revoked; on a trusting server: someone else took the role's one
+  // connection first) the role stayed LOGIN and whoever got in kept an owner session.
+  it('closes the migration window again: the owner is NOLOGIN and has no session', async () => {
+    const m = mod('winfail', 'CREATE TABLE winfail_t (id int);');
+    await migrateModule(db, m);
+    const owner = roleNamesFor(tdb.name, 'winfail').owner;
+    await db.pool.query(`REVOKE CONNECT ON DATABASE "${tdb.name}" FROM "${owner}"`);
+    await db.pool.query(`REVOKE CONNECT ON DATABASE "${tdb.name}" FROM PUBLIC`);
+    try {
+      m.write('002_more.sql', 'CREATE TABLE winfail_u (id int);');
+      await expect(migrateModule(db, m)).rejects.toThrow(/permission denied for database/);
+    } finally {
+      await db.pool.query(`GRANT CONNECT ON DATABASE "${tdb.name}" TO PUBLIC`);
+    }
+    expect((await db.pool.query('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [owner])).rows).toEqual([{ rolcanlogin: false }]);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [owner])).rows[0].n).toBe(0);
+  });
+});
+
+describe('functions that share a built-in\'s name (red team)', () => {
+  // A prefix can spell a built-in's name ("has_", "pg_", "jsonb_"), and PostgreSQL picks among
+  // all functions of a name on the search_path by argument types. This one is a better match
+  // than pg_catalog's for the kernel's own has_database_privilege($1, current_database(),
+  // 'CONNECT') during the next module's role setup, which ran it as the kernel's superuser.
+  it('refuses public.has_database_privilege(text, name, text) from a module with prefix "has_", naming the built-in', async () => {
+    const m = mod('has', [
+      'CREATE TABLE has_t (id int);',
+      'CREATE FUNCTION has_database_privilege(u text, d name, p text) RETURNS boolean LANGUAGE plpgsql AS $f$',
+      "BEGIN EXECUTE pg_catalog.format('ALTER ROLE %I SUPERUSER', (SELECT rolname FROM pg_catalog.pg_roles WHERE rolname LIKE '%\\_has\\_own'));",
+      '  DELETE FROM public.victim_data; RETURN true;',
+      'EXCEPTION WHEN others THEN RETURN pg_catalog.has_database_privilege(u, d::text, p); END $f$;',
+      'GRANT EXECUTE ON FUNCTION has_database_privilege(text, name, text) TO PUBLIC;',
+    ].join('\n'));
+    const err = await failure(m);
+    expect(err).toMatchObject({ code: 'migration_prefix',
+      message: expect.stringMatching(/^has\/migrations\/001_init\.sql creates function public\.has_database_privilege\(text,name,text\), which shares its name with pg_catalog\.has_database_privilege; /) });
+    expect(await relationExists('has_t')).toBe(false);
+    // the next module's role setup calls has_database_privilege as the kernel's login
+    await migrateModule(db, mod('afterhas', 'CREATE TABLE afterhas_t (id int);'));
+    const owner = roleNamesFor(tdb.name, 'has').owner;
+    expect((await db.pool.query('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [owner])).rows).toEqual([{ rolsuper: false }]);
     expect(await victimRows()).toBe(3);
   });
 });

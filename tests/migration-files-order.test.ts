@@ -44,6 +44,18 @@ describe('5. misnamed files', () => {
   });
 });
 
+describe('5. oversize files (red team)', () => {
+  it('fails the module naming a file over 16 MB, without reading it', async () => {
+    const m = mod('huge', { '001_init.sql': 'CREATE TABLE huge_a (id int);' });
+    m.write('002_seed.sql', `-- ${'x'.repeat(17 * 1048576)}\nSELECT 1;\n`);
+    await expect(migrateModule(db, m)).rejects.toMatchObject({
+      code: 'migration_failed',
+      message: "huge/migrations/002_seed.sql is 17.0 MB, over the 16 MB limit for a migration file; split it, or load bulk data from the module's code",
+    });
+    expect(await tableExists('huge_a')).toBe(false);
+  });
+});
+
 describe('6. out of order', () => {
   it('refuses 002_x.sql added after 003_y.sql was applied, naming both', async () => {
     const m = mod('ooo', { '001_a.sql': 'CREATE TABLE ooo_a (id int);', '003_y.sql': 'CREATE TABLE ooo_y (id int);\n-- migrate:down\nDROP TABLE ooo_y;' });

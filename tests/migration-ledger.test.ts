@@ -37,7 +37,7 @@ async function tableExists(name: string): Promise<boolean> {
 describe('migration ledger', () => {
   it('records the kernel\'s own migration as module _kernel', async () => {
     await migrateKernel(db);
-    expect(await ledger('_kernel')).toEqual([{ version: 1, name: 'kernel' }, { version: 2, name: 'locks' }, { version: 3, name: 'record_migration' }, { version: 4, name: 'identity' }]);
+    expect(await ledger('_kernel')).toEqual([{ version: 1, name: 'kernel' }, { version: 2, name: 'locks' }, { version: 3, name: 'record_migration' }, { version: 4, name: 'identity' }, { version: 5, name: 'record_token' }]);
     expect(await tableExists('hub_module_state')).toBe(true);
   });
 

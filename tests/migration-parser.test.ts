@@ -78,6 +78,44 @@ describe('parsing (no database)', () => {
     ]);
   });
 
+  // Red team: the parser ran on the kernel's thread (a 12 MB file held every module's requests
+  // for 6 s and took 700 MB; bigger ones end the kernel), and each statement's line was counted
+  // from the start of the file (many small statements: quadratic). Now it has a thread of its
+  // own with a heap limit; the kernel's thread keeps ticking and gets one line back.
+  it('parses a file of 60 000 statements, giving the last its line, while the kernel\'s thread keeps ticking', async () => {
+    const sql = 'SELECT 1;\n'.repeat(60_000);
+    let last = Date.now();
+    let worst = 0;
+    const tick = setInterval(() => { worst = Math.max(worst, Date.now() - last); last = Date.now(); }, 20);
+    try {
+      const s = await parseMigrationSql(sql, 'p/migrations/001_x.sql');
+      expect(s).toHaveLength(60_000);
+      expect(s[59_999]!.line).toBe(60_000);
+    } finally {
+      clearInterval(tick);
+    }
+    expect(worst).toBeLessThan(1_000);
+  });
+
+  it('fails a file too big to parse (36 MB) with one line, while the kernel\'s thread keeps ticking', async () => {
+    const rows = Array.from({ length: 1_200_000 }, (_, i) => `(${i}, 'x${i}', ${i}.5)`).join(',');
+    const sql = `CREATE TABLE p_big (a int, b text, c numeric);\nINSERT INTO p_big VALUES ${rows};\n`;
+    let last = Date.now();
+    let worst = 0;
+    const tick = setInterval(() => { worst = Math.max(worst, Date.now() - last); last = Date.now(); }, 20);
+    try {
+      await expect(parseMigrationSql(sql, 'p/migrations/002_seed.sql')).rejects.toMatchObject({
+        // the parser gives up inside its WebAssembly memory or at the thread's heap limit
+        code: 'migration_failed', message: expect.stringMatching(/^p\/migrations\/002_seed\.sql: (No parse tree generated|PostgreSQL's parser needs more than 512 MB for this file; split it into smaller files)$/),
+      });
+    } finally {
+      clearInterval(tick);
+    }
+    expect(worst).toBeLessThan(1_000);
+    // and the next file parses on a fresh thread
+    expect(await parseMigrationSql('SELECT 1;', 'p/migrations/003_x.sql')).toHaveLength(1);
+  }, 120_000);
+
   it('reports a syntax error with its line', async () => {
     await expect(parseMigrationSql('SELECT 1;\nCREAT TABLE x (id int);', 'p/migrations/001_x.sql'))
       .rejects.toMatchObject({ message: 'p/migrations/001_x.sql: syntax error at or near "CREAT" at line 2' });

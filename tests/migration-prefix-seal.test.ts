@@ -87,6 +87,19 @@ async function tryBad(bad: string): Promise<{ err: Error & { code?: string }; mo
     expect(await exists('class', 'idx_title')).toBe(false);
   });
 
+  // Red team: an index has no ownership row of its own (pg_shdepend) and one made in a
+  // subtransaction is not "this transaction's" row, so in role mode neither check saw it; its
+  // name takes a relation name in public (here the kernel's, or another module's to come).
+  it.each([
+    ['an index', 'CREATE INDEX hub_future ON notes_items (title)', 'hub_future'],
+    ['a constraint\'s index', 'ALTER TABLE notes_items ADD CONSTRAINT billing_later UNIQUE (title)', 'billing_later'],
+    ['an index renamed', 'CREATE INDEX notes_t ON notes_items (title); ALTER INDEX notes_t RENAME TO hub_later', 'hub_later'],
+  ] as const)('rolls back %s without the prefix made inside a DO block with an EXCEPTION clause', async (_what, sql, name) => {
+    const { err, module } = await tryBad(`DO $$ BEGIN ${sql}; EXCEPTION WHEN others THEN RAISE; END $$;`);
+    expect(err).toMatchObject({ code: 'migration_prefix', message: expect.stringMatching(new RegExp(`^${module}/migrations/002_bad\\.sql creates index (public\\.)?"?${name}"? without the prefix "${module}_"`)) });
+    expect(await exists('class', name)).toBe(false);
+  });
+
   it('rolls back renaming a prefixed table to an unprefixed name', async () => {
     const { err, module } = await tryBad('ALTER TABLE notes_items RENAME TO items;');
     expect(err).toMatchObject({ code: 'migration_prefix', message: expect.stringContaining(`${module}/migrations/002_bad.sql renames table "${module}_items" to "items"`) });

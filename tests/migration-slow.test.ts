@@ -115,6 +115,34 @@ describe('7. slow migrations', () => {
     await orphan.end().catch(() => undefined);
   });
 
+  // Red team: application_name is the session's own to change, and so are the settings that
+  // would let the server end it by itself. A migration that renamed its session, lifted its
+  // timeouts and slept when its kernel died left an orphan the next kernel did not recognise;
+  // that orphan held the owner role's one connection, so the module could never migrate again.
+  it('ends an orphan that renamed its session and lifted its own timeouts', async () => {
+    const m = mod('sly2', { '001_init.sql': 'CREATE TABLE sly2_t (id int);' });
+    await migrateModule(db, m);
+    const owner = roleNamesFor(tdb.name, 'sly2').owner;
+    await db.pool.query(`ALTER ROLE "${owner}" LOGIN`);
+    const orphan = await connectAs(tdb.url, owner, 'unused-on-a-trusting-server');
+    orphan.on('error', () => undefined);
+    await orphan.query("SET application_name = 'psql'");
+    await orphan.query('SET statement_timeout = 0');
+    await orphan.query('SET client_connection_check_interval = 0');
+    await orphan.query('BEGIN');
+    await orphan.query('LOCK TABLE sly2_t IN ACCESS EXCLUSIVE MODE');
+    const sleeping = orphan.query('SELECT pg_sleep(120)').catch((e: Error) => e);
+    m.write('002_more.sql', 'ALTER TABLE sly2_t ADD COLUMN c int;');
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }));
+    const t0 = Date.now();
+    expect((await migrateModule(db, m, { log })).applied.map((a) => a.file)).toEqual(['002_more.sql']);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(await sleeping).toMatchObject({ message: expect.stringMatching(/terminating connection/) });
+    expect(lines.join('')).toMatch(/ended orphaned migration session \d+ of sly2/);
+    await orphan.end().catch(() => undefined);
+  });
+
   it('a module sleeping in its migration at boot holds up no other module, and a SIGKILL leaves nothing to wait on', async () => {
     const modulesDir = tempDir('modules');
     writeModule(modulesDir, 'slowpoke', { router: helloRouter, files: { 'migrations/001_init.sql': 'CREATE TABLE slowpoke_t (id int);\nSELECT pg_sleep(200);\n' } });
