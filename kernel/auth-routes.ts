@@ -117,13 +117,17 @@ export function mountAuthRoutes(app: Express, identity: IdentityService, opts: A
       throw new HubError('bad_request', `expires_in_days must be a whole number from 1 to ${MAX_TOKEN_DAYS}`);
     }
     // A page on this origin (any module's) rides the user's cookie; a token minted from it would
-    // outlive the session and leave the browser. So a request signed in by cookie must confirm
-    // with the password, whatever its other headers say: browsers without Sec-Fetch-Site
-    // (Safari before 16.4, older Chromium and Firefox) must not be a way around it. Token
-    // holders need not (a module never sees a hub bearer token: the gateway drops them).
+    // outlive the session and leave the browser. So a cookie-signed request that a browser sent
+    // must confirm with the password. A browser is known by headers page script cannot remove:
+    // every browser sends Origin on a POST (fetch, XHR or form; Firefox since 70, Chromium and
+    // Safari long before), Sec-Fetch-Site since 2020-2023, and Referer unless told not to: any
+    // one of them asks for the password. A script client (curl, a test) sending the cookie it
+    // got from POST /api/v1/auth/login sends none of them and needs none (DESIGN.md: tokens are
+    // created "signed in" with {"name","expires_in_days"}). Token holders need not (a module
+    // never sees a hub bearer token: the gateway drops them).
     // The confirmation is a password guess like a sign-in: the same limiter (per username and
     // address, and per username across addresses) throttles it, and each failure is audited.
-    if (who.via === 'session') {
+    if (who.via === 'session' && fromBrowser(req)) {
       const password = (req.body ?? {}).password;
       const ip = req.socket.remoteAddress ?? '?';
       if (typeof password === 'string') identity.limiter.begin(who.username, ip);
@@ -153,4 +157,13 @@ export function mountAuthRoutes(app: Express, identity: IdentityService, opts: A
     identity.audit.record({ actor: who.username, action: 'token.revoke', target: String(id), result: 'ok' });
     res.json({ revoked: id });
   });
+}
+
+/**
+ * Whether a request carries a header only browsers add and page script cannot remove (Origin,
+ * Sec-Fetch-Site, Referer). Used where a cookie-signed request must prove it is the user, not
+ * a module page riding the cookie (token creation).
+ */
+export function fromBrowser(req: Request): boolean {
+  return req.headers.origin !== undefined || req.headers['sec-fetch-site'] !== undefined || req.headers.referer !== undefined;
 }

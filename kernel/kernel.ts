@@ -165,6 +165,9 @@ export class Kernel {
       mountStartPage(a, this, identity);
       mountHubAssets(a);
       mountAuthRoutes(a, identity, { secureCookies: config.secureCookies, oidc: config.oidc });
+      // users, grants and audit are admin routes like enable/disable: on the public origin they
+      // answer the admin bearer only (DESIGN.md "Two origins"), never a cookie
+      mountIdentityAdmin(a, identity, this.adminAuth('public').guard, (m) => declaredOf(this, m));
       this.mountRoutes(a, this, 'public');
       mountEvents(a, this, this.adminAuth('public').guard);
       observability.mountPublic(a);

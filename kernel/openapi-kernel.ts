@@ -77,21 +77,21 @@ function identityPaths(): Record<string, Record<string, Record<string, unknown>>
   const username = { name: 'username', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{1,39}$' } };
   const admin = { security: [{ adminToken: [] }] };
   return {
-    '/api/v1/auth/login': { post: op('login', 'Sign in: sets the session cookie (HttpOnly, SameSite=Lax); 429 after repeated failures', { ...json({ username: { type: 'string' }, password: { type: 'string' } }, ['username', 'password']), responses: { '429': error } }) },
-    '/api/v1/auth/logout': { post: op('logout', 'Sign out: ends the session on every kernel') },
-    '/api/v1/auth/me': { get: op('me', 'Who is signed in: {id, username, grants, via}') },
+    '/api/v1/auth/login': { post: op('login', 'Sign in (public origin): sets the session cookie (HttpOnly, SameSite=Lax); 429 after repeated failures', { ...json({ username: { type: 'string' }, password: { type: 'string' } }, ['username', 'password']), responses: { '429': error } }) },
+    '/api/v1/auth/logout': { post: op('logout', 'Sign out (public origin): ends the session on every kernel') },
+    '/api/v1/auth/me': { get: op('me', 'Who is signed in (public origin): {id, username, grants, via}') },
     '/api/v1/auth/tokens': {
-      get: op('tokens', "The signed-in user's API tokens (never the token itself)"),
-      post: op('token_create', 'A personal API token (bmc_pat_…), answered once; signed in by the session cookie, send your password too (a token cannot create tokens)', json({ name: { type: 'string' }, expires_in_days: { type: 'integer', minimum: 1, maximum: 366, default: 30 }, password: { type: 'string', description: 'required when signed in by the session cookie' } }, ['name'])),
+      get: op('tokens', "The signed-in user's API tokens, never the token itself (public origin)"),
+      post: op('token_create', 'A personal API token (bmc_pat_…), answered once (public origin); from a browser session send your password too; a token cannot create tokens', json({ name: { type: 'string' }, expires_in_days: { type: 'integer', minimum: 1, maximum: 366, default: 30 }, password: { type: 'string', description: 'required when a browser signed in by the session cookie sends the request' } }, ['name'])),
     },
-    '/api/v1/auth/tokens/{id}': { delete: op('token_revoke', 'Revoke one of your tokens', { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }], responses: { '404': error } }) },
+    '/api/v1/auth/tokens/{id}': { delete: op('token_revoke', 'Revoke one of your tokens (public origin)', { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }], responses: { '404': error } }) },
     '/api/v1/users': {
-      get: op('users', 'Every user with grants (admin origin)', admin),
-      post: op('user_create', 'Create a user (admin origin)', { ...admin, ...json({ username: { type: 'string' }, password: { type: 'string', minLength: 10 }, grants: { type: 'array', items: { type: 'string' } } }, ['username', 'password']), responses: { '409': error } }),
+      get: op('users', 'Every user with grants', admin),
+      post: op('user_create', 'Create a user', { ...admin, ...json({ username: { type: 'string' }, password: { type: 'string', minLength: 10 }, grants: { type: 'array', items: { type: 'string' } } }, ['username', 'password']), responses: { '409': error } }),
     },
-    '/api/v1/users/{username}/grants': { post: op('grant', 'Grant <module>.<role>, <module>.<perm> or hub.admin (admin origin)', { ...admin, parameters: [username], ...json({ grant: { type: 'string' } }, ['grant']), responses: { '404': error } }) },
-    '/api/v1/users/{username}/grants/{grant}': { delete: op('revoke', 'Revoke a grant; effective on every kernel within a second (admin origin)', { ...admin, parameters: [username, { name: 'grant', in: 'path', required: true, schema: { type: 'string' } }], responses: { '404': error } }) },
-    '/api/v1/audit': { get: op('audit', 'Admin actions and refused requests, newest first (admin origin)', { ...admin, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', default: 100, maximum: 1000 } }] }) },
+    '/api/v1/users/{username}/grants': { post: op('grant', 'Grant <module>.<role>, <module>.<perm> or hub.admin', { ...admin, parameters: [username], ...json({ grant: { type: 'string' } }, ['grant']), responses: { '404': error } }) },
+    '/api/v1/users/{username}/grants/{grant}': { delete: op('revoke', 'Revoke a grant; effective on every kernel within a second', { ...admin, parameters: [username, { name: 'grant', in: 'path', required: true, schema: { type: 'string' } }], responses: { '404': error } }) },
+    '/api/v1/audit': { get: op('audit', 'Admin actions and refused requests, newest first', { ...admin, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', default: 100, maximum: 1000 } }] }) },
     // kernel/notices-page.ts: the notices ring (README "Notices")
     '/api/v1/notices': { get: op('notices', 'Recent module crashes, failures, recoveries and enable/disable with who, newest first, plus delivery counts per HUB_NOTIFY_URL receiver (admin origin)', { ...admin, parameters: [{ name: 'after', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 }, description: 'only notices with a higher id' }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 200 } }] }) },
   };

@@ -138,11 +138,21 @@ describe('personal API tokens', () => {
     // a browser that sends no Sec-Fetch-Site (Safari before 16.4) is refused the same way
     const oldBrowser = await hana.get('/api/v1/auth/tokens', { method: 'POST', headers: { ...json, origin: k.url }, body: JSON.stringify({ name: 'stolen', expires_in_days: 366 }) });
     expect(oldBrowser.status).toBe(403);
+    // nor one that names the page it came from (Referer) and nothing else
+    const referred = await hana.get('/api/v1/auth/tokens', { method: 'POST', headers: { ...json, referer: `${k.url}/evilui` }, body: JSON.stringify({ name: 'stolen', expires_in_days: 366 }) });
+    expect(referred.status).toBe(403);
     const wrong = await hana.get('/api/v1/auth/tokens', { method: 'POST', headers: browserish, body: JSON.stringify({ name: 'stolen', password: 'guess-guess-guess' }) });
     expect(wrong.status).toBe(403);
     const ok = await hana.get('/api/v1/auth/tokens', { method: 'POST', headers: browserish, body: JSON.stringify({ name: 'mine', password: hana.password }) });
     expect(ok.status).toBe(201);
     expect(((await (await hana.get('/api/v1/auth/tokens')).json()) as any[]).map((t) => t.name)).toEqual(['mine']);
+  });
+
+  it('from a script holding the cookie its own sign-in set, is created with {"name","expires_in_days"} as DESIGN.md says', async () => {
+    const juno = await signIn(k, 'juno', ['notes.viewer']);
+    const res = await juno.get('/api/v1/auth/tokens', { method: 'POST', headers: json, body: JSON.stringify({ name: 'script', expires_in_days: 2 }) });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as any).token).toMatch(/^bmc_pat_/);
   });
 
   it('cannot be minted by a token: a leaked token gets 403 forbidden, so revoking it ends that access', async () => {
@@ -169,6 +179,22 @@ describe('admin API for users and grants', () => {
     const res = await fetch(`${k.adminUrl}/api/v1/users`);
     expect(res.status).toBe(401);
     expect(((await res.json()) as any).error).toBe('unauthorized');
+  });
+
+  it('answers on the public origin too, to the admin bearer only (DESIGN.md: users and audit are admin routes there), never to a session cookie', async () => {
+    const bearer = { authorization: `Bearer ${k.adminToken()}` };
+    expect((await fetch(`${k.url}/api/v1/users`)).status).toBe(401);
+    const listed = await fetch(`${k.url}/api/v1/users`, { headers: bearer });
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as any[]).some((u) => u.username === 'admin')).toBe(true);
+    const made = await fetch(`${k.url}/api/v1/users`, { method: 'POST', headers: { ...bearer, ...json }, body: JSON.stringify({ username: 'pubmade', password: 'a-long-enough-password-2', grants: ['notes.viewer'] }) });
+    expect(made.status).toBe(201);
+    expect((await fetch(`${k.url}/api/v1/audit?limit=5`, { headers: bearer })).status).toBe(200);
+    // a hub.admin user's session cookie opens the dashboard's door, not this one
+    const boss = await signIn(k, 'pubboss', ['hub.admin']);
+    const withCookie = await boss.get('/api/v1/users');
+    expect(withCookie.status).toBe(401);
+    expect(((await withCookie.json()) as any).error).toBe('unauthorized');
   });
 
   it('lists users, adds and removes grants, changes passwords (ending sessions), and audits each action', async () => {
