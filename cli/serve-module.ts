@@ -1,6 +1,7 @@
 // `hubctl serve-module <name> --port P`: one module on its own, with the same runtime a
 // forked child uses, configured by its environment instead of IPC. This is what runs a
 // module in its own container; the kernel then proxies to it as a remote module.
+import { closeInheritedFds } from '../kernel/inherited-fds.js';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { compileModule } from '../kernel/module-compiler.js';
@@ -76,6 +77,9 @@ export async function specFromEnv(rawName: string, env: NodeJS.ProcessEnv = proc
 }
 
 export async function serveModuleFromEnv(name: string, opts: { port: number; host: string; drainMs?: number }): Promise<void> {
+  // like the kernel (kernel/inherited-fds.ts): what the launcher left open is not the module's
+  const channelFd = (process.channel as unknown as { fd?: number } | undefined)?.fd;
+  closeInheritedFds(typeof channelFd === 'number' ? [channelFd] : []);
   const spec = await specFromEnv(name);
   const log = createLogger({ module: spec.name, level: spec.logLevel });
   const serving = await serveModule(spec, log, { host: opts.host, port: opts.port });

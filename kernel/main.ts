@@ -5,6 +5,11 @@ import { Kernel } from './kernel.js';
 import { consoleFormat } from './console-format.js';
 import { createKernelLogger } from './logs.js';
 import { mountAdmin } from './admin-api.js';
+import { closeInheritedFds } from './inherited-fds.js';
+
+// before anything is opened: what the launcher left open must not reach module children
+const channelFd = (process.channel as unknown as { fd?: number } | undefined)?.fd;
+const inherited = closeInheritedFds(typeof channelFd === 'number' ? [channelFd] : []);
 
 let config: KernelConfig;
 try {
@@ -21,6 +26,7 @@ const log = createKernelLogger({
   pretty: consoleFormat(config.limits.logFormat) === 'pretty',
   rotation: { maxBytes: config.limits.logMaxBytes, keep: config.limits.logFiles },
 });
+if (inherited.length > 0) log.info(`🔒 Closed ${inherited.length} file descriptor(s) inherited without close-on-exec (${inherited.join(', ')}): module children never get them`);
 const kernel = new Kernel(config, log, mountAdmin);
 
 let stopping = false;
