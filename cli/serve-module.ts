@@ -78,8 +78,7 @@ export async function specFromEnv(rawName: string, env: NodeJS.ProcessEnv = proc
 
 export async function serveModuleFromEnv(name: string, opts: { port: number; host: string; drainMs?: number }): Promise<void> {
   // like the kernel (kernel/inherited-fds.ts): what the launcher left open is not the module's
-  const channelFd = (process.channel as unknown as { fd?: number } | undefined)?.fd;
-  closeInheritedFds(typeof channelFd === 'number' ? [channelFd] : []);
+  closeInheritedFds();
   const spec = await specFromEnv(name);
   const log = createLogger({ module: spec.name, level: spec.logLevel });
   const serving = await serveModule(spec, log, { host: opts.host, port: opts.port });

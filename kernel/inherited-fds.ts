@@ -20,10 +20,12 @@ export function isCloseOnExec(fdinfo: string): boolean {
 
 /**
  * Closes every descriptor above 2 that this process inherited without close-on-exec, except
- * `keep` (the IPC channel to a parent, when there is one). Returns the numbers closed. Does
- * nothing where /proc is not there. Call first thing at start, before the kernel opens files.
+ * the IPC channel to a parent, when there is one. Returns the numbers closed. Does nothing
+ * where /proc is not there. Call first thing at start, before the process opens files.
  */
-export function closeInheritedFds(keep: number[] = []): number[] {
+export function closeInheritedFds(): number[] {
+  const channelFd = (process.channel as unknown as { fd?: number } | undefined)?.fd;
+  const keep = typeof channelFd === 'number' ? [channelFd] : [];
   let fds: number[];
   try {
     fds = readdirSync('/proc/self/fdinfo').map(Number).filter((fd) => Number.isInteger(fd) && fd > 2 && !keep.includes(fd));

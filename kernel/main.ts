@@ -8,8 +8,7 @@ import { mountAdmin } from './admin-api.js';
 import { closeInheritedFds } from './inherited-fds.js';
 
 // before anything is opened: what the launcher left open must not reach module children
-const channelFd = (process.channel as unknown as { fd?: number } | undefined)?.fd;
-const inherited = closeInheritedFds(typeof channelFd === 'number' ? [channelFd] : []);
+const inherited = closeInheritedFds();
 
 let config: KernelConfig;
 try {
